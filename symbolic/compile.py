@@ -1,0 +1,108 @@
+"""compile(inputs, outputs, updates): from symbolic graphs to a callable Function."""
+
+from __future__ import annotations
+
+
+from symbolic.graph import (Constant, SharedVariable, Variable, as_variable, clone_replace,
+                            graph_inputs)
+from symbolic.optimizer.fgraph import FunctionGraph
+
+DEVICES = ("auto", "numpy", "cpu", "cuda")
+
+
+def _pairs(mapping, what: str) -> list[tuple]:
+    if mapping is None:
+        return []
+    items = list(mapping.items()) if isinstance(mapping, dict) else list(mapping)
+    for item in items:
+        if not (isinstance(item, tuple) and len(item) == 2):
+            raise TypeError(f"{what} must be a dict or a list of (variable, expression) pairs")
+    return items
+
+
+def _check_inputs(inputs) -> list[Variable]:
+    inputs = [inputs] if isinstance(inputs, Variable) else list(inputs)
+    for i, v in enumerate(inputs):
+        if not isinstance(v, Variable) or v.owner is not None or isinstance(
+                v, (Constant, SharedVariable)):
+            kind = ("a shared variable (it is already part of every graph that uses it)"
+                    if isinstance(v, SharedVariable) else "a constant" if isinstance(v, Constant)
+                    else "a computed expression" if isinstance(v, Variable) else repr(v))
+            raise TypeError(f"input {i} of compile must be a symbolic input such as "
+                            f"S.matrix('x'); got {kind}")
+    if len({id(v) for v in inputs}) != len(inputs):
+        raise ValueError("an input is listed twice in compile's inputs")
+    return inputs
+
+
+def _check_updates(updates) -> list[tuple]:
+    checked, seen = [], set()
+    for target, value in _pairs(updates, "updates"):
+        if not isinstance(target, SharedVariable):
+            raise TypeError(f"update targets must be shared variables; got {target!r}")
+        if id(target) in seen:
+            raise ValueError(f"shared variable {target.name!r} is updated twice")
+        seen.add(id(target))
+        value = as_variable(value, [target])
+        if value.dtype != target.dtype or value.ndim != target.ndim:
+            raise TypeError(f"the update of shared variable {target.name!r} "
+                            f"({target.ndim}-d {target.dtype}) has type {value.type}; cast it "
+                            f"with .astype({target.dtype!r})")
+        checked.append((target, value))
+    return checked
+
+
+def _substitute(givens, expressions: list[Variable]) -> list[Variable]:
+    replace = {}
+    for old, new in _pairs(givens, "givens"):
+        new = as_variable(new, [old])
+        if old.dtype != new.dtype or old.ndim != new.ndim:
+            raise TypeError(f"givens: {old.describe()} cannot be replaced by {new.describe()} "
+                            "of another dtype or ndim")
+        replace[old] = new
+    return clone_replace(expressions, replace) if replace else expressions
+
+
+def _resolve_device(device: str) -> str:
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
+    if device in ("cpu", "cuda"):
+        raise NotImplementedError(
+            f"device={device!r} is not available in this version; use device='numpy' "
+            "(the reference interpreter) or 'auto'")
+    return "numpy"
+
+
+def compile(inputs, outputs, updates=None, givens=None, device: str = "auto",
+            optimize: bool = True, profile: bool = False):
+    """Compile a function from `inputs` to `outputs`, applying `updates` after each call.
+
+    Parameters
+    ----------
+    inputs : list of symbolic inputs, in call order.
+    outputs : one variable (the call returns one array) or a list (the call returns a list).
+    updates : (shared, expression) pairs or a dict; computed with the outputs and applied only
+        after every value of the call succeeded.
+    givens : (variable, replacement) pairs or a dict substituted into the graph.
+    device : "auto", "numpy", "cpu" or "cuda".
+    profile : collect per-node call counts and time in `f.profile`.
+    """
+    from runtime.function import Function
+    from runtime.numpy_backend import NumpyProgram
+
+    inputs = _check_inputs(inputs)
+    single = not isinstance(outputs, (list, tuple))
+    outputs = [as_variable(o) for o in ([outputs] if single else outputs)]
+    updates = _check_updates(updates)
+    expressions = _substitute(givens, outputs + [v for _, v in updates])
+    input_ids = {id(v) for v in inputs}
+    for leaf in graph_inputs(expressions):
+        if id(leaf) not in input_ids and not isinstance(leaf, (Constant, SharedVariable)):
+            raise ValueError(f"the outputs depend on {leaf.describe()}, which is not among "
+                             "the inputs of compile (nor a shared variable or constant)")
+    device = _resolve_device(device)
+    fgraph = FunctionGraph(inputs, expressions)
+    shared = [v for v in fgraph.variables() if isinstance(v, SharedVariable)]
+    program = NumpyProgram(fgraph, inputs + shared)
+    return Function(inputs, outputs, updates, fgraph, program, device, single, shared,
+                    profile=profile)

@@ -1,0 +1,262 @@
+"""Variables, operation nodes and graph traversal.
+
+A graph is made of `Variable`s and `Apply` nodes (an op applied to input variables, producing
+output variables). Both are immutable once built: rewrites build new nodes instead of editing
+old ones, so a variable can be shared by many graphs safely.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Iterable, NamedTuple, Sequence
+
+import numpy as np
+
+from symbolic import dtypes
+from symbolic.operators import TensorOperators
+from symbolic.trace import Location, user_location
+
+Shape = tuple  # tuple[int | None, ...]: an int where known, None where not
+
+
+class TensorType(NamedTuple):
+    """What is known at build time: the dtype and the static shape."""
+
+    dtype: str
+    shape: Shape
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __str__(self) -> str:
+        dims = ", ".join("?" if d is None else str(d) for d in self.shape)
+        return f"{self.dtype}({dims}{',' if len(self.shape) == 1 else ''})"
+
+
+def make_type(dtype, shape: Iterable) -> TensorType:
+    shape = tuple(None if d is None else int(d) for d in shape)
+    if any(d is not None and d < 0 for d in shape):
+        raise ValueError(f"static shape {shape} has a negative dimension")
+    return TensorType(dtypes.as_dtype(dtype), shape)
+
+
+_ids = itertools.count()
+
+
+class Variable(TensorOperators):
+    """A symbolic tensor: an input, a constant, a shared variable, or the output of an `Apply`."""
+
+    __slots__ = ("type", "owner", "index", "name", "location", "uid")
+
+    def __init__(self, type: TensorType, owner: Apply | None = None, index: int = 0,
+                 name: str | None = None, location: Location | None = None):
+        self.type = type
+        self.owner = owner
+        self.index = index
+        self.name = name
+        self.location = location
+        self.uid = next(_ids)  # creation order: makes every traversal deterministic
+
+    dtype = property(lambda self: self.type.dtype)
+    ndim = property(lambda self: self.type.ndim)
+    static_shape = property(lambda self: self.type.shape)
+
+    def __repr__(self) -> str:
+        label = self.name or (self.owner.op.name if self.owner else type(self).__name__.lower())
+        return f"<{label}: {self.type}>"
+
+    __str__ = __repr__
+
+    def describe(self) -> str:
+        """A phrase naming this variable for error messages."""
+        where = self.location or (self.owner.location if self.owner else None)
+        what = repr(self.name) if self.name else (
+            f"the output of {self.owner.op.name}" if self.owner else "an unnamed input")
+        return f"{what} ({self.type})" + (f", built at {where}" if where else "")
+
+
+class Constant(Variable):
+    """A value fixed at build time; its data is read-only."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: np.ndarray, name: str | None = None):
+        data = np.array(data)  # a private copy
+        data.setflags(write=False)
+        super().__init__(make_type(data.dtype, data.shape), name=name)
+        self.data = data
+
+    def __repr__(self) -> str:
+        text = np.array2string(self.data, threshold=6, precision=4)
+        return f"<constant {text}: {self.type}>" if self.name is None else super().__repr__()
+
+
+class SharedVariable(Variable):
+    """State that lives between calls of compiled functions (weights, counters, RNG state).
+
+    Its dtype and ndim are fixed at creation; its shape may change through `set_value`, so the
+    static shape is unknown (None) on every axis.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: np.ndarray, name: str | None = None):
+        value = np.array(value)
+        type = make_type(value.dtype, (None,) * value.ndim)
+        super().__init__(type, name=name, location=user_location())
+        self._value = value
+
+    def get_value(self, borrow: bool = False) -> np.ndarray:
+        return self._value if borrow else self._value.copy()
+
+    def set_value(self, value, borrow: bool = False) -> None:
+        value = np.asarray(value) if borrow else np.array(value)
+        self._check_value(value)
+        self._value = value
+
+    def _check_value(self, value: np.ndarray) -> None:
+        if value.dtype.name != self.dtype or value.ndim != self.ndim:
+            raise TypeError(
+                f"shared variable {self.name or '(unnamed)'} holds {self.ndim}-d {self.dtype} "
+                f"values; got a {value.ndim}-d {value.dtype.name} array")
+
+
+class Apply:
+    """One application of an op: `outputs = op(*inputs)`."""
+
+    __slots__ = ("op", "inputs", "outputs", "location")
+
+    def __init__(self, op, inputs: Sequence[Variable], output_types: Sequence[TensorType]):
+        self.op = op
+        self.inputs = tuple(inputs)
+        self.location = user_location()
+        self.outputs = tuple(Variable(t, self, i) for i, t in enumerate(output_types))
+
+    def __repr__(self) -> str:
+        return f"{self.op.name}({', '.join(map(repr, self.inputs))})"
+
+
+# ---- constructors -------------------------------------------------------------------------
+
+
+def tensor(name: str | None = None, dtype="float32", shape: Iterable = ()) -> Variable:
+    """A symbolic input with a static shape (None = unknown, 1 = broadcastable)."""
+    return Variable(make_type(dtype, shape), name=name, location=user_location())
+
+
+def scalar(name=None, dtype="float32"):
+    return tensor(name, dtype, ())
+
+
+def vector(name=None, dtype="float32"):
+    return tensor(name, dtype, (None,))
+
+
+def matrix(name=None, dtype="float32"):
+    return tensor(name, dtype, (None, None))
+
+
+def tensor3(name=None, dtype="float32"):
+    return tensor(name, dtype, (None,) * 3)
+
+
+def tensor4(name=None, dtype="float32"):
+    return tensor(name, dtype, (None,) * 4)
+
+
+def constant(value, dtype=None, name: str | None = None) -> Constant:
+    """A constant tensor. Python floats become float32 unless `dtype` says otherwise."""
+    if dtype is None:
+        if isinstance(value, (bool, int, float)):
+            dtype = dtypes.weak_scalar_dtype(value, [])
+        else:
+            dtype = dtypes.as_dtype(np.asarray(value).dtype)
+    return Constant(_cast_exactly(value, dtypes.as_dtype(dtype)), name=name)
+
+
+def shared(value, name: str | None = None) -> SharedVariable:
+    """State that lives between calls: `W = S.shared(np.zeros((784, 10), np.float32), "W")`."""
+    value = np.asarray(value)
+    dtypes.as_dtype(value.dtype)
+    return SharedVariable(value, name=name)
+
+
+def _cast_exactly(value, dtype: str) -> np.ndarray:
+    array = np.asarray(value)
+    if array.dtype.name == dtype:
+        return array
+    cast = array.astype(dtype)
+    if dtypes.kind(dtype) != "f" and not np.array_equal(cast, array):
+        raise OverflowError(f"value {value!r} does not fit in {dtype}")
+    return cast
+
+
+def as_variable(value, partners: Sequence[Variable] = ()) -> Variable:
+    """A variable as is; a Python number as a weakly typed constant (dtype from `partners`)."""
+    if isinstance(value, Variable):
+        return value
+    if isinstance(value, (bool, int, float)):  # weak: the partners decide the dtype
+        dtype = dtypes.weak_scalar_dtype(value, [p.dtype for p in partners])
+        return Constant(_cast_exactly(value, dtype))
+    if isinstance(value, (np.ndarray, np.generic, list, tuple)):
+        return constant(np.asarray(value))
+    raise TypeError(f"cannot turn {type(value).__name__} {value!r} into a symbolic tensor")
+
+
+# ---- traversal ----------------------------------------------------------------------------
+
+
+def toposort(outputs: Iterable[Variable], stop: Iterable[Variable] = ()) -> list[Apply]:
+    """The Apply nodes the outputs depend on, each after its inputs' owners.
+
+    Iterative (graphs can be 10,000 nodes deep) and deterministic: inputs are visited in order.
+    Variables in `stop` are treated as leaves.
+    """
+    stopped = {id(v) for v in stop}
+    order: list[Apply] = []
+    seen: set[int] = set()
+    for out in outputs:
+        stack = [(out, False)]
+        while stack:
+            var, expanded = stack.pop()
+            node = var.owner
+            if node is None or id(var) in stopped:
+                continue
+            if expanded:
+                order.append(node)
+                continue
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            stack.append((var, True))
+            stack.extend((i, False) for i in reversed(node.inputs))
+    return order
+
+
+def graph_inputs(outputs: Iterable[Variable]) -> list[Variable]:
+    """The leaf variables (no owner) the outputs depend on, in a deterministic order."""
+    outputs = list(outputs)
+    leaves, seen = [], set()
+    for v in outputs + [i for node in toposort(outputs) for i in node.inputs]:
+        if v.owner is None and id(v) not in seen:
+            seen.add(id(v))
+            leaves.append(v)
+    return leaves
+
+
+def clone_replace(outputs: Sequence[Variable], replace: dict) -> list[Variable]:
+    """The outputs rebuilt with variables substituted: `replace` maps old → new variable.
+
+    Nodes downstream of a replaced variable are rebuilt through their op (so types are inferred
+    again); untouched sub-graphs are shared, not copied.
+    """
+    memo = {id(old): new for old, new in replace.items()}
+    for node in toposort(outputs, stop=replace):
+        new_inputs = [memo.get(id(i), i) for i in node.inputs]
+        if all(a is b for a, b in zip(new_inputs, node.inputs)):
+            continue
+        new_outputs = node.op.make_node(*new_inputs).outputs
+        for old, new in zip(node.outputs, new_outputs):
+            memo[id(old)] = new
+    return [memo.get(id(o), o) for o in outputs]

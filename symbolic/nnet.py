@@ -1,0 +1,95 @@
+"""Neural-network functions: activations, softmax, and the cross-entropies (`S.nnet`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from symbolic import dtypes
+from symbolic.alloc import arange
+from symbolic.elemwise import exp, log, mul, relu, sigmoid, softplus, sub
+from symbolic.graph import TensorType, Variable, as_variable
+from symbolic.op import Op
+from symbolic.reduction import sum
+from symbolic.shape import dim, normalize_axes
+
+__all__ = ["relu", "sigmoid", "softplus", "softmax", "log_softmax", "categorical_crossentropy",
+           "binary_crossentropy"]
+
+
+@dataclass(frozen=True)
+class Softmax(Op):
+    """exp(x − max x) / Σ exp(x − max x) along `axis`: finite for any finite logits."""
+
+    axis: int
+
+    def infer(self, x):
+        return [TensorType(dtypes.to_float(x.dtype), x.type.shape)]
+
+    def perform(self, x):
+        x = x.astype(dtypes.to_float(x.dtype.name), copy=False)
+        e = np.exp(x - np.max(x, axis=self.axis, keepdims=True))
+        return e / np.sum(e, axis=self.axis, keepdims=True)
+
+    def grad(self, inputs, outputs, output_grads):
+        # ds_i = s_i (dg_i − Σ_j g_j s_j)
+        s, g = outputs[0], output_grads[0]
+        return [s * (g - sum(g * s, self.axis, keepdims=True))]
+
+
+@dataclass(frozen=True)
+class LogSoftmax(Op):
+    """x − max x − log Σ exp(x − max x) along `axis`."""
+
+    axis: int
+
+    @property
+    def name(self) -> str:
+        return "log_softmax"
+
+    def infer(self, x):
+        return [TensorType(dtypes.to_float(x.dtype), x.type.shape)]
+
+    def perform(self, x):
+        x = x.astype(dtypes.to_float(x.dtype.name), copy=False)
+        shifted = x - np.max(x, axis=self.axis, keepdims=True)
+        return shifted - np.log(np.sum(np.exp(shifted), axis=self.axis, keepdims=True))
+
+    def grad(self, inputs, outputs, output_grads):
+        # d(log softmax)_i = g_i − softmax_i Σ_j g_j
+        z, g = outputs[0], output_grads[0]
+        return [g - exp(z) * sum(g, self.axis, keepdims=True)]
+
+
+def softmax(x, axis: int = -1) -> Variable:
+    x = as_variable(x)
+    return Softmax(normalize_axes(axis, x.ndim)[0])(x)
+
+
+def log_softmax(x, axis: int = -1) -> Variable:
+    x = as_variable(x)
+    return LogSoftmax(normalize_axes(axis, x.ndim)[0])(x)
+
+
+def categorical_crossentropy(coding_dist, true_dist) -> Variable:
+    """−log p[i, y_i] for integer labels y, or −Σ_j t_ij log p_ij for one-hot/soft targets t.
+
+    `coding_dist` holds probabilities along its last axis, one row per example.
+    """
+    p, t = as_variable(coding_dist), as_variable(true_dist)
+    if dtypes.kind(t.dtype) != "f" and t.ndim == p.ndim - 1:
+        if p.ndim != 2:
+            raise ValueError("categorical_crossentropy with integer labels needs a matrix of "
+                             f"probabilities, got {p.describe()}")
+        return -log(p[arange(dim(p, 0)), t])
+    if t.ndim != p.ndim:
+        raise ValueError(f"categorical_crossentropy: targets {t.describe()} must be integer "
+                         f"labels with one axis fewer than {p.describe()}, or match its shape")
+    return -sum(mul(t, log(p)), axis=-1)
+
+
+def binary_crossentropy(output, target) -> Variable:
+    """−(t log p + (1 − t) log(1 − p)), elementwise."""
+    p, t = as_variable(output), as_variable(target)
+    return -(t * log(p) + sub(1, t) * log(sub(1, p)))

@@ -1,0 +1,52 @@
+"""The FunctionGraph: the outputs a function computes, their nodes in order, as networkx."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import networkx as nx
+
+from symbolic.graph import Apply, Constant, SharedVariable, Variable, toposort
+
+
+class FunctionGraph:
+    """The nodes that compute `outputs` from `inputs` (plus constants and shared variables)."""
+
+    def __init__(self, inputs: Sequence[Variable], outputs: Sequence[Variable]):
+        self.inputs = list(inputs)
+        self.outputs = list(outputs)
+        self.nodes: list[Apply] = toposort(self.outputs)
+
+    def variables(self) -> list[Variable]:
+        """Every variable, inputs first, then in the order the nodes produce them."""
+        seen, out = set(), []
+        for v in self.inputs + [v for n in self.nodes for v in (*n.inputs, *n.outputs)] + \
+                self.outputs:
+            if id(v) not in seen:
+                seen.add(id(v))
+                out.append(v)
+        return out
+
+    def to_networkx(self) -> nx.DiGraph:
+        """Variables and operations as nodes; edges from inputs to ops and from ops to outputs.
+
+        Operation nodes have `kind="op"` and `op` (the op's name); variable nodes have
+        `kind="variable"`, `dtype`, `shape`, `name` and `role` (input, shared, constant, output
+        or intermediate). Insertion order is deterministic.
+        """
+        graph = nx.DiGraph()
+        inputs, outputs = {id(v) for v in self.inputs}, {id(v) for v in self.outputs}
+        for v in self.variables():
+            role = ("input" if id(v) in inputs else "shared" if isinstance(v, SharedVariable)
+                    else "constant" if isinstance(v, Constant) else
+                    "output" if id(v) in outputs else "intermediate")
+            graph.add_node(v, kind="variable", dtype=v.dtype, shape=v.type.shape, name=v.name,
+                           role=role)
+        for node in self.nodes:
+            graph.add_node(node, kind="op", op=node.op.name,
+                           location=str(node.location) if node.location else None)
+            for i, v in enumerate(node.inputs):
+                graph.add_edge(v, node, position=i)
+            for i, v in enumerate(node.outputs):
+                graph.add_edge(node, v, position=i)
+        return graph
