@@ -22,8 +22,8 @@ from symbolic.reduction import (all, any, argmax, argmin, logsumexp, max, mean, 
 from symbolic.linalg import batched_dot, dot, matmul, outer, tensordot
 from symbolic.indexing import inc_subtensor, set_subtensor
 from symbolic import nnet
-from symbolic.grad import GradientError, grad, hessian, jacobian, verify_grad, vjp
-from symbolic.compile import compile
-from symbolic.debugprint import debugprint
+from symbolic.gradient import GradientError, grad, hessian, jacobian, verify_grad, vjp
+from symbolic.compiler import compile
+from symbolic.printing import debugprint
 
 __version__ = "0.1.0"

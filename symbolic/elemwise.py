@@ -10,7 +10,7 @@ import symbolic as S
 from symbolic import dtypes
 from symbolic.graph import TensorType, Variable, as_variable
 from symbolic.op import Op
-from symbolic.scalar import SCALAR_OPS, ScalarOp
+from symbolic.scalar_ops import SCALAR_OPS, ScalarOp
 
 
 def broadcast_shapes(op_name: str, shapes: list[tuple]) -> tuple:

@@ -23,20 +23,27 @@ def swap_last(x: Variable) -> Variable:
 
 @dataclass(frozen=True)
 class MatMul(Op):
-    """a @ b for a, b of ndim ≥ 2: matrix products over the last two axes, the rest broadcast."""
+    """a @ b for a, b of ndim ≥ 2: matrix products over the last two axes, the rest broadcast.
+
+    Named "dot" in graphs, as in Theano: every dot, matmul and tensordot becomes one.
+    """
 
     @property
     def name(self) -> str:
-        return "matmul"
+        return "dot"
 
     def infer(self, a, b):
         if a.ndim < 2 or b.ndim < 2:
             raise ValueError("matmul op needs ndim ≥ 2; use S.matmul for vectors")
         k1, k2 = a.type.shape[-1], b.type.shape[-2]
         if k1 is not None and k2 is not None and k1 != k2:
-            raise ValueError(f"matmul: shapes {a.type.shape} and {b.type.shape} not aligned: "
+            raise ValueError(f"dot: shapes {a.type.shape} and {b.type.shape} not aligned: "
                              f"{k1} (last axis of the first) != {k2} (axis -2 of the second)")
-        batch = broadcast_shapes("matmul", [a.type.shape[:-2], b.type.shape[:-2]])
+        try:
+            batch = broadcast_shapes("matmul", [a.type.shape[:-2], b.type.shape[:-2]])
+        except ValueError:
+            raise ValueError(f"dot: the batch axes of shapes {a.type.shape} and "
+                             f"{b.type.shape} cannot be broadcast together") from None
         shape = batch + (a.type.shape[-2], b.type.shape[-1])
         return [TensorType(dtypes.promote(a.dtype, b.dtype), shape)]
 

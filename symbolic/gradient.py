@@ -146,7 +146,7 @@ def verify_grad(fn, points: Sequence[np.ndarray], eps: float | None = None,
     projection Σ fn(x)·r, whose derivative is exact in both methods up to the differencing error
     O(eps²). Raises GradientError naming the input and the position that disagree.
     """
-    from symbolic.compile import compile
+    from symbolic.compiler import compile
 
     rng = rng if rng is not None else np.random.default_rng(42)
     points = [np.array(p, dtype=p.dtype if p.dtype.kind == "f" else np.float64)
