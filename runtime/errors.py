@@ -5,7 +5,8 @@ from __future__ import annotations
 
 def describe_node(node, arrays=None) -> str:
     shown = ", ".join(
-        f"{a.dtype}{list(a.shape)}" if hasattr(a, "shape") else repr(a) for a in arrays or ())
+        f"{a.dtype}{list(a.shape)}" if hasattr(a, "shape") else repr(a) for a in arrays or ()
+    )
     where = f"\n  the node was built at {node.location}" if node.location else ""
     return f"{node.op.name} on inputs ({shown}){where}"
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
+from runtime.profile import Profile
 from symbolic import dtypes
 from symbolic.graph import SharedVariable, Variable
 from symbolic.optimizer.fgraph import FunctionGraph
-from runtime.profile import Profile
 
 
 def convert_input(var: Variable, position: int, arg) -> np.ndarray:
@@ -20,8 +20,10 @@ def convert_input(var: Variable, position: int, arg) -> np.ndarray:
         array = np.asarray(arg)
         if array.dtype.name != var.dtype:
             if not np.can_cast(array.dtype, var.dtype, "safe"):
-                raise TypeError(f"{label} expects {var.dtype}, got a {array.dtype} array that "
-                                f"cannot be cast safely; convert it with .astype({var.dtype!r})")
+                raise TypeError(
+                    f"{label} expects {var.dtype}, got a {array.dtype} array that "
+                    f"cannot be cast safely; convert it with .astype({var.dtype!r})"
+                )
             array = array.astype(var.dtype)
     else:  # Python numbers and lists are weakly typed: they take the input's dtype
         try:
@@ -29,20 +31,24 @@ def convert_input(var: Variable, position: int, arg) -> np.ndarray:
         except Exception as e:
             raise TypeError(f"{label}: cannot turn {type(arg).__name__} into an array") from e
         if array.dtype.kind not in "biuf" or (
-                array.dtype.kind == "f" and dtypes.kind(var.dtype) != "f"):
-            raise TypeError(f"{label} expects {var.dtype}, got {type(arg).__name__} of "
-                            f"{array.dtype} values")
+            array.dtype.kind == "f" and dtypes.kind(var.dtype) != "f"
+        ):
+            raise TypeError(
+                f"{label} expects {var.dtype}, got {type(arg).__name__} of {array.dtype} values"
+            )
         cast = array.astype(var.dtype)
         if dtypes.kind(var.dtype) != "f" and not np.array_equal(cast, array):
             raise TypeError(f"{label}: values do not fit in {var.dtype}")
         array = cast
     if array.ndim != var.ndim:
-        raise TypeError(f"{label} expects a {var.ndim}-d {var.dtype} array, got shape "
-                        f"{array.shape}")
+        raise TypeError(
+            f"{label} expects a {var.ndim}-d {var.dtype} array, got shape {array.shape}"
+        )
     for axis, (want, have) in enumerate(zip(var.type.shape, array.shape)):
         if want is not None and want != have:
-            raise ValueError(f"{label} has static shape {var.type.shape}, got shape "
-                             f"{array.shape} (axis {axis})")
+            raise ValueError(
+                f"{label} has static shape {var.type.shape}, got shape {array.shape} (axis {axis})"
+            )
     return array
 
 
@@ -53,9 +59,19 @@ class Function:
     `source`, `rewrites`, `profile`.
     """
 
-    def __init__(self, inputs, outputs, updates, fgraph: FunctionGraph, program, device: str,
-                 single_output: bool, shared: Sequence[SharedVariable], rewrites=(),
-                 profile: bool = False):
+    def __init__(
+        self,
+        inputs,
+        outputs,
+        updates,
+        fgraph: FunctionGraph,
+        program,
+        device: str,
+        single_output: bool,
+        shared: Sequence[SharedVariable],
+        rewrites=(),
+        profile: bool = False,
+    ):
         self.inputs = list(inputs)
         self.outputs = list(outputs)
         self.updates = list(updates)
@@ -94,8 +110,9 @@ class Function:
     def __call__(self, *args):
         if len(args) != len(self.inputs):
             names = ", ".join(v.name or f"<input {i}>" for i, v in enumerate(self.inputs))
-            raise TypeError(f"this function takes {len(self.inputs)} inputs ({names}), "
-                            f"got {len(args)}")
+            raise TypeError(
+                f"this function takes {len(self.inputs)} inputs ({names}), got {len(args)}"
+            )
         values = [convert_input(v, i, a) for i, (v, a) in enumerate(zip(self.inputs, args))]
         state = [s._value for s in self._shared]
         results = self._program.run(values + state, self.profile)

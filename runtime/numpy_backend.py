@@ -9,9 +9,9 @@ import time
 
 import numpy as np
 
+from runtime.errors import node_error
 from symbolic.graph import Constant
 from symbolic.optimizer.fgraph import FunctionGraph
-from runtime.errors import node_error
 
 
 class NumpyProgram:
@@ -23,10 +23,18 @@ class NumpyProgram:
             slot[id(v)] = len(slot)
         self.size = len(slot)
         self.leaf_slots = [slot[id(v)] for v in leaves]
-        self.constants = [(slot[id(v)], v.data) for v in fgraph.variables()
-                          if isinstance(v, Constant)]
-        self.steps = [(node.op.perform, [slot[id(i)] for i in node.inputs],
-                       [slot[id(o)] for o in node.outputs], node) for node in fgraph.nodes]
+        self.constants = [
+            (slot[id(v)], v.data) for v in fgraph.variables() if isinstance(v, Constant)
+        ]
+        self.steps = [
+            (
+                node.op.perform,
+                [slot[id(i)] for i in node.inputs],
+                [slot[id(o)] for o in node.outputs],
+                node,
+            )
+            for node in fgraph.nodes
+        ]
         self.output_slots = [slot[id(v)] for v in fgraph.outputs]
 
     def run(self, leaf_values: list, profile=None) -> list[np.ndarray]:

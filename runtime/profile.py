@@ -14,14 +14,17 @@ class Profile:
 
     def rows(self) -> list[tuple]:
         """(op name, where built, calls, total seconds), slowest first."""
-        rows = [(n.op.name, str(n.location or ""), self.calls[n], self.seconds[n])
-                for n in self.calls]
+        rows = [
+            (n.op.name, str(n.location or ""), self.calls[n], self.seconds[n]) for n in self.calls
+        ]
         return sorted(rows, key=lambda r: -r[3])
 
     def __str__(self) -> str:
         rows = self.rows()
         total = sum(r[3] for r in rows) or 1.0
         lines = [f"{'op':<24}{'calls':>8}{'total ms':>12}{'share':>8}  built at"]
-        lines += [f"{op:<24}{calls:>8}{sec * 1e3:>12.3f}{sec / total:>8.1%}  {where}"
-                  for op, where, calls, sec in rows]
+        lines += [
+            f"{op:<24}{calls:>8}{sec * 1e3:>12.3f}{sec / total:>8.1%}  {where}"
+            for op, where, calls, sec in rows
+        ]
         return "\n".join(lines)

@@ -1,29 +1,111 @@
 """symbolic: build tensor expressions, differentiate them, compile them into fast functions.
 
-    import symbolic as S
-    x = S.matrix("x")
-    f = S.compile([x], S.exp(x).sum())
+import symbolic as S
+x = S.matrix("x")
+f = S.compile([x], S.exp(x).sum())
 """
 
-from symbolic.graph import (Constant, SharedVariable, TensorType, Variable, constant, matrix,
-                            scalar, shared, tensor, tensor3, tensor4, vector)
-from symbolic.elemwise import (abs, add, and_, arccos, arcsin, arctan, arctanh, cast, ceil, clip,
-                               cos, cosh, eq, erf, erfc, exp, exp2, expm1, floor, floor_div, ge,
-                               gt, invert, isinf, isnan, le, log, log1p, log2, log10, lt,
-                               maximum, minimum, mod, mul, neg, neq, or_, pow, round, sigmoid,
-                               sign, sin, sinh, softplus, sqrt, square, sub, tan, tanh, true_div,
-                               where)
-from symbolic.shape import dimshuffle, expand_dims, flatten, reshape, squeeze, transpose
-from symbolic.alloc import (arange, broadcast_to, eye, full, one_hot, ones, ones_like, sum_to,
-                            zeros, zeros_like)
-from symbolic.join import concatenate, stack
-from symbolic.reduction import (all, any, argmax, argmin, logsumexp, max, mean, min, prod, std,
-                                sum, var)
-from symbolic.linalg import batched_dot, dot, matmul, outer, tensordot
-from symbolic.indexing import inc_subtensor, set_subtensor
 from symbolic import nnet
-from symbolic.gradient import GradientError, grad, hessian, jacobian, verify_grad, vjp
+from symbolic.alloc import (
+    arange,
+    broadcast_to,
+    eye,
+    full,
+    one_hot,
+    ones,
+    ones_like,
+    sum_to,
+    zeros,
+    zeros_like,
+)
 from symbolic.compiler import compile
+from symbolic.elemwise import (
+    abs,
+    add,
+    and_,
+    arccos,
+    arcsin,
+    arctan,
+    arctanh,
+    cast,
+    ceil,
+    clip,
+    cos,
+    cosh,
+    eq,
+    erf,
+    erfc,
+    exp,
+    exp2,
+    expm1,
+    floor,
+    floor_div,
+    ge,
+    gt,
+    invert,
+    isinf,
+    isnan,
+    le,
+    log,
+    log1p,
+    log2,
+    log10,
+    lt,
+    maximum,
+    minimum,
+    mod,
+    mul,
+    neg,
+    neq,
+    or_,
+    pow,
+    round,
+    sigmoid,
+    sign,
+    sin,
+    sinh,
+    softplus,
+    sqrt,
+    square,
+    sub,
+    tan,
+    tanh,
+    true_div,
+    where,
+)
+from symbolic.gradient import GradientError, grad, hessian, jacobian, verify_grad, vjp
+from symbolic.graph import (
+    Constant,
+    SharedVariable,
+    TensorType,
+    Variable,
+    constant,
+    matrix,
+    scalar,
+    shared,
+    tensor,
+    tensor3,
+    tensor4,
+    vector,
+)
+from symbolic.indexing import inc_subtensor, set_subtensor
+from symbolic.join import concatenate, stack
+from symbolic.linalg import batched_dot, dot, matmul, outer, tensordot
 from symbolic.printing import debugprint
+from symbolic.reduction import (
+    all,
+    any,
+    argmax,
+    argmin,
+    logsumexp,
+    max,
+    mean,
+    min,
+    prod,
+    std,
+    sum,
+    var,
+)
+from symbolic.shape import dimshuffle, expand_dims, flatten, reshape, squeeze, transpose
 
 __version__ = "0.1.0"

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from symbolic import dtypes
-from symbolic.graph import TensorType, Variable, as_variable, constant
 from symbolic.elemwise import cast, eq
+from symbolic.graph import TensorType, Variable, as_variable, constant
 from symbolic.op import Op
 from symbolic.shape import as_shape, expand_dims, shape_of, static_entries, static_int
 
@@ -29,8 +29,10 @@ class BroadcastTo(Op):
         for have, want in zip(padded, target):
             if have not in (1, None) and want is not None and have != want:
                 raise ValueError(f"broadcast_to: cannot broadcast {x.type.shape} to {target}")
-        out = tuple(w if w is not None else (h if h not in (1, None) else None)
-                    for h, w in zip(padded, target))
+        out = tuple(
+            w if w is not None else (h if h not in (1, None) else None)
+            for h, w in zip(padded, target)
+        )
         return [TensorType(x.dtype, out)]
 
     def perform(self, x, shape):
@@ -57,7 +59,8 @@ class SumTo(Op):
             return g
         lead = g.ndim - len(shape)
         axes = tuple(range(lead)) + tuple(
-            lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+            lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
+        )
         out = g.sum(axis=axes, keepdims=True, dtype=g.dtype)
         return out.reshape(shape)
 
@@ -107,8 +110,9 @@ class ARange(Op):
     dtype: str
 
     def infer(self, start, stop, step):
-        values = [static_int(v) if dtypes.kind(v.dtype) != "f" else None
-                  for v in (start, stop, step)]
+        values = [
+            static_int(v) if dtypes.kind(v.dtype) != "f" else None for v in (start, stop, step)
+        ]
         n = None if None in values else len(range(*values))
         return [TensorType(self.dtype, (n,))]
 

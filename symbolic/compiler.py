@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-
-from symbolic.graph import (Constant, SharedVariable, Variable, as_variable, clone_replace,
-                            graph_inputs)
+from symbolic.graph import (
+    Constant,
+    SharedVariable,
+    Variable,
+    as_variable,
+    clone_replace,
+    graph_inputs,
+)
 from symbolic.optimizer.fgraph import FunctionGraph
 
 DEVICES = ("auto", "numpy", "cpu", "cuda")
@@ -23,13 +28,23 @@ def _pairs(mapping, what: str) -> list[tuple]:
 def _check_inputs(inputs) -> list[Variable]:
     inputs = [inputs] if isinstance(inputs, Variable) else list(inputs)
     for i, v in enumerate(inputs):
-        if not isinstance(v, Variable) or v.owner is not None or isinstance(
-                v, (Constant, SharedVariable)):
-            kind = ("a shared variable (it is already part of every graph that uses it)"
-                    if isinstance(v, SharedVariable) else "a constant" if isinstance(v, Constant)
-                    else "a computed expression" if isinstance(v, Variable) else repr(v))
-            raise TypeError(f"input {i} of compile must be a symbolic input such as "
-                            f"S.matrix('x'); got {kind}")
+        if (
+            not isinstance(v, Variable)
+            or v.owner is not None
+            or isinstance(v, (Constant, SharedVariable))
+        ):
+            kind = (
+                "a shared variable (it is already part of every graph that uses it)"
+                if isinstance(v, SharedVariable)
+                else "a constant"
+                if isinstance(v, Constant)
+                else "a computed expression"
+                if isinstance(v, Variable)
+                else repr(v)
+            )
+            raise TypeError(
+                f"input {i} of compile must be a symbolic input such as S.matrix('x'); got {kind}"
+            )
     if len({id(v) for v in inputs}) != len(inputs):
         raise ValueError("an input is listed twice in compile's inputs")
     return inputs
@@ -45,9 +60,11 @@ def _check_updates(updates) -> list[tuple]:
         seen.add(id(target))
         value = as_variable(value, [target])
         if value.dtype != target.dtype or value.ndim != target.ndim:
-            raise TypeError(f"the update of shared variable {target.name!r} "
-                            f"({target.ndim}-d {target.dtype}) has type {value.type}; cast it "
-                            f"with .astype({target.dtype!r})")
+            raise TypeError(
+                f"the update of shared variable {target.name!r} "
+                f"({target.ndim}-d {target.dtype}) has type {value.type}; cast it "
+                f"with .astype({target.dtype!r})"
+            )
         checked.append((target, value))
     return checked
 
@@ -57,8 +74,10 @@ def _substitute(givens, expressions: list[Variable]) -> list[Variable]:
     for old, new in _pairs(givens, "givens"):
         new = as_variable(new, [old])
         if old.dtype != new.dtype or old.ndim != new.ndim:
-            raise TypeError(f"givens: {old.describe()} cannot be replaced by {new.describe()} "
-                            "of another dtype or ndim")
+            raise TypeError(
+                f"givens: {old.describe()} cannot be replaced by {new.describe()} "
+                "of another dtype or ndim"
+            )
         replace[old] = new
     return clone_replace(expressions, replace) if replace else expressions
 
@@ -69,12 +88,20 @@ def _resolve_device(device: str) -> str:
     if device in ("cpu", "cuda"):
         raise NotImplementedError(
             f"device={device!r} is not available in this version; use device='numpy' "
-            "(the reference interpreter) or 'auto'")
+            "(the reference interpreter) or 'auto'"
+        )
     return "numpy"
 
 
-def compile(inputs, outputs, updates=None, givens=None, device: str = "auto",
-            optimize: bool = True, profile: bool = False):
+def compile(
+    inputs,
+    outputs,
+    updates=None,
+    givens=None,
+    device: str = "auto",
+    optimize: bool = True,
+    profile: bool = False,
+):
     """Compile a function from `inputs` to `outputs`, applying `updates` after each call.
 
     Parameters
@@ -98,11 +125,14 @@ def compile(inputs, outputs, updates=None, givens=None, device: str = "auto",
     input_ids = {id(v) for v in inputs}
     for leaf in graph_inputs(expressions):
         if id(leaf) not in input_ids and not isinstance(leaf, (Constant, SharedVariable)):
-            raise ValueError(f"the outputs depend on {leaf.describe()}, which is not among "
-                             "the inputs of compile (nor a shared variable or constant)")
+            raise ValueError(
+                f"the outputs depend on {leaf.describe()}, which is not among "
+                "the inputs of compile (nor a shared variable or constant)"
+            )
     device = _resolve_device(device)
     fgraph = FunctionGraph(inputs, expressions)
     shared = [v for v in fgraph.variables() if isinstance(v, SharedVariable)]
     program = NumpyProgram(fgraph, inputs + shared)
-    return Function(inputs, outputs, updates, fgraph, program, device, single, shared,
-                    profile=profile)
+    return Function(
+        inputs, outputs, updates, fgraph, program, device, single, shared, profile=profile
+    )

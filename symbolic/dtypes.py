@@ -54,8 +54,11 @@ def weak_scalar_dtype(value, partners: list[str]) -> str:
 
     Weak typing: `x * 0.5` stays float32, `i + 1` keeps i's integer dtype.
     """
-    value_kind = "b" if isinstance(value, (bool, np.bool_)) else (
-        "i" if isinstance(value, (int, np.integer)) else "f")
+    value_kind = (
+        "b"
+        if isinstance(value, (bool, np.bool_))
+        else ("i" if isinstance(value, (int, np.integer)) else "f")
+    )
     if not partners:
         return {"b": "bool", "i": "int64", "f": DEFAULT_FLOAT}[value_kind]
     best = promote(*partners)

@@ -78,14 +78,68 @@ def _function(name: str):
 
 
 # one public function per scalar op, named as in NumPy where NumPy has the name
-(exp, exp2, log, log2, log10, log1p, expm1, sqrt, sin, cos, tan, arcsin, arccos, arctan, sinh,
- cosh, tanh, arctanh, sigmoid, softplus, erf, erfc, neg, abs, square, sign, floor, ceil, round,
- relu, add, sub, mul, true_div, floor_div, mod, pow, maximum, minimum, lt, le, gt, ge, eq, neq,
- and_, or_, invert, isnan, isinf, where, clip) = map(_function, (
-    "exp exp2 log log2 log10 log1p expm1 sqrt sin cos tan arcsin arccos arctan sinh cosh tanh "
-    "arctanh sigmoid softplus erf erfc neg abs square sign floor ceil round relu add sub mul "
-    "true_div floor_div mod pow maximum minimum lt le gt ge eq neq and or invert isnan isinf "
-    "where clip").split())
+(
+    exp,
+    exp2,
+    log,
+    log2,
+    log10,
+    log1p,
+    expm1,
+    sqrt,
+    sin,
+    cos,
+    tan,
+    arcsin,
+    arccos,
+    arctan,
+    sinh,
+    cosh,
+    tanh,
+    arctanh,
+    sigmoid,
+    softplus,
+    erf,
+    erfc,
+    neg,
+    abs,
+    square,
+    sign,
+    floor,
+    ceil,
+    round,
+    relu,
+    add,
+    sub,
+    mul,
+    true_div,
+    floor_div,
+    mod,
+    pow,
+    maximum,
+    minimum,
+    lt,
+    le,
+    gt,
+    ge,
+    eq,
+    neq,
+    and_,
+    or_,
+    invert,
+    isnan,
+    isinf,
+    where,
+    clip,
+) = map(
+    _function,
+    (
+        "exp exp2 log log2 log10 log1p expm1 sqrt sin cos tan arcsin arccos arctan sinh cosh tanh "
+        "arctanh sigmoid softplus erf erfc neg abs square sign floor ceil round relu add sub mul "
+        "true_div floor_div mod pow maximum minimum lt le gt ge eq neq and or invert isnan isinf "
+        "where clip"
+    ).split(),
+)
 
 
 @dataclass(frozen=True)

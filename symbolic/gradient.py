@@ -8,7 +8,7 @@ paths are added up.
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -30,8 +30,10 @@ def _check_differentiable(wrt: list[Variable]) -> None:
         if not isinstance(v, Variable):
             raise TypeError(f"can only differentiate with respect to variables, got {v!r}")
         if not dtypes.is_float(v.dtype):
-            raise TypeError(f"cannot differentiate with respect to {v.describe()}: integer and "
-                            "bool variables have no gradient")
+            raise TypeError(
+                f"cannot differentiate with respect to {v.describe()}: integer and "
+                "bool variables have no gradient"
+            )
 
 
 def backprop(seeds: dict, wrt: list[Variable], consider_constant=(), disconnected="raise"):
@@ -53,8 +55,9 @@ def backprop(seeds: dict, wrt: list[Variable], consider_constant=(), disconnecte
             continue
         if not any(id(i) in reaches for i in node.inputs):
             continue
-        output_grads = [zeros_like(o) if g is None else g
-                        for o, g in zip(node.outputs, output_grads)]
+        output_grads = [
+            zeros_like(o) if g is None else g for o, g in zip(node.outputs, output_grads)
+        ]
         try:
             input_grads = node.op.grad(node.inputs, node.outputs, output_grads)
         except NotImplementedError as e:
@@ -86,8 +89,10 @@ def grad(cost, wrt, consider_constant=None, disconnected: str = "raise"):
     again. Variables in `consider_constant` are treated as constants (no gradient through them).
     """
     if not isinstance(cost, Variable) or cost.ndim != 0:
-        raise TypeError(f"grad needs a scalar cost, got {getattr(cost, 'type', cost)}; "
-                        "reduce it (e.g. .sum() or .mean()) or use S.vjp")
+        raise TypeError(
+            f"grad needs a scalar cost, got {getattr(cost, 'type', cost)}; "
+            "reduce it (e.g. .sum() or .mean()) or use S.vjp"
+        )
     if not dtypes.is_float(cost.dtype):
         raise TypeError(f"grad needs a float cost, got {cost.describe()}")
     wrt_list, is_list = _as_list(wrt)
@@ -115,22 +120,29 @@ def jacobian(expr, wrt, disconnected: str = "raise"):
     flat = flatten(expr) if expr.ndim != 1 else expr
     n = flat.type.shape[0]
     if n is None:
-        raise ValueError(f"jacobian needs the size of {expr.describe()} at build time; give "
-                         "the inputs static shapes, e.g. S.tensor('x', shape=(3,))")
+        raise ValueError(
+            f"jacobian needs the size of {expr.describe()} at build time; give "
+            "the inputs static shapes, e.g. S.tensor('x', shape=(3,))"
+        )
     rows = [grad(flat[i], wrt_list, disconnected=disconnected) for i in range(n)]
     out = []
     for k, v in enumerate(wrt_list):
         stacked = stack([r[k] for r in rows], 0)
-        out.append(reshape(stacked, concatenate([shape_of(expr), shape_of(v)]))
-                   if expr.ndim != 1 else stacked)
+        out.append(
+            reshape(stacked, concatenate([shape_of(expr), shape_of(v)]))
+            if expr.ndim != 1
+            else stacked
+        )
     return out if is_list else out[0]
 
 
 def hessian(cost, wrt, disconnected: str = "raise"):
     """The matrix of second derivatives of the scalar cost (jacobian of its gradient)."""
     wrt_list, is_list = _as_list(wrt)
-    out = [jacobian(grad(cost, v, disconnected=disconnected), v, disconnected="ignore")
-           for v in wrt_list]
+    out = [
+        jacobian(grad(cost, v, disconnected=disconnected), v, disconnected="ignore")
+        for v in wrt_list
+    ]
     return out if is_list else out[0]
 
 
@@ -138,8 +150,9 @@ class GradientError(AssertionError):
     """Raised by verify_grad when analytic and numeric gradients disagree."""
 
 
-def verify_grad(fn, points: Sequence[np.ndarray], eps: float | None = None,
-                rtol: float | None = None, rng=None) -> None:
+def verify_grad(
+    fn, points: Sequence[np.ndarray], eps: float | None = None, rtol: float | None = None, rng=None
+) -> None:
     """Check S.grad of `fn` against central finite differences at `points`.
 
     `fn` maps symbolic tensors (one per point) to a tensor; the check differentiates the random
@@ -149,8 +162,10 @@ def verify_grad(fn, points: Sequence[np.ndarray], eps: float | None = None,
     from symbolic.compiler import compile
 
     rng = rng if rng is not None else np.random.default_rng(42)
-    points = [np.array(p, dtype=p.dtype if p.dtype.kind == "f" else np.float64)
-              for p in map(np.asarray, points)]
+    points = [
+        np.array(p, dtype=p.dtype if p.dtype.kind == "f" else np.float64)
+        for p in map(np.asarray, points)
+    ]
     low = any(p.dtype == np.float32 for p in points)
     eps = eps if eps is not None else (1e-2 if low else 1e-6)
     rtol = rtol if rtol is not None else (1e-2 if low else 1e-5)
@@ -173,4 +188,5 @@ def verify_grad(fn, points: Sequence[np.ndarray], eps: float | None = None,
             at = np.unravel_index(np.argmax(excess), p.shape)
             raise GradientError(
                 f"verify_grad: the gradient for input {k} (shape {p.shape}) disagrees at index "
-                f"{at}: analytic {analytic[k][at]:.6g}, finite differences {numeric[at]:.6g}")
+                f"{at}: analytic {analytic[k][at]:.6g}, finite differences {numeric[at]:.6g}"
+            )

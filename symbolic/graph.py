@@ -8,7 +8,8 @@ old ones, so a variable can be shared by many graphs safely.
 from __future__ import annotations
 
 import itertools
-from typing import Iterable, NamedTuple, Sequence
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -49,8 +50,14 @@ class Variable(TensorOperators):
 
     __slots__ = ("type", "owner", "index", "name", "location", "uid")
 
-    def __init__(self, type: TensorType, owner: Apply | None = None, index: int = 0,
-                 name: str | None = None, location: Location | None = None):
+    def __init__(
+        self,
+        type: TensorType,
+        owner: Apply | None = None,
+        index: int = 0,
+        name: str | None = None,
+        location: Location | None = None,
+    ):
         self.type = type
         self.owner = owner
         self.index = index
@@ -71,8 +78,11 @@ class Variable(TensorOperators):
     def describe(self) -> str:
         """A phrase naming this variable for error messages."""
         where = self.location or (self.owner.location if self.owner else None)
-        what = repr(self.name) if self.name else (
-            f"the output of {self.owner.op.name}" if self.owner else "an unnamed input")
+        what = (
+            repr(self.name)
+            if self.name
+            else (f"the output of {self.owner.op.name}" if self.owner else "an unnamed input")
+        )
         return f"{what} ({self.type})" + (f", built at {where}" if where else "")
 
 
@@ -119,7 +129,8 @@ class SharedVariable(Variable):
         if value.dtype.name != self.dtype or value.ndim != self.ndim:
             raise TypeError(
                 f"shared variable {self.name or '(unnamed)'} holds {self.ndim}-d {self.dtype} "
-                f"values; got a {value.ndim}-d {value.dtype.name} array")
+                f"values; got a {value.ndim}-d {value.dtype.name} array"
+            )
 
 
 class Apply:

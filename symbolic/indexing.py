@@ -55,8 +55,10 @@ def parse_index(x: Variable, key) -> tuple[tuple, list[Variable]]:
         else:
             v = as_variable(k) if isinstance(k, Variable) else constant(np.asarray(k))
             if v.dtype == "bool" or dtypes.is_float(v.dtype):
-                raise IndexError(f"index {v.describe()}: only integer indices are supported "
-                                 "(for boolean masks use S.where)")
+                raise IndexError(
+                    f"index {v.describe()}: only integer indices are supported "
+                    "(for boolean masks use S.where)"
+                )
             inputs.append(v)
             spec.append(("int", DYN) if v.ndim == 0 else ("array",))
     return tuple(spec), inputs
@@ -172,8 +174,10 @@ class IncSubtensor(Op):
     def infer(self, x, v, *dynamic):
         target = indexed_shape(x.type.shape, self.spec, list(dynamic))
         if v.ndim > len(target):
-            raise ValueError(f"{self.name}: value of shape {v.type.shape} does not fit "
-                             f"the indexed shape {target}")
+            raise ValueError(
+                f"{self.name}: value of shape {v.type.shape} does not fit "
+                f"the indexed shape {target}"
+            )
         broadcast_shapes(self.name, [target, v.type.shape])
         return [x.type]
 
@@ -192,8 +196,11 @@ class IncSubtensor(Op):
     def grad(self, inputs, outputs, output_grads):
         x, v, dynamic = inputs[0], inputs[1], inputs[2:]
         g = output_grads[0]
-        gx = g if self.mode == "inc" else IncSubtensor(self.spec, "set")(
-            g, constant(0, g.dtype), *dynamic)
+        gx = (
+            g
+            if self.mode == "inc"
+            else IncSubtensor(self.spec, "set")(g, constant(0, g.dtype), *dynamic)
+        )
         gv = sum_to(Subtensor(self.spec)(g, *dynamic), v) if dtypes.is_float(v.dtype) else None
         return [gx if dtypes.is_float(x.dtype) else None, gv] + [None] * len(dynamic)
 

@@ -26,8 +26,10 @@ class Join(Op):
             raise ValueError("concatenate needs at least one tensor")
         ndim = xs[0].ndim
         if any(x.ndim != ndim for x in xs) or not 0 <= self.axis < ndim:
-            raise ValueError(f"concatenate on axis {self.axis}: inputs "
-                             f"{[str(x.type) for x in xs]} must have one ndim > axis")
+            raise ValueError(
+                f"concatenate on axis {self.axis}: inputs "
+                f"{[str(x.type) for x in xs]} must have one ndim > axis"
+            )
         shape = []
         for a, dims in enumerate(zip(*[x.type.shape for x in xs])):
             if a == self.axis:
@@ -35,14 +37,17 @@ class Join(Op):
                 continue
             known = {d for d in dims if d is not None}
             if len(known) > 1:
-                raise ValueError(f"concatenate on axis {self.axis}: sizes differ on axis {a}: "
-                                 f"{[x.type.shape for x in xs]}")
+                raise ValueError(
+                    f"concatenate on axis {self.axis}: sizes differ on axis {a}: "
+                    f"{[x.type.shape for x in xs]}"
+                )
             shape.append(known.pop() if known else None)
         return [TensorType(dtypes.promote(*[x.dtype for x in xs]), tuple(shape))]
 
     def perform(self, *xs):
         return np.concatenate(xs, axis=self.axis).astype(
-            dtypes.promote(*[x.dtype.name for x in xs]), copy=False)
+            dtypes.promote(*[x.dtype.name for x in xs]), copy=False
+        )
 
     def grad(self, inputs, outputs, output_grads):
         g, grads, start = output_grads[0], [], constant(0, "int64")

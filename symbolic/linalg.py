@@ -37,13 +37,17 @@ class MatMul(Op):
             raise ValueError("matmul op needs ndim ≥ 2; use S.matmul for vectors")
         k1, k2 = a.type.shape[-1], b.type.shape[-2]
         if k1 is not None and k2 is not None and k1 != k2:
-            raise ValueError(f"dot: shapes {a.type.shape} and {b.type.shape} not aligned: "
-                             f"{k1} (last axis of the first) != {k2} (axis -2 of the second)")
+            raise ValueError(
+                f"dot: shapes {a.type.shape} and {b.type.shape} not aligned: "
+                f"{k1} (last axis of the first) != {k2} (axis -2 of the second)"
+            )
         try:
             batch = broadcast_shapes("matmul", [a.type.shape[:-2], b.type.shape[:-2]])
         except ValueError:
-            raise ValueError(f"dot: the batch axes of shapes {a.type.shape} and "
-                             f"{b.type.shape} cannot be broadcast together") from None
+            raise ValueError(
+                f"dot: the batch axes of shapes {a.type.shape} and "
+                f"{b.type.shape} cannot be broadcast together"
+            ) from None
         shape = batch + (a.type.shape[-2], b.type.shape[-1])
         return [TensorType(dtypes.promote(a.dtype, b.dtype), shape)]
 
@@ -56,8 +60,10 @@ class MatMul(Op):
         a, b = inputs
         g = output_grads[0]
         ga, gb = MatMul()(g, swap_last(b)), MatMul()(swap_last(a), g)
-        return [sum_to(ga, a) if dtypes.is_float(a.dtype) else None,
-                sum_to(gb, b) if dtypes.is_float(b.dtype) else None]
+        return [
+            sum_to(ga, a) if dtypes.is_float(a.dtype) else None,
+            sum_to(gb, b) if dtypes.is_float(b.dtype) else None,
+        ]
 
 
 def matmul(a, b) -> Variable:
@@ -118,8 +124,10 @@ def tensordot(a, b, axes=2) -> Variable:
     for i, j in zip(axes_a, axes_b):
         n, m = a.type.shape[i], b.type.shape[j]
         if n is not None and m is not None and n != m:
-            raise ValueError(f"tensordot: shapes {a.type.shape} and {b.type.shape} differ on "
-                             f"the summed axes {i} and {j}: {n} != {m}")
+            raise ValueError(
+                f"tensordot: shapes {a.type.shape} and {b.type.shape} differ on "
+                f"the summed axes {i} and {j}: {n} != {m}"
+            )
     free_a = [i for i in range(a.ndim) if i not in axes_a]
     free_b = [j for j in range(b.ndim) if j not in axes_b]
     a2 = reshape(transpose(a, free_a + axes_a), [Size(tuple(free_a))(a), Size(tuple(axes_a))(a)])

@@ -14,8 +14,15 @@ from symbolic.op import Op
 from symbolic.reduction import sum
 from symbolic.shape import dim, normalize_axes
 
-__all__ = ["relu", "sigmoid", "softplus", "softmax", "log_softmax", "categorical_crossentropy",
-           "binary_crossentropy"]
+__all__ = [
+    "relu",
+    "sigmoid",
+    "softplus",
+    "softmax",
+    "log_softmax",
+    "categorical_crossentropy",
+    "binary_crossentropy",
+]
 
 
 @dataclass(frozen=True)
@@ -80,12 +87,16 @@ def categorical_crossentropy(coding_dist, true_dist) -> Variable:
     p, t = as_variable(coding_dist), as_variable(true_dist)
     if dtypes.kind(t.dtype) != "f" and t.ndim == p.ndim - 1:
         if p.ndim != 2:
-            raise ValueError("categorical_crossentropy with integer labels needs a matrix of "
-                             f"probabilities, got {p.describe()}")
+            raise ValueError(
+                "categorical_crossentropy with integer labels needs a matrix of "
+                f"probabilities, got {p.describe()}"
+            )
         return -log(p[arange(dim(p, 0)), t])
     if t.ndim != p.ndim:
-        raise ValueError(f"categorical_crossentropy: targets {t.describe()} must be integer "
-                         f"labels with one axis fewer than {p.describe()}, or match its shape")
+        raise ValueError(
+            f"categorical_crossentropy: targets {t.describe()} must be integer "
+            f"labels with one axis fewer than {p.describe()}, or match its shape"
+        )
     return -sum(mul(t, log(p)), axis=-1)
 
 

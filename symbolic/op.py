@@ -9,8 +9,8 @@ can be merged). It answers three questions, all in one place:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -37,8 +37,12 @@ class Op:
     def perform(self, *arrays: np.ndarray):
         raise NotImplementedError(f"{self.name} has no NumPy reference implementation")
 
-    def grad(self, inputs: Sequence[Variable], outputs: Sequence[Variable],
-             output_grads: Sequence[Variable]) -> list[Variable | None]:
+    def grad(
+        self,
+        inputs: Sequence[Variable],
+        outputs: Sequence[Variable],
+        output_grads: Sequence[Variable],
+    ) -> list[Variable | None]:
         raise NotImplementedError(f"the op {self.name} has no gradient rule")
 
     def __str__(self) -> str:

@@ -14,36 +14,90 @@ class TensorOperators:
     __slots__ = ()
 
     # arithmetic (Python numbers on either side are weakly typed)
-    def __add__(self, other): return S.add(self, other)
-    def __radd__(self, other): return S.add(other, self)
-    def __sub__(self, other): return S.sub(self, other)
-    def __rsub__(self, other): return S.sub(other, self)
-    def __mul__(self, other): return S.mul(self, other)
-    def __rmul__(self, other): return S.mul(other, self)
-    def __truediv__(self, other): return S.true_div(self, other)
-    def __rtruediv__(self, other): return S.true_div(other, self)
-    def __floordiv__(self, other): return S.floor_div(self, other)
-    def __rfloordiv__(self, other): return S.floor_div(other, self)
-    def __mod__(self, other): return S.mod(self, other)
-    def __rmod__(self, other): return S.mod(other, self)
-    def __pow__(self, other): return S.pow(self, other)
-    def __rpow__(self, other): return S.pow(other, self)
-    def __matmul__(self, other): return S.matmul(self, other)
-    def __rmatmul__(self, other): return S.matmul(other, self)
-    def __neg__(self): return S.neg(self)
-    def __pos__(self): return self
-    def __abs__(self): return S.abs(self)
+    def __add__(self, other):
+        return S.add(self, other)
+
+    def __radd__(self, other):
+        return S.add(other, self)
+
+    def __sub__(self, other):
+        return S.sub(self, other)
+
+    def __rsub__(self, other):
+        return S.sub(other, self)
+
+    def __mul__(self, other):
+        return S.mul(self, other)
+
+    def __rmul__(self, other):
+        return S.mul(other, self)
+
+    def __truediv__(self, other):
+        return S.true_div(self, other)
+
+    def __rtruediv__(self, other):
+        return S.true_div(other, self)
+
+    def __floordiv__(self, other):
+        return S.floor_div(self, other)
+
+    def __rfloordiv__(self, other):
+        return S.floor_div(other, self)
+
+    def __mod__(self, other):
+        return S.mod(self, other)
+
+    def __rmod__(self, other):
+        return S.mod(other, self)
+
+    def __pow__(self, other):
+        return S.pow(self, other)
+
+    def __rpow__(self, other):
+        return S.pow(other, self)
+
+    def __matmul__(self, other):
+        return S.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return S.matmul(other, self)
+
+    def __neg__(self):
+        return S.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return S.abs(self)
 
     # comparisons and logic
-    def __lt__(self, other): return S.lt(self, other)
-    def __le__(self, other): return S.le(self, other)
-    def __gt__(self, other): return S.gt(self, other)
-    def __ge__(self, other): return S.ge(self, other)
-    def __and__(self, other): return S.and_(self, other)
-    def __rand__(self, other): return S.and_(other, self)
-    def __or__(self, other): return S.or_(self, other)
-    def __ror__(self, other): return S.or_(other, self)
-    def __invert__(self): return S.invert(self)
+    def __lt__(self, other):
+        return S.lt(self, other)
+
+    def __le__(self, other):
+        return S.le(self, other)
+
+    def __gt__(self, other):
+        return S.gt(self, other)
+
+    def __ge__(self, other):
+        return S.ge(self, other)
+
+    def __and__(self, other):
+        return S.and_(self, other)
+
+    def __rand__(self, other):
+        return S.and_(other, self)
+
+    def __or__(self, other):
+        return S.or_(self, other)
+
+    def __ror__(self, other):
+        return S.or_(other, self)
+
+    def __invert__(self):
+        return S.invert(self)
 
     def __bool__(self):
         raise TypeError("a symbolic tensor has no truth value; use S.where, S.all or S.any")
@@ -62,11 +116,16 @@ class TensorOperators:
         return S.indexing.getitem(self, key)
 
     @property
-    def shape(self): return S.shape.shape_of(self)
+    def shape(self):
+        return S.shape.shape_of(self)
+
     @property
-    def T(self): return S.transpose(self)
+    def T(self):
+        return S.transpose(self)
+
     @property
-    def size(self): return S.shape.Size(tuple(range(self.ndim)))(self)
+    def size(self):
+        return S.shape.Size(tuple(range(self.ndim)))(self)
 
     def reshape(self, *shape):
         return S.reshape(self, shape[0] if len(shape) == 1 else shape)
@@ -74,20 +133,48 @@ class TensorOperators:
     def transpose(self, *axes):
         return S.transpose(self, (axes[0] if len(axes) == 1 else axes) or None)
 
-    def dimshuffle(self, *order): return S.dimshuffle(self, *order)
-    def flatten(self, ndim=1): return S.flatten(self, ndim)
-    def astype(self, dtype): return S.cast(self, dtype)
-    def dot(self, other): return S.dot(self, other)
+    def dimshuffle(self, *order):
+        return S.dimshuffle(self, *order)
+
+    def flatten(self, ndim=1):
+        return S.flatten(self, ndim)
+
+    def astype(self, dtype):
+        return S.cast(self, dtype)
+
+    def dot(self, other):
+        return S.dot(self, other)
 
     # reductions
-    def sum(self, axis=None, keepdims=False): return S.sum(self, axis, keepdims)
-    def prod(self, axis=None, keepdims=False): return S.prod(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return S.mean(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False): return S.max(self, axis, keepdims)
-    def min(self, axis=None, keepdims=False): return S.min(self, axis, keepdims)
-    def argmax(self, axis=None, keepdims=False): return S.argmax(self, axis, keepdims)
-    def argmin(self, axis=None, keepdims=False): return S.argmin(self, axis, keepdims)
-    def all(self, axis=None, keepdims=False): return S.all(self, axis, keepdims)
-    def any(self, axis=None, keepdims=False): return S.any(self, axis, keepdims)
-    def var(self, axis=None, keepdims=False, ddof=0): return S.var(self, axis, keepdims, ddof)
-    def std(self, axis=None, keepdims=False, ddof=0): return S.std(self, axis, keepdims, ddof)
+    def sum(self, axis=None, keepdims=False):
+        return S.sum(self, axis, keepdims)
+
+    def prod(self, axis=None, keepdims=False):
+        return S.prod(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        return S.mean(self, axis, keepdims)
+
+    def max(self, axis=None, keepdims=False):
+        return S.max(self, axis, keepdims)
+
+    def min(self, axis=None, keepdims=False):
+        return S.min(self, axis, keepdims)
+
+    def argmax(self, axis=None, keepdims=False):
+        return S.argmax(self, axis, keepdims)
+
+    def argmin(self, axis=None, keepdims=False):
+        return S.argmin(self, axis, keepdims)
+
+    def all(self, axis=None, keepdims=False):
+        return S.all(self, axis, keepdims)
+
+    def any(self, axis=None, keepdims=False):
+        return S.any(self, axis, keepdims)
+
+    def var(self, axis=None, keepdims=False, ddof=0):
+        return S.var(self, axis, keepdims, ddof)
+
+    def std(self, axis=None, keepdims=False, ddof=0):
+        return S.std(self, axis, keepdims, ddof)

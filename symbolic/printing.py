@@ -51,14 +51,20 @@ def render(roots: list[tuple[str | None, Variable]]) -> str:
             if not seen:
                 labels[id(var)] = next(ids)
             expand = var.owner is not None and not seen
-            lines.append(first + _line(var, labels[id(var)]) + (" ···" if seen and var.owner
-                                                              else ""))
+            lines.append(
+                first + _line(var, labels[id(var)]) + (" ···" if seen and var.owner else "")
+            )
             if expand:
                 children = var.owner.inputs
                 for k in reversed(range(len(children))):
                     last = k == len(children) - 1
-                    stack.append((children[k], rest + ("└─ " if last else "├─ "),
-                                  rest + ("   " if last else "│  ")))
+                    stack.append(
+                        (
+                            children[k],
+                            rest + ("└─ " if last else "├─ "),
+                            rest + ("   " if last else "│  "),
+                        )
+                    )
     return "\n".join(lines)
 
 
@@ -73,7 +79,8 @@ def debugprint(obj, file=None) -> str:
         values = obj.fgraph.outputs
         roots = [(None, v) for v in values[:n]] + [
             (f"update {target.name or 'shared'} <-", v)
-            for (target, _), v in zip(obj.updates, values[n:])]
+            for (target, _), v in zip(obj.updates, values[n:])
+        ]
     else:
         roots = [(None, v) for v in (obj if isinstance(obj, (list, tuple)) else [obj])]
     text = render(roots)

@@ -95,8 +95,9 @@ def _prod_without_self(x: Variable, axes: tuple) -> Variable:
     zeros = sum(cast(is_zero, "int64"), axes, keepdims=True)
     nonzero_prod = prod(where(is_zero, 1, x), axes, keepdims=True)
     safe_x = where(is_zero, 1, x)
-    return where(eq(zeros, 0), nonzero_prod / safe_x,
-                 where(eq(zeros, 1) & is_zero, nonzero_prod, 0))
+    return where(
+        eq(zeros, 0), nonzero_prod / safe_x, where(eq(zeros, 1) & is_zero, nonzero_prod, 0)
+    )
 
 
 def _reduce(kind: str, x, axis, keepdims: bool) -> Variable:

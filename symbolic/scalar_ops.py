@@ -9,8 +9,8 @@ inputs, `z` the output and `g` the output gradient; each rule returns one gradie
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import sympy as sp
@@ -40,7 +40,10 @@ class softplus_fn(sp.Function):
 
 isnan_fn, isinf_fn, round_fn = sp.Function("isnan"), sp.Function("isinf"), sp.Function("round")
 bitand_fn, bitor_fn, invert_fn = (
-    sp.Function("bitwise_and"), sp.Function("bitwise_or"), sp.Function("invert"))
+    sp.Function("bitwise_and"),
+    sp.Function("bitwise_or"),
+    sp.Function("invert"),
+)
 
 
 def _erf(a):  # NumPy has no erf; math.erf is exact, and the reference need not be fast
@@ -141,26 +144,49 @@ SAME_UNARY = {  # unary functions that keep the dtype
     "floor": (np.floor, sp.floor, lambda x, z, g: [zero(x[0])]),
     "ceil": (np.ceil, sp.ceiling, lambda x, z, g: [zero(x[0])]),
     "round": (np.round, round_fn, lambda x, z, g: [zero(x[0])]),  # half to even
-    "relu": (lambda a: np.maximum(a, 0), lambda a: sp.Max(a, 0),
-             lambda x, z, g: [S.where(x[0] > 0, g, 0)]),  # relu'(0) = 0
+    "relu": (
+        lambda a: np.maximum(a, 0),
+        lambda a: sp.Max(a, 0),
+        lambda x, z, g: [S.where(x[0] > 0, g, 0)],
+    ),  # relu'(0) = 0
 }
 BINARY = {  # name -> (numpy, sympy, derivative, dtype rule)
     "add": (np.add, lambda a, b: a + b, lambda x, z, g: [g, g], _same),
     "sub": (np.subtract, lambda a, b: a - b, lambda x, z, g: [g, -g], _same),
     "mul": (np.multiply, lambda a, b: a * b, lambda x, z, g: [g * x[1], g * x[0]], _same),
-    "true_div": (np.true_divide, lambda a, b: a / b,
-                 lambda x, z, g: [g / x[1], -g * z / x[1]], _float),
-    "floor_div": (np.floor_divide, lambda a, b: sp.floor(a / b),
-                  lambda x, z, g: [zero(x[0]), zero(x[1])], _same),
+    "true_div": (
+        np.true_divide,
+        lambda a, b: a / b,
+        lambda x, z, g: [g / x[1], -g * z / x[1]],
+        _float,
+    ),
+    "floor_div": (
+        np.floor_divide,
+        lambda a, b: sp.floor(a / b),
+        lambda x, z, g: [zero(x[0]), zero(x[1])],
+        _same,
+    ),
     "mod": (np.mod, sp.Mod, lambda x, z, g: [g, -g * S.floor_div(x[0], x[1])], _same),
     # d(x^y) = y x^(y−1) dx + x^y log(x) dy
-    "pow": (np.power, lambda a, b: a**b,
-            lambda x, z, g: [g * x[1] * x[0] ** (x[1] - 1), g * z * S.log(x[0])], _same),
+    "pow": (
+        np.power,
+        lambda a, b: a**b,
+        lambda x, z, g: [g * x[1] * x[0] ** (x[1] - 1), g * z * S.log(x[0])],
+        _same,
+    ),
     # the larger input takes the gradient; on a tie it goes to x
-    "maximum": (np.maximum, sp.Max,
-                lambda x, z, g: [S.where(x[0] >= x[1], g, 0), S.where(x[0] < x[1], g, 0)], _same),
-    "minimum": (np.minimum, sp.Min,
-                lambda x, z, g: [S.where(x[0] <= x[1], g, 0), S.where(x[0] > x[1], g, 0)], _same),
+    "maximum": (
+        np.maximum,
+        sp.Max,
+        lambda x, z, g: [S.where(x[0] >= x[1], g, 0), S.where(x[0] < x[1], g, 0)],
+        _same,
+    ),
+    "minimum": (
+        np.minimum,
+        sp.Min,
+        lambda x, z, g: [S.where(x[0] <= x[1], g, 0), S.where(x[0] > x[1], g, 0)],
+        _same,
+    ),
     "lt": (np.less, sp.StrictLessThan, None, _compare),
     "le": (np.less_equal, sp.LessThan, None, _compare),
     "gt": (np.greater, sp.StrictGreaterThan, None, _compare),
@@ -178,11 +204,25 @@ SCALAR_OPS = {
     "isnan": ScalarOp("isnan", 1, np.isnan, isnan_fn, None, _predicate),
     "isinf": ScalarOp("isinf", 1, np.isinf, isinf_fn, None, _predicate),
     # where(c, a, b): the gradient goes to a where c holds, to b elsewhere
-    "where": ScalarOp("where", 3, np.where, lambda c, a, b: sp.Piecewise((a, c), (b, True)),
-                      lambda x, z, g: [None, S.where(x[0], g, 0), S.where(x[0], 0, g)], _where),
+    "where": ScalarOp(
+        "where",
+        3,
+        np.where,
+        lambda c, a, b: sp.Piecewise((a, c), (b, True)),
+        lambda x, z, g: [None, S.where(x[0], g, 0), S.where(x[0], 0, g)],
+        _where,
+    ),
     # clip(x, lo, hi) = min(max(x, lo), hi): the gradient goes where each argument is selected
-    "clip": ScalarOp("clip", 3, np.clip, lambda a, lo, hi: sp.Min(sp.Max(a, lo), hi),
-                     lambda x, z, g: [S.where((x[0] >= x[1]) & (x[0] <= x[2]), g, 0),
-                                      S.where(x[0] < x[1], g, 0),
-                                      S.where(x[0] > x[2], g, 0)], _same),
+    "clip": ScalarOp(
+        "clip",
+        3,
+        np.clip,
+        lambda a, lo, hi: sp.Min(sp.Max(a, lo), hi),
+        lambda x, z, g: [
+            S.where((x[0] >= x[1]) & (x[0] <= x[2]), g, 0),
+            S.where(x[0] < x[1], g, 0),
+            S.where(x[0] > x[2], g, 0),
+        ],
+        _same,
+    ),
 }

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Sequence
 
 import numpy as np
 
 from symbolic import dtypes
 from symbolic.graph import Constant, TensorType, Variable, as_variable, constant
 from symbolic.op import Op
-
 
 # ---- static values: what is known about integer variables at build time ----------------
 
@@ -120,8 +119,9 @@ def as_shape(shape) -> Variable:
     items = list(shape)
     if all(isinstance(i, (int, np.integer)) for i in items):
         return constant(np.array(items, dtype=np.int64))
-    return MakeVector()(*[as_variable(i) if isinstance(i, Variable) else constant(int(i), "int64")
-                          for i in items])
+    return MakeVector()(
+        *[as_variable(i) if isinstance(i, Variable) else constant(int(i), "int64") for i in items]
+    )
 
 
 @dataclass(frozen=True)
@@ -184,13 +184,18 @@ class DimShuffle(Op):
 
     def infer(self, x):
         axes = [a for a in self.order if a != "x"]
-        if x.ndim != self.input_ndim or len(set(axes)) != len(axes) or any(
-                not 0 <= a < x.ndim for a in axes):
+        if (
+            x.ndim != self.input_ndim
+            or len(set(axes)) != len(axes)
+            or any(not 0 <= a < x.ndim for a in axes)
+        ):
             raise ValueError(f"dimshuffle{self.order}: not a valid order for {x.ndim}-d input")
         for a in self.dropped:
             if x.type.shape[a] not in (1, None):
-                raise ValueError(f"dimshuffle{self.order} drops axis {a} of {x.type}, "
-                                 f"which has size {x.type.shape[a]}, not 1")
+                raise ValueError(
+                    f"dimshuffle{self.order} drops axis {a} of {x.type}, "
+                    f"which has size {x.type.shape[a]}, not 1"
+                )
         shape = tuple(1 if a == "x" else x.type.shape[a] for a in self.order)
         return [TensorType(x.dtype, shape)]
 
@@ -245,8 +250,11 @@ def expand_dims(x, axis) -> Variable:
 def squeeze(x, axis=None) -> Variable:
     """Drop size-1 axes: the given ones, or by default every axis statically known to be 1."""
     x = as_variable(x)
-    drop = normalize_axes(axis, x.ndim) if axis is not None else tuple(
-        a for a, d in enumerate(x.type.shape) if d == 1)
+    drop = (
+        normalize_axes(axis, x.ndim)
+        if axis is not None
+        else tuple(a for a, d in enumerate(x.type.shape) if d == 1)
+    )
     return dimshuffle(x, *[a for a in range(x.ndim) if a not in drop])
 
 

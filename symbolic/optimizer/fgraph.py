@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import networkx as nx
 
@@ -20,8 +20,9 @@ class FunctionGraph:
     def variables(self) -> list[Variable]:
         """Every variable, inputs first, then in the order the nodes produce them."""
         seen, out = set(), []
-        for v in self.inputs + [v for n in self.nodes for v in (*n.inputs, *n.outputs)] + \
-                self.outputs:
+        for v in (
+            self.inputs + [v for n in self.nodes for v in (*n.inputs, *n.outputs)] + self.outputs
+        ):
             if id(v) not in seen:
                 seen.add(id(v))
                 out.append(v)
@@ -37,14 +38,27 @@ class FunctionGraph:
         graph = nx.DiGraph()
         inputs, outputs = {id(v) for v in self.inputs}, {id(v) for v in self.outputs}
         for v in self.variables():
-            role = ("input" if id(v) in inputs else "shared" if isinstance(v, SharedVariable)
-                    else "constant" if isinstance(v, Constant) else
-                    "output" if id(v) in outputs else "intermediate")
-            graph.add_node(v, kind="variable", dtype=v.dtype, shape=v.type.shape, name=v.name,
-                           role=role)
+            role = (
+                "input"
+                if id(v) in inputs
+                else "shared"
+                if isinstance(v, SharedVariable)
+                else "constant"
+                if isinstance(v, Constant)
+                else "output"
+                if id(v) in outputs
+                else "intermediate"
+            )
+            graph.add_node(
+                v, kind="variable", dtype=v.dtype, shape=v.type.shape, name=v.name, role=role
+            )
         for node in self.nodes:
-            graph.add_node(node, kind="op", op=node.op.name,
-                           location=str(node.location) if node.location else None)
+            graph.add_node(
+                node,
+                kind="op",
+                op=node.op.name,
+                location=str(node.location) if node.location else None,
+            )
             for i, v in enumerate(node.inputs):
                 graph.add_edge(v, node, position=i)
             for i, v in enumerate(node.outputs):

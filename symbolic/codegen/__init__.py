@@ -1,0 +1,1 @@
+"""Kernel source generation (C and CUDA) from kernel descriptions: text in, text out."""

@@ -1,0 +1,1 @@
+"""Graph rewriting: the FunctionGraph and the passes that run on it."""
