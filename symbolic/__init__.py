@@ -91,6 +91,7 @@ from symbolic.graph import (
 from symbolic.indexing import inc_subtensor, set_subtensor
 from symbolic.join import concatenate, stack
 from symbolic.linalg import batched_dot, dot, matmul, outer, tensordot
+from symbolic.optimizer.phases import optimize
 from symbolic.printing import debugprint
 from symbolic.reduction import (
     all,

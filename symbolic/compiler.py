@@ -11,6 +11,8 @@ from symbolic.graph import (
     graph_inputs,
 )
 from symbolic.optimizer.fgraph import FunctionGraph
+from symbolic.optimizer.phases import optimize_graph
+from symbolic.optimizer.rewriter import RewriteLog
 
 DEVICES = ("auto", "numpy", "cpu", "cuda")
 
@@ -112,6 +114,7 @@ def compile(
         after every value of the call succeeded.
     givens : (variable, replacement) pairs or a dict substituted into the graph.
     device : "auto", "numpy", "cpu" or "cuda".
+    optimize : run the optimizer's phases (False: run the graph as built).
     profile : collect per-node call counts and time in `f.profile`.
     """
     from runtime.function import Function
@@ -130,6 +133,9 @@ def compile(
                 "the inputs of compile (nor a shared variable or constant)"
             )
     device = _resolve_device(device)
+    log = RewriteLog()
+    if optimize:
+        expressions = optimize_graph(expressions, log)
     fgraph = FunctionGraph(inputs, expressions)
     shared = [v for v in fgraph.variables() if isinstance(v, SharedVariable)]
     program = NumpyProgram(fgraph, inputs + shared)

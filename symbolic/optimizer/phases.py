@@ -1,0 +1,32 @@
+"""The optimizer: every phase, in order, in one function."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from symbolic.graph import Variable
+from symbolic.optimizer.rewriter import RewriteLog, fold_constants, rewrite_to_fixed_point
+
+
+def optimize_graph(outputs: Sequence[Variable], log: RewriteLog | None = None) -> list[Variable]:
+    """The outputs rewritten by every phase: merge → constant folding → canonicalize →
+    stabilize → specialize → fuse. Each phase runs to a fixed point; merging of equal nodes
+    and constants happens inside every pass."""
+    from symbolic.optimizer.fusion import fuse
+    from symbolic.optimizer.rules import CANONICALIZE, SPECIALIZE, STABILIZE
+
+    log = log if log is not None else RewriteLog()
+    outputs = rewrite_to_fixed_point(outputs, [], log)  # merge
+    outputs = rewrite_to_fixed_point(outputs, [], log, fold=fold_constants)
+    outputs = rewrite_to_fixed_point(outputs, CANONICALIZE, log, fold=fold_constants)
+    outputs = rewrite_to_fixed_point(outputs, STABILIZE, log, fold=fold_constants)
+    outputs = rewrite_to_fixed_point(outputs, SPECIALIZE, log, fold=fold_constants)
+    return fuse(outputs, log)
+
+
+def optimize(outputs):
+    """The optimized form of a variable or a list of variables, for inspection and tests:
+    `S.debugprint(S.optimize(cost))`."""
+    single = isinstance(outputs, Variable)
+    result = optimize_graph([outputs] if single else list(outputs))
+    return result[0] if single else result

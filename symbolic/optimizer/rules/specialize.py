@@ -1,0 +1,7 @@
+"""The specialize rules."""
+
+from __future__ import annotations
+
+from symbolic.optimizer.pattern import Rule
+
+SPECIALIZE: list[Rule] = []

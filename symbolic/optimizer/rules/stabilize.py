@@ -1,0 +1,7 @@
+"""The stabilize rules."""
+
+from __future__ import annotations
+
+from symbolic.optimizer.pattern import Rule
+
+STABILIZE: list[Rule] = []

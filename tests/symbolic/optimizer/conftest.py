@@ -1,0 +1,30 @@
+"""Helpers for rewrite tests: what an expression becomes, and its values both ways."""
+
+import numpy as np
+import pytest
+
+import symbolic as S
+from symbolic.graph import toposort
+
+
+def op_names(outputs) -> list[str]:
+    """The names of the ops that compute `outputs`, in topological order."""
+    outputs = outputs if isinstance(outputs, list) else [outputs]
+    return [node.op.name for node in toposort(outputs)]
+
+
+def optimized_ops(expr) -> list[str]:
+    """The op names of `expr` after every optimizer phase."""
+    return op_names(S.optimize(expr))
+
+
+def both_ways(inputs, outputs, values, device="numpy"):
+    """(optimized, unoptimized) results of the same graph on the same values."""
+    fast = S.compile(inputs, outputs, device=device)(*values)
+    plain = S.compile(inputs, outputs, device=device, optimize=False)(*values)
+    return fast, plain
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
