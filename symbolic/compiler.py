@@ -136,9 +136,18 @@ def compile(
     log = RewriteLog()
     if optimize:
         expressions = optimize_graph(expressions, log)
-    fgraph = FunctionGraph(inputs, expressions)
+    fgraph = FunctionGraph(inputs, expressions, [t for t, _ in updates])
     shared = [v for v in fgraph.variables() if isinstance(v, SharedVariable)]
     program = NumpyProgram(fgraph, inputs + shared)
     return Function(
-        inputs, outputs, updates, fgraph, program, device, single, shared, profile=profile
+        inputs,
+        outputs,
+        updates,
+        fgraph,
+        program,
+        device,
+        single,
+        shared,
+        rewrites=log.items(),
+        profile=profile,
     )

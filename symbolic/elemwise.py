@@ -140,6 +140,8 @@ def _function(name: str):
         "where clip"
     ).split(),
 )
+log1mexp = _function("log1mexp")  # log(1 − e^x), stable for x < 0 (made by the stabilize rules)
+reciprocal = _function("reciprocal")  # 1/x (made from x**-1 by the canonicalize rules)
 
 
 @dataclass(frozen=True)

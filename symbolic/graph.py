@@ -179,7 +179,7 @@ def tensor4(name=None, dtype="float32"):
 def constant(value, dtype=None, name: str | None = None) -> Constant:
     """A constant tensor. Python floats become float32 unless `dtype` says otherwise."""
     if dtype is None:
-        if isinstance(value, (bool, int, float)):
+        if is_python_scalar(value):
             dtype = dtypes.weak_scalar_dtype(value, [])
         else:
             dtype = dtypes.as_dtype(np.asarray(value).dtype)
@@ -191,6 +191,11 @@ def shared(value, name: str | None = None) -> SharedVariable:
     value = np.asarray(value)
     dtypes.as_dtype(value.dtype)
     return SharedVariable(value, name=name)
+
+
+def is_python_scalar(value) -> bool:
+    """A Python bool, int or float (weakly typed), not a NumPy scalar (np.float64 is a float)."""
+    return isinstance(value, (bool, int, float)) and not isinstance(value, np.generic)
 
 
 def _cast_exactly(value, dtype: str) -> np.ndarray:
@@ -207,7 +212,7 @@ def as_variable(value, partners: Sequence[Variable] = ()) -> Variable:
     """A variable as is; a Python number as a weakly typed constant (dtype from `partners`)."""
     if isinstance(value, Variable):
         return value
-    if isinstance(value, (bool, int, float)):  # weak: the partners decide the dtype
+    if is_python_scalar(value):  # weak: the partners decide the dtype
         dtype = dtypes.weak_scalar_dtype(value, [p.dtype for p in partners])
         return Constant(_cast_exactly(value, dtype))
     if isinstance(value, (np.ndarray, np.generic, list, tuple)):

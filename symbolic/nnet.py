@@ -7,12 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from symbolic import dtypes
-from symbolic.alloc import arange
+from symbolic.alloc import arange, one_hot
 from symbolic.elemwise import exp, log, mul, relu, sigmoid, softplus, sub
 from symbolic.graph import TensorType, Variable, as_variable
 from symbolic.op import Op
 from symbolic.reduction import sum
-from symbolic.shape import dim, normalize_axes
+from symbolic.shape import dim, dimshuffle, normalize_axes
 
 __all__ = [
     "relu",
@@ -22,6 +22,7 @@ __all__ = [
     "log_softmax",
     "categorical_crossentropy",
     "binary_crossentropy",
+    "crossentropy_softmax",
 ]
 
 
@@ -67,6 +68,46 @@ class LogSoftmax(Op):
         # d(log softmax)_i = g_i − softmax_i Σ_j g_j
         z, g = outputs[0], output_grads[0]
         return [g - exp(z) * sum(g, self.axis, keepdims=True)]
+
+
+@dataclass(frozen=True)
+class CrossentropySoftmax(Op):
+    """−log_softmax(x)[i, y_i] per row: the cross-entropy of integer labels y from logits x.
+
+    Computed as log Σ_j exp(x_ij − m_i) − (x_iy_i − m_i) with m_i = max_j x_ij, so it is
+    finite for any finite logits; the stabilize rules make it from −log(softmax(x)[i, y_i]).
+    """
+
+    @property
+    def name(self) -> str:
+        return "crossentropy_softmax"
+
+    def infer(self, x, y):
+        if x.ndim != 2 or y.ndim != 1 or dtypes.kind(y.dtype) not in ("i", "u"):
+            raise TypeError(
+                "crossentropy_softmax needs a matrix of logits and a vector of integer labels, "
+                f"got {x.describe()} and {y.describe()}"
+            )
+        rows = x.type.shape[0] if x.type.shape[0] is not None else y.type.shape[0]
+        return [TensorType(dtypes.to_float(x.dtype), (rows,))]
+
+    def perform(self, x, y):
+        x = x.astype(dtypes.to_float(x.dtype.name), copy=False)
+        shifted = x - np.max(x, axis=1, keepdims=True)
+        lse = np.log(np.sum(np.exp(shifted), axis=1))
+        return lse - shifted[np.arange(x.shape[0]), y]
+
+    def grad(self, inputs, outputs, output_grads):
+        # d/dx_ij = g_i (softmax(x)_ij − [j = y_i])
+        x, y = inputs
+        p = softmax(x, axis=1)
+        target = one_hot(y, dim(x, 1), p.dtype)
+        return [dimshuffle(output_grads[0], 0, "x") * (p - target), None]
+
+
+def crossentropy_softmax(logits, labels) -> Variable:
+    """−log softmax(logits)[i, labels_i] per row, computed stably from the logits."""
+    return CrossentropySoftmax()(as_variable(logits), as_variable(labels))
 
 
 def softmax(x, axis: int = -1) -> Variable:

@@ -58,9 +58,17 @@ def _softplus(a):  # log(1 + e^x) without overflow
     return np.logaddexp(np.zeros((), a.dtype), a)
 
 
-def _sigmoid(a):  # 1 / (1 + e^−x), with e^−x overflowing harmlessly to inf for x ≪ 0
-    with np.errstate(over="ignore"):
-        return 1 / (1 + np.exp(-a))
+def _log1mexp(a):  # log(1 − e^x) for x < 0: log(−expm1 x) near 0, log1p(−e^x) far from it
+    return np.where(a > -LN2, np.log(-np.expm1(a)), np.log1p(-np.exp(a)))
+
+
+def _sp_log1mexp(a):  # the same two branches, printable as C99 (expm1, log1p)
+    return sp.Piecewise((sp.log(-sp_expm1(a)), a > -sp.log(2)), (sp_log1p(-sp.exp(a)), True))
+
+
+def _sigmoid(a):  # 1 / (1 + e^−x) for x ≥ 0, e^x / (1 + e^x) for x < 0: e^−|x| cannot overflow
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
 
 
 # dtype rules: input dtypes -> (the dtype(s) inputs are cast to before computing, output dtype)
@@ -131,10 +139,14 @@ U = {  # unary float functions: name -> (numpy, sympy, derivative)
     "cosh": (np.cosh, sp.cosh, lambda x, z, g: [g * S.sinh(x[0])]),
     "tanh": (np.tanh, sp.tanh, lambda x, z, g: [g * (1 - z * z)]),
     "arctanh": (np.arctanh, sp.atanh, lambda x, z, g: [g / (1 - x[0] * x[0])]),
-    "sigmoid": (_sigmoid, sigmoid_fn, lambda x, z, g: [g * z * (1 - z)]),  # σ' = σ(1−σ)
+    # σ' = σ(1 − σ), with 1 − σ(x) written σ(−x): no cancellation for x ≫ 0
+    "sigmoid": (_sigmoid, sigmoid_fn, lambda x, z, g: [g * z * S.sigmoid(-x[0])]),
     "softplus": (_softplus, softplus_fn, lambda x, z, g: [g * S.sigmoid(x[0])]),
     "erf": (_erf, sp.erf, lambda x, z, g: [g * TWO_OVER_SQRT_PI * S.exp(-x[0] * x[0])]),
+    # log1mexp(x) = log(1 − e^x); d/dx = −e^x / (1 − e^x) = −1 / expm1(−x)
+    "log1mexp": (_log1mexp, _sp_log1mexp, lambda x, z, g: [-g / S.expm1(-x[0])]),
     "erfc": (_erfc, sp.erfc, lambda x, z, g: [-g * TWO_OVER_SQRT_PI * S.exp(-x[0] * x[0])]),
+    "reciprocal": (np.reciprocal, lambda a: 1 / a, lambda x, z, g: [-g * z * z]),  # d(1/x) = −z²
 }
 SAME_UNARY = {  # unary functions that keep the dtype
     "neg": (np.negative, lambda a: -a, lambda x, z, g: [-g]),

@@ -1,11 +1,10 @@
-"""Shared fixtures: the device list, a seeded generator and a compile-and-call helper."""
+"""Shared fixtures: the device list and a seeded generator. `run` lives in harness.py."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-
-import symbolic as S
+from harness import run  # noqa: F401  (re-exported: the helper every op table uses)
 
 # Every device a compiled function can run on; adding one ("cpu", "cuda") is one line here.
 DEVICES = ["numpy"]
@@ -19,10 +18,3 @@ def device(request) -> str:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
-
-
-def run(outputs, inputs_values: dict, device: str):
-    """Compile `outputs` over the variables keyed in `inputs_values` and call it on the values."""
-    inputs = list(inputs_values)
-    f = S.compile(inputs, outputs, device=device)
-    return f(*inputs_values.values())

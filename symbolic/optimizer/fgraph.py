@@ -1,4 +1,9 @@
-"""The FunctionGraph: the outputs a function computes, their nodes in order, as networkx."""
+"""The FunctionGraph: the outputs a function computes, their nodes in order, as networkx.
+
+Like the nodes it holds, a FunctionGraph is never edited in place: `replace` returns a new one
+in which the substituted variables' consumers are rebuilt, and nodes no output needs any more
+are simply not part of it.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,43 @@ from collections.abc import Sequence
 
 import networkx as nx
 
-from symbolic.graph import Apply, Constant, SharedVariable, Variable, toposort
+from symbolic.graph import Apply, Constant, SharedVariable, Variable, clone_replace, toposort
 
 
 class FunctionGraph:
-    """The nodes that compute `outputs` from `inputs` (plus constants and shared variables)."""
+    """The nodes that compute `outputs` from `inputs` (plus constants and shared variables).
 
-    def __init__(self, inputs: Sequence[Variable], outputs: Sequence[Variable]):
+    The last `len(update_targets)` outputs are the new values of those shared variables.
+    """
+
+    def __init__(
+        self,
+        inputs: Sequence[Variable],
+        outputs: Sequence[Variable],
+        update_targets: Sequence[SharedVariable] = (),
+    ):
         self.inputs = list(inputs)
         self.outputs = list(outputs)
+        self.update_targets = list(update_targets)
         self.nodes: list[Apply] = toposort(self.outputs)
+        self._clients: dict[int, list[tuple[Apply, int]]] | None = None
+
+    def clients(self, var: Variable) -> list[tuple[Apply, int]]:
+        """The (node, input position) pairs that read `var`, in topological order."""
+        if self._clients is None:
+            self._clients = {}
+            for node in self.nodes:
+                for position, i in enumerate(node.inputs):
+                    self._clients.setdefault(id(i), []).append((node, position))
+        return self._clients.get(id(var), [])
+
+    def replace(self, mapping: dict) -> FunctionGraph:
+        """A new graph with each `old` variable replaced by `new` everywhere (old → new)."""
+        for old, new in mapping.items():
+            if old.type.dtype != new.type.dtype or old.ndim != new.ndim:
+                raise TypeError(f"cannot replace {old.describe()} by {new.describe()}")
+        outputs = clone_replace(self.outputs, mapping)
+        return FunctionGraph(self.inputs, outputs, self.update_targets)
 
     def variables(self) -> list[Variable]:
         """Every variable, inputs first, then in the order the nodes produce them."""

@@ -1,10 +1,279 @@
-"""Elementwise fusion (not yet written: the graph passes through unchanged)."""
+"""Elementwise fusion: convex groups of elementwise nodes become one `FusedElemwise` node.
+
+Grouping. Nodes are visited in topological order; an elementwise node (`Elemwise` or `Cast`)
+joins the groups of the elementwise nodes that produce its inputs, one after another, whenever
+the union stays
+- convex: no path leaves the group and comes back in. With anc(G) and desc(G) the unions of the
+  members' strict ancestors and descendants, G is convex iff anc(G) ∩ desc(G) ⊆ G. Both are
+  Python ints used as bitsets over topological positions, so a check is a few big-int ANDs/ORs
+  and a whole pass is linear in the node count (times a word per 64 nodes), with no recursion;
+- within the kernel-argument budget: inputs + outputs ≤ MAX_KERNEL_ARGS (0-d constants are
+  inlined and cost nothing); a group that would exceed it is split there;
+- of one iteration space: every group output (a member read outside the group or a graph
+  output) has the same rank and the same static broadcastable axes. A member of a smaller shape
+  (exp(b) of a column vector b feeding an (N, M) add) is fused when only the group reads it: a
+  kernel recomputes it per element, which is cheap next to a round trip through memory; if it is
+  also read outside the group, it is not fused into the bigger group.
+
+Reduction prologues. A group (or a lone elementwise node) whose only output is read only by a
+reduction (sum, prod, max, min, logsumexp) becomes that reduction's prologue: one `FusedReduce`
+node, so sum(exp(x − m)) is one kernel. A lone elementwise node with no fusable neighbour stays
+as it is. Everything is deterministic: the same graph gives the same nodes in the same order.
+"""
 
 from __future__ import annotations
 
-from symbolic.graph import Variable
+from symbolic.elemwise import Cast, Elemwise
+from symbolic.fused import FusedElemwise, FusedReduce, Ref, Step
+from symbolic.graph import Apply, Constant, Variable, toposort
 from symbolic.optimizer.rewriter import RewriteLog
+from symbolic.reduction import LogSumExp, Reduce
+
+MAX_KERNEL_ARGS = 64  # inputs + outputs of one fused kernel
+PROLOGUE_REDUCTIONS = ("sum", "prod", "max", "min", "logsumexp")
+
+
+def is_elementwise(node: Apply) -> bool:
+    return isinstance(node.op, (Elemwise, Cast))
+
+
+def is_inlined(var: Variable) -> bool:
+    """0-d constants become literals of the fused program, not kernel arguments."""
+    return isinstance(var, Constant) and var.data.ndim == 0
+
+
+def _takes_prologue(node: Apply) -> bool:
+    op = node.op
+    return isinstance(op, LogSumExp) or (isinstance(op, Reduce) and op.kind in PROLOGUE_REDUCTIONS)
+
+
+class _Group:
+    __slots__ = ("members", "mask", "anc", "desc", "inputs", "exposed")
+
+    def __init__(self, members, mask, anc, desc, inputs, exposed):
+        self.members = members  # topological positions (unordered until built)
+        self.mask = mask  # bitset of the members
+        self.anc = anc  # bitset: union of the members' strict ancestors
+        self.desc = desc  # bitset: union of the members' strict descendants
+        self.inputs = inputs  # id(variable) -> variable read from outside (no inlined constants)
+        self.exposed = exposed  # members read outside the group (or graph outputs)
+
+
+class _Grouper:
+    """Finds the groups; positions are indices into the topological order `nodes`."""
+
+    def __init__(self, outputs: list[Variable]):
+        self.nodes = nodes = toposort(outputs)
+        self.pos = {id(n): i for i, n in enumerate(nodes)}
+        self.is_output = [False] * len(nodes)
+        for o in outputs:
+            if o.owner is not None:
+                self.is_output[self.pos[id(o.owner)]] = True
+        self.producers: list[list[int]] = []  # per node, positions of its inputs' owners
+        self.consumers: list[list[int]] = [[] for _ in nodes]
+        for i, node in enumerate(nodes):
+            ps = [self.pos[id(v.owner)] for v in node.inputs if v.owner is not None]
+            self.producers.append(ps)
+            for p in ps:
+                self.consumers[p].append(i)
+        self.anc = [0] * len(nodes)
+        for i, ps in enumerate(self.producers):
+            a = 0
+            for p in ps:
+                a |= self.anc[p] | (1 << p)
+            self.anc[i] = a
+        self.desc = [0] * len(nodes)
+        for i in range(len(nodes) - 1, -1, -1):
+            d = 0
+            for c in self.consumers[i]:
+                d |= self.desc[c] | (1 << c)
+            self.desc[i] = d
+        self.group_of: list[_Group | None] = [None] * len(nodes)
+
+    def shape_class(self, i: int) -> tuple:
+        shape = self.nodes[i].outputs[0].type.shape
+        return (len(shape), tuple(d == 1 for d in shape))
+
+    def _escapes(self, i: int, inside) -> bool:
+        return self.is_output[i] or any(self.group_of[c] not in inside for c in self.consumers[i])
+
+    def _single(self, i: int) -> _Group:
+        node = self.nodes[i]
+        inputs = {id(v): v for v in node.inputs if not is_inlined(v)}
+        group = _Group([i], 1 << i, self.anc[i], self.desc[i], inputs, {i})
+        self.group_of[i] = group
+        return group
+
+    def _try_merge(self, a: _Group, b: _Group) -> _Group | None:
+        """a ∪ b when it is convex, within budget and of one iteration space, else None."""
+        mask, anc, desc = a.mask | b.mask, a.anc | b.anc, a.desc | b.desc
+        if anc & desc & ~mask:
+            return None  # a path leaves the union and comes back in
+        inside = (a, b)
+        inputs = {
+            k: v
+            for k, v in (*a.inputs.items(), *b.inputs.items())
+            if v.owner is None or self.group_of[self.pos[id(v.owner)]] not in inside
+        }
+        exposed = {i for i in (*a.exposed, *b.exposed) if self._escapes(i, inside)}
+        if len(inputs) + len(exposed) > MAX_KERNEL_ARGS:
+            return None
+        if len({self.shape_class(i) for i in exposed}) > 1:
+            return None
+        big, small = (a, b) if len(a.members) >= len(b.members) else (b, a)
+        for i in small.members:
+            self.group_of[i] = big
+        big.members.extend(small.members)
+        big.mask, big.anc, big.desc, big.inputs, big.exposed = mask, anc, desc, inputs, exposed
+        return big
+
+    def groups(self) -> list[_Group]:
+        """The groups, each listed once, in the order of their first member."""
+        for i, node in enumerate(self.nodes):
+            if not is_elementwise(node):
+                continue
+            group = self._single(i)
+            for p in self.producers[i]:
+                other = self.group_of[p]
+                if other is not None and other is not group:
+                    group = self._try_merge(group, other) or group
+        seen, out = set(), []
+        for g in self.group_of:
+            if g is not None and id(g) not in seen:
+                seen.add(id(g))
+                g.members.sort()
+                out.append(g)
+        return out
+
+
+class _Unit:
+    """What the rebuilt graph computes as one node: a plain node, a fused group, or a fused
+    group ending in a reduction (`reduce` is then the reduction's position)."""
+
+    __slots__ = ("members", "kind", "reduce")
+
+    def __init__(self, members: list[int], kind: str, reduce: int | None = None):
+        self.members, self.kind, self.reduce = members, kind, reduce
+
+
+def _units(grouper: _Grouper, log: RewriteLog) -> list[_Unit]:
+    """The unit of each node position."""
+    nodes, unit_of = grouper.nodes, [None] * len(grouper.nodes)
+    for group in grouper.groups():
+        out = min(group.exposed)
+        clients = grouper.consumers[out]
+        sole_reader = (
+            len(group.exposed) == 1
+            and not grouper.is_output[out]
+            and len(clients) == 1
+            and _takes_prologue(nodes[clients[0]])
+        )
+        if sole_reader:
+            unit = _Unit(group.members + clients, "reduce", clients[0])
+            log.record("fuse_reduce_prologue")
+        elif len(group.members) > 1:
+            unit = _Unit(group.members, "fused")
+            log.record("fuse_elemwise")
+        else:
+            continue
+        for i in unit.members:
+            unit_of[i] = unit
+    for i in range(len(nodes)):
+        if unit_of[i] is None:
+            unit_of[i] = _Unit([i], "node")
+    return unit_of
+
+
+def _program(nodes: list[Apply], members: list[int], outputs: list[int]):
+    """(the FusedElemwise op, its input variables) for the member positions (sorted)."""
+    step_of = {m: k for k, m in enumerate(members)}
+    pos = {id(nodes[m]): m for m in members}
+    inputs: dict[int, tuple[int, Variable]] = {}
+    constants: dict[tuple, int] = {}
+    steps = []
+    for m in members:
+        args = []
+        for v in nodes[m].inputs:
+            if v.owner is not None and id(v.owner) in pos:
+                args.append(Ref("s", step_of[pos[id(v.owner)]]))
+            elif is_inlined(v):
+                key = (v.dtype, v.data.item())
+                args.append(Ref("c", constants.setdefault(key, len(constants))))
+            else:
+                index, _ = inputs.setdefault(id(v), (len(inputs), v))
+                args.append(Ref("x", index))
+        steps.append(Step(nodes[m].op, tuple(args)))
+    variables = [v for _, v in inputs.values()]
+    op = FusedElemwise(
+        tuple(v.dtype for v in variables),
+        tuple(constants),
+        tuple(steps),
+        tuple(step_of[m] for m in outputs),
+    )
+    return op, variables
 
 
 def fuse(outputs: list[Variable], log: RewriteLog) -> list[Variable]:
-    return outputs
+    """The outputs computed with fused nodes (see the module docstring)."""
+    grouper = _Grouper(list(outputs))
+    nodes, pos = grouper.nodes, grouper.pos
+    unit_of = _units(grouper, log)
+    memo: dict[int, Variable] = {}
+
+    def deps(unit: _Unit) -> list[_Unit]:
+        return [
+            unit_of[p]
+            for m in unit.members
+            for p in grouper.producers[m]
+            if unit_of[p] is not unit and id(nodes[p]) not in built
+        ]
+
+    built: set[int] = set()  # ids of original nodes already rebuilt
+    for out in outputs:
+        if out.owner is None or id(out.owner) in built:
+            continue
+        stack = [(unit_of[pos[id(out.owner)]], False)]
+        while stack:  # iterative post-order over units: graphs can be 10,000 nodes deep
+            unit, expanded = stack.pop()
+            if id(nodes[unit.members[0]]) in built:
+                continue
+            if not expanded:
+                stack.append((unit, True))
+                stack.extend((d, False) for d in reversed(deps(unit)))
+                continue
+            _build(unit, grouper, unit_of, memo)
+            built.update(id(nodes[m]) for m in unit.members)
+    return [memo.get(id(o), o) for o in outputs]
+
+
+def _build(unit: _Unit, grouper: _Grouper, unit_of: list[_Unit], memo: dict) -> None:
+    nodes = grouper.nodes
+    if unit.kind == "node":
+        node = nodes[unit.members[0]]
+        inputs = [memo.get(id(v), v) for v in node.inputs]
+        if any(a is not b for a, b in zip(inputs, node.inputs)):
+            new = node.op.make_node(*inputs)
+            new.location = node.location
+            node = new
+        for old, new in zip(nodes[unit.members[0]].outputs, node.outputs):
+            memo[id(old)] = new
+        return
+    if unit.kind == "reduce":
+        members = [m for m in unit.members if m != unit.reduce]
+        (out,) = [m for m in members if unit.reduce in grouper.consumers[m]]
+        op, variables = _program(nodes, members, [out])
+        reduction = nodes[unit.reduce]
+        new = FusedReduce(op, reduction.op).make_node(*[memo.get(id(v), v) for v in variables])
+        new.location = reduction.location
+        memo[id(reduction.outputs[0])] = new.outputs[0]
+        return
+    exposed = [
+        m
+        for m in unit.members
+        if grouper.is_output[m] or any(unit_of[c] is not unit for c in grouper.consumers[m])
+    ]
+    op, variables = _program(nodes, unit.members, exposed)
+    new = op.make_node(*[memo.get(id(v), v) for v in variables])
+    new.location = nodes[unit.members[-1]].location
+    for m, out in zip(exposed, new.outputs):
+        memo[id(nodes[m].outputs[0])] = out

@@ -63,6 +63,9 @@ class Rewriter:
         self.log = log
         self.fold = fold  # optional: var -> Constant | None (constant folding)
         self.memo: dict[int, Variable] = {}  # id(old variable) -> its rewritten form
+        # Keys are ids, so every keyed variable is kept alive here: a replacement dropped
+        # after use would otherwise be collected and its id reused by a new variable.
+        self.keyed: list[Variable] = []
         self.done: set[int] = set()  # ids of variables already in rewritten form
         self.nodes: dict[tuple, Apply] = {}  # (op, input ids) -> node, for merging
         self.constants: dict[tuple, Constant] = {}
@@ -108,6 +111,7 @@ class Rewriter:
 
     def _finish(self, old: Variable, new: Variable) -> None:
         self.memo[id(old)] = new
+        self.keyed.append(old)
         self.done.add(id(new))
 
     def _leaf(self, var: Variable) -> Variable:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from conftest import run
+from harness import run
 
 import symbolic as S
 

@@ -6,7 +6,7 @@ import inspect
 
 import numpy as np
 import pytest
-from conftest import run
+from harness import run
 
 import symbolic as S
 

@@ -1,7 +1,189 @@
-"""The stabilize rules."""
+"""The stabilize rules: naive formulas rewritten into ops that stay finite and accurate.
+
+They run after canonicalize, so constants sit on the right of commutative ops (`x + 1`; the
+patterns match both orders anyway) and `1 - x` stays `sub(1, x)`. Every rule declines unless
+its captured variables are floats (integer wrap-around would make the identities false) and
+its matched constants have only size-1 axes, so the replacement has the matched node's shape:
+a constant never broadcasts the expression it is folded into.
+"""
 
 from __future__ import annotations
 
-from symbolic.optimizer.pattern import Rule
+import dataclasses
 
-STABILIZE: list[Rule] = []
+from symbolic import dtypes
+from symbolic.elemwise import erfc, expm1, log1mexp, log1p, neg, sigmoid, softplus
+from symbolic.graph import Constant, Variable, constant
+from symbolic.nnet import crossentropy_softmax, log_softmax, softmax
+from symbolic.optimizer.pattern import C, P, Rule, V
+from symbolic.reduction import logsumexp
+from symbolic.shape import DimShuffle, Shape, Size
+
+NOT_FLOAT = frozenset({"y", "n"})  # captures that are integer by design: labels, a row count
+
+
+def rule(name: str, pattern, build, math: str) -> Rule:
+    """A Rule guarded as described above; a name on the pattern's root still reaches `build`."""
+
+    def guarded(out: Variable, **captures) -> Variable | None:
+        if not dtypes.is_float(out.dtype):
+            return None
+        if pattern.name is not None:
+            captures[pattern.name] = out
+        for key, var in captures.items():
+            if key.startswith("c_"):
+                if any(d != 1 for d in var.type.shape):
+                    return None
+            elif key not in NOT_FLOAT and not dtypes.is_float(var.dtype):
+                return None
+        new = build(**captures)
+        return new if new is not None and new.ndim == out.ndim else None
+
+    return Rule(name, dataclasses.replace(pattern, name="out"), guarded, math)
+
+
+def one(name: str = "c_1"):
+    return C(1, name=name)
+
+
+def negate(x: Variable) -> Variable:
+    """−x, without stacking negations: −(−y) is y and a constant is negated in place."""
+    if x.owner is not None and x.owner.op.name == "neg":
+        return x.owner.inputs[0]
+    if isinstance(x, Constant):
+        return constant(-x.data, x.dtype)
+    return neg(x)
+
+
+def keepdims_reduction(v: Variable, kind: str) -> tuple[Variable, tuple] | None:
+    """(x, axes) when v is the reduction `kind` of x over axes with the reduced axes kept:
+    keepdims=True, or keepdims=False followed by the dimshuffle that puts them back."""
+    node = v.owner
+    if node is not None and isinstance(node.op, DimShuffle):
+        inner = node.inputs[0].owner
+        if inner is None or inner.op.name != kind or inner.op.keepdims:
+            return None
+        axes, rest = inner.op.axes, iter(range(node.inputs[0].ndim))
+        expected = tuple("x" if a in axes else next(rest) for a in range(len(node.op.order)))
+        return (inner.inputs[0], axes) if node.op.order == expected else None
+    if node is not None and node.op.name == kind and node.op.keepdims:
+        return node.inputs[0], node.op.axes
+    return None
+
+
+def build_softmax(x: Variable, e: Variable, s: Variable) -> Variable | None:
+    found = keepdims_reduction(s, "sum")
+    if found is None or found[0] is not e or len(found[1]) != 1:
+        return None
+    return softmax(x, found[1][0])
+
+
+def build_shift_free(fn):
+    """softmax(x − max(x)) → softmax(x) (and log_softmax): both are invariant to a shift along
+    their axis, and already subtract the maximum themselves."""
+
+    def build(x: Variable, m: Variable, s: Variable) -> Variable | None:
+        axis = s.owner.op.axis
+        return fn(x, axis) if keepdims_reduction(m, "max") == (x, (axis,)) else None
+
+    return build
+
+
+def build_log_softmax_from_lse(x: Variable, lse: Variable) -> Variable | None:
+    found = keepdims_reduction(lse, "logsumexp")
+    if found is None or found[0] is not x or len(found[1]) != 1:
+        return None
+    return log_softmax(x, found[1][0])
+
+
+def counts_rows(n: Variable, x: Variable) -> bool:
+    """Whether n is x.shape[0]: a constant equal to the static size, Size((0,))(x), or
+    shape(x)[0]."""
+    if isinstance(n, Constant):
+        return n.data.ndim == 0 and x.type.shape[0] is not None and int(n.data) == x.type.shape[0]
+    node = n.owner
+    if node is None:
+        return False
+    if isinstance(node.op, Size):
+        return node.op.axes == (0,) and node.inputs[0] is x
+    if node.op.name == "subtensor" and node.op.spec == (("int", 0),):
+        src = node.inputs[0].owner
+        return src is not None and isinstance(src.op, Shape) and src.inputs[0] is x
+    return False
+
+
+def build_crossentropy(x: Variable, n: Variable, y: Variable, sm: Variable, picked: Variable):
+    """−log softmax(x)[arange(n), y] for the rows of a matrix, softmax over its last axis."""
+    if x.ndim != 2 or sm.owner.op.axis != 1 or y.ndim != 1 or dtypes.kind(y.dtype) not in "iu":
+        return None
+    if picked.owner.op.spec != (("array",), ("array",)):
+        return None
+    if not (counts_rows(n, x) or counts_rows(n, sm)):
+        return None
+    return crossentropy_softmax(x, y)
+
+
+def rows(source):
+    """The pattern source[arange(0, n, 1), y]."""
+    return P("advanced_subtensor", source, P("arange", C(0), V("n"), C(1)), V("y"), name="picked")
+
+
+# fmt: off
+STABILIZE: list[Rule] = [
+    # logarithms and exponentials near 0
+    rule("softplus_from_log", P("log", P("add", P("exp", V("x")), one())),
+         lambda x, c_1: softplus(x), "log(1 + e^x) = softplus(x): no overflow of e^x"),
+    rule("log1p", P("log", P("add", V("x"), one())),
+         lambda x, c_1: log1p(x), "log(1 + x) = log1p(x): exact for tiny x"),
+    rule("log1p_neg", P("log", P("sub", one(), V("x"))),
+         lambda x, c_1: log1p(negate(x)), "log(1 − x) = log1p(−x): exact for tiny x"),
+    rule("expm1", P("sub", P("exp", V("x")), one()),
+         lambda x, c_1: expm1(x), "e^x − 1 = expm1(x): exact for tiny x"),
+    rule("expm1_add", P("add", P("exp", V("x")), C(-1, name="c_1")),
+         lambda x, c_1: expm1(x), "e^x + (−1) = expm1(x): exact for tiny x"),
+    rule("log_exp", P("log", P("exp", V("x"))),
+         lambda x: x, "log(e^x) = x: e^x overflows long before x does"),
+    rule("softplus_from_log1p", P("log1p", P("exp", V("x"))),
+         lambda x: softplus(x), "log1p(e^x) = softplus(x): no overflow of e^x"),
+    rule("log1mexp_from_log1p", P("log1p", P("neg", P("exp", V("x")))),
+         lambda x: log1mexp(x), "log1p(−e^x) = log1mexp(x): accurate for x near 0"),
+    rule("log1mexp_from_expm1", P("log", P("neg", P("expm1", V("x")))),
+         lambda x: log1mexp(x), "log(−expm1(x)) = log1mexp(x): accurate for x ≪ 0"),
+    # the sigmoid family
+    rule("log_sigmoid", P("log", P("sigmoid", V("x"))),
+         lambda x: neg(softplus(negate(x))), "log σ(x) = −softplus(−x): finite for x ≪ 0"),
+    # log(1 − σ(x)) = −softplus(x) needs no rule of its own: one_minus_sigmoid, then log_sigmoid
+    rule("one_minus_sigmoid", P("sub", one(), P("sigmoid", V("x"))),
+         lambda x, c_1: sigmoid(negate(x)), "1 − σ(x) = σ(−x): no cancellation for x ≫ 0"),
+    rule("sigmoid_from_reciprocal", P("true_div", one("c_n"), P("add", P("exp", V("x")), one())),
+         lambda x, c_n, c_1: sigmoid(negate(x)), "1 / (1 + e^−x) = σ(x): no overflow"),
+    rule("sigmoid_from_quotient",
+         P("true_div", P("exp", V("x"), name="e"), P("add", V("e"), one())),
+         lambda x, e, c_1: sigmoid(x), "e^x / (1 + e^x) = σ(x): no inf / inf"),
+    # the softmax family
+    rule("softmax", P("true_div", P("exp", V("x"), name="e"), V("s")),
+         build_softmax, "e^x / Σ_axis e^x (kept axis) = softmax(x, axis): max-shifted"),
+    rule("softmax_shift", P("softmax", P("sub", V("x"), V("m")), name="s"),
+         build_shift_free(softmax), "softmax(x − max x) = softmax(x): shift invariant"),
+    rule("log_softmax_shift", P("log_softmax", P("sub", V("x"), V("m")), name="s"),
+         build_shift_free(log_softmax), "log_softmax(x − max x) = log_softmax(x)"),
+    rule("log_softmax", P("log", P("softmax", V("x"), name="s")),
+         lambda x, s: log_softmax(x, s.owner.op.axis), "log softmax(x) = log_softmax(x)"),
+    rule("logsumexp", P("log", P("sum", P("exp", V("x")), name="s")),
+         lambda x, s: logsumexp(x, s.owner.op.axes, s.owner.op.keepdims),
+         "log Σ e^x = logsumexp(x) = m + log Σ e^(x − m): no overflow"),
+    rule("log_softmax_from_logsumexp", P("sub", V("x"), V("lse")),
+         build_log_softmax_from_lse, "x − logsumexp(x, axis, keepdims) = log_softmax(x, axis)"),
+    rule("crossentropy_from_log_softmax", P("neg", rows(P("log_softmax", V("x"), name="sm"))),
+         build_crossentropy, "−log_softmax(x)[i, y_i] = crossentropy_softmax(x, y)"),
+    rule("crossentropy_from_softmax", P("neg", P("log", rows(P("softmax", V("x"), name="sm")))),
+         build_crossentropy, "−log(softmax(x)[i, y_i]) = crossentropy_softmax(x, y)"),
+    # erf complements
+    rule("erfc", P("sub", one(), P("erf", V("x"))),
+         lambda x, c_1: erfc(x), "1 − erf(x) = erfc(x): no cancellation for x ≫ 0"),
+    rule("erfc_neg", P("add", P("erf", V("x")), one()),
+         lambda x, c_1: erfc(negate(x)), "1 + erf(x) = erfc(−x): no cancellation for x ≪ 0"),
+    rule("neg_erfc", P("sub", P("erf", V("x")), one()),
+         lambda x, c_1: neg(erfc(x)), "erf(x) − 1 = −erfc(x): no cancellation for x ≫ 0"),
+]
+# fmt: on
