@@ -68,7 +68,7 @@ def _short_name(op: Op) -> str:
 @dataclass(frozen=True)
 class FusedElemwise(Op):
     input_dtypes: tuple  # of str: the inputs' dtypes (the program's dtype rules depend on them)
-    constants: tuple  # of (dtype, Python value): the inlined 0-d constants
+    constants: tuple  # of (dtype, bytes): the inlined 0-d constants, bit-exact (−0.0 ≠ 0.0)
     steps: tuple  # of Step, in topological order
     outputs: tuple  # of step indices: the values the group hands out
 
@@ -97,7 +97,7 @@ class FusedElemwise(Op):
 
     @functools.cached_property
     def _constant_arrays(self) -> list[np.ndarray]:
-        return [np.asarray(value, dtype) for dtype, value in self.constants]
+        return [np.frombuffer(data, dtype).reshape(()) for dtype, data in self.constants]
 
     @functools.cached_property
     def _release(self) -> list[list[int]]:
@@ -155,7 +155,8 @@ class FusedElemwise(Op):
         the implicit ones an op applies to its operands (exp of an int32 computes in float32);
         a conversion to bool is x ≠ 0. Subexpressions the members share are shared objects.
         """
-        known = {"x": list(symbols), "c": [sp.sympify(v) for _, v in self.constants], "s": []}
+        values = [sp.sympify(a.item()) for a in self._constant_arrays]
+        known = {"x": list(symbols), "c": values, "s": []}
         types = {"x": list(self.input_dtypes), "c": [d for d, _ in self.constants], "s": []}
         with sp.evaluate(False):
             for op, args in self.steps:

@@ -15,7 +15,7 @@ import numpy as np
 from symbolic import dtypes
 from symbolic.alloc import ones_like, zeros_like
 from symbolic.elemwise import add, cast
-from symbolic.graph import Variable, constant, tensor, toposort
+from symbolic.graph import Constant, Variable, constant, tensor, toposort
 from symbolic.join import concatenate, stack
 from symbolic.reduction import sum as total
 from symbolic.shape import flatten, reshape, shape_of
@@ -97,8 +97,21 @@ def grad(cost, wrt, consider_constant=None, disconnected: str = "raise"):
         raise TypeError(f"grad needs a float cost, got {cost.describe()}")
     wrt_list, is_list = _as_list(wrt)
     _check_differentiable(wrt_list)
+    if not consider_constant:
+        (cost,) = _stable_form([cost], wrt_list)
     out = backprop({cost: ones_like(cost)}, wrt_list, consider_constant, disconnected)
     return out if is_list else out[0]
+
+
+def _stable_form(outputs: list[Variable], wrt: list[Variable]) -> list[Variable]:
+    """The outputs after the optimizer's phases up to stabilize, so that differentiating a
+    naive formula (log(sigmoid(x)), log(sum(exp(x)))) differentiates its stable form. Only
+    where every wrt variable is a graph input, which rewriting never replaces."""
+    from symbolic.optimizer.phases import stabilize_graph
+
+    if any(v.owner is not None or isinstance(v, Constant) for v in wrt):
+        return outputs
+    return stabilize_graph(outputs)
 
 
 def vjp(outputs, wrt, cotangents, disconnected: str = "ignore"):
@@ -109,6 +122,7 @@ def vjp(outputs, wrt, cotangents, disconnected: str = "ignore"):
     _check_differentiable(wrt_list)
     if len(outputs) != len(cotangents):
         raise ValueError(f"vjp: {len(outputs)} outputs but {len(cotangents)} cotangents")
+    outputs = _stable_form(outputs, wrt_list)
     seeds = {o: cast(c, o.dtype) for o, c in zip(outputs, cotangents)}
     out = backprop(seeds, wrt_list, (), disconnected)
     return out if is_list else out[0]

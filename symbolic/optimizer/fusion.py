@@ -197,7 +197,7 @@ def _program(nodes: list[Apply], members: list[int], outputs: list[int]):
             if v.owner is not None and id(v.owner) in pos:
                 args.append(Ref("s", step_of[pos[id(v.owner)]]))
             elif is_inlined(v):
-                key = (v.dtype, v.data.item())
+                key = (v.dtype, v.data.tobytes())
                 args.append(Ref("c", constants.setdefault(key, len(constants))))
             else:
                 index, _ = inputs.setdefault(id(v), (len(inputs), v))

@@ -13,15 +13,24 @@ def optimize_graph(outputs: Sequence[Variable], log: RewriteLog | None = None) -
     stabilize → specialize → fuse. Each phase runs to a fixed point; merging of equal nodes
     and constants happens inside every pass."""
     from symbolic.optimizer.fusion import fuse
-    from symbolic.optimizer.rules import CANONICALIZE, SPECIALIZE, STABILIZE
+    from symbolic.optimizer.rules import SPECIALIZE
+
+    log = log if log is not None else RewriteLog()
+    outputs = stabilize_graph(outputs, log)
+    outputs = rewrite_to_fixed_point(outputs, SPECIALIZE, log, fold=fold_constants)
+    return fuse(outputs, log)
+
+
+def stabilize_graph(outputs: Sequence[Variable], log: RewriteLog | None = None) -> list[Variable]:
+    """The phases up to stabilize: what S.grad applies to a cost before differentiating it, so
+    that the gradient of a naive formula (log(sigmoid(x))) is the gradient of its stable form."""
+    from symbolic.optimizer.rules import CANONICALIZE, STABILIZE
 
     log = log if log is not None else RewriteLog()
     outputs = rewrite_to_fixed_point(outputs, [], log)  # merge
     outputs = rewrite_to_fixed_point(outputs, [], log, fold=fold_constants)
     outputs = rewrite_to_fixed_point(outputs, CANONICALIZE, log, fold=fold_constants)
-    outputs = rewrite_to_fixed_point(outputs, STABILIZE, log, fold=fold_constants)
-    outputs = rewrite_to_fixed_point(outputs, SPECIALIZE, log, fold=fold_constants)
-    return fuse(outputs, log)
+    return rewrite_to_fixed_point(outputs, STABILIZE, log, fold=fold_constants)
 
 
 def optimize(outputs):

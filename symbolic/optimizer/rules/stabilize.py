@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from symbolic import dtypes
 from symbolic.elemwise import erfc, expm1, log1mexp, log1p, neg, sigmoid, softplus
 from symbolic.graph import Constant, Variable, constant
 from symbolic.nnet import crossentropy_softmax, log_softmax, softmax
-from symbolic.optimizer.pattern import C, P, Rule, V
+from symbolic.optimizer.pattern import C, P, Rule, V, match
 from symbolic.reduction import logsumexp
 from symbolic.shape import DimShuffle, Shape, Size
 
-NOT_FLOAT = frozenset({"y", "n"})  # captures that are integer by design: labels, a row count
+NOT_FLOAT = frozenset({"y", "r"})  # captures that are integer by design: labels, row indices
 
 
 def rule(name: str, pattern, build, math: str) -> Rule:
@@ -112,20 +114,29 @@ def counts_rows(n: Variable, x: Variable) -> bool:
     return False
 
 
-def build_crossentropy(x: Variable, n: Variable, y: Variable, sm: Variable, picked: Variable):
+def is_row_range(r: Variable, x: Variable) -> bool:
+    """Whether r is arange(x.shape[0]): built by arange, or folded into a constant."""
+    if isinstance(r, Constant):
+        n = x.type.shape[0]
+        return n is not None and r.data.shape == (n,) and bool(np.all(r.data == np.arange(n)))
+    found = match(P("arange", C(0), V("n"), C(1)), r, {})
+    return found is not None and counts_rows(found["n"], x)
+
+
+def build_crossentropy(x: Variable, r: Variable, y: Variable, sm: Variable, picked: Variable):
     """−log softmax(x)[arange(n), y] for the rows of a matrix, softmax over its last axis."""
     if x.ndim != 2 or sm.owner.op.axis != 1 or y.ndim != 1 or dtypes.kind(y.dtype) not in "iu":
         return None
     if picked.owner.op.spec != (("array",), ("array",)):
         return None
-    if not (counts_rows(n, x) or counts_rows(n, sm)):
+    if not (is_row_range(r, x) or is_row_range(r, sm)):
         return None
     return crossentropy_softmax(x, y)
 
 
 def rows(source):
-    """The pattern source[arange(0, n, 1), y]."""
-    return P("advanced_subtensor", source, P("arange", C(0), V("n"), C(1)), V("y"), name="picked")
+    """The pattern source[r, y], r = arange(x.shape[0]) checked by the builder."""
+    return P("advanced_subtensor", source, V("r"), V("y"), name="picked")
 
 
 # fmt: off
@@ -157,6 +168,8 @@ STABILIZE: list[Rule] = [
          lambda x, c_1: sigmoid(negate(x)), "1 − σ(x) = σ(−x): no cancellation for x ≫ 0"),
     rule("sigmoid_from_reciprocal", P("true_div", one("c_n"), P("add", P("exp", V("x")), one())),
          lambda x, c_n, c_1: sigmoid(negate(x)), "1 / (1 + e^−x) = σ(x): no overflow"),
+    rule("sigmoid_from_reciprocal_op", P("reciprocal", P("add", P("exp", V("x")), one())),
+         lambda x, c_1: sigmoid(negate(x)), "reciprocal(1 + e^−x) = σ(x): no overflow"),
     rule("sigmoid_from_quotient",
          P("true_div", P("exp", V("x"), name="e"), P("add", V("e"), one())),
          lambda x, e, c_1: sigmoid(x), "e^x / (1 + e^x) = σ(x): no inf / inf"),

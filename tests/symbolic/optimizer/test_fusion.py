@@ -112,6 +112,15 @@ def test_fusion_scalar_constants_are_inlined():
     assert [d for d, _ in node.op.constants] == ["float32", "float32"]
 
 
+def test_fusion_inlined_constants_keep_the_sign_of_zero():
+    x = S.vector("x")
+    outs = [1.0 / (S.exp(x) * 0.0), 1.0 / (S.exp(x) * -0.0)]
+    a, b = fuse(outs, RewriteLog())
+    assert a.owner.op != b.owner.op
+    fast = S.compile([x], [a, b], device="numpy", optimize=False)(np.ones(2, np.float32))
+    np.testing.assert_array_equal(fast, [[np.inf] * 2, [-np.inf] * 2])
+
+
 # ---- reduction prologues ---------------------------------------------------------------------
 
 

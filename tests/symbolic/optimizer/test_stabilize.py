@@ -92,6 +92,8 @@ RULES = [
      [40.0, 30.0, 80.0, -1000.0, 1000.0], lambda x: sigmoid(-x)),
     ("sigmoid_from_reciprocal", lambda x: 1 / (1 + S.exp(-x)), "sigmoid", VEC, ORDINARY,
      [-1000.0, -100.0, -50.0, 1000.0, 0.0], sigmoid),
+    ("sigmoid_from_power", lambda x: (1 + S.exp(-x)) ** -1, "sigmoid", VEC, ORDINARY,
+     [-1000.0, -100.0, -50.0, 1000.0, 0.0], sigmoid),
     ("sigmoid_from_quotient", lambda x: S.exp(x) / (1 + S.exp(x)), "sigmoid", VEC, ORDINARY,
      [1000.0, 100.0, -1000.0, 90.0, 0.0], sigmoid),
     ("softplus_from_log", lambda x: S.log(1 + S.exp(x)), "softplus", VEC, ORDINARY,
@@ -154,6 +156,7 @@ ALREADY_STABLE = {
     "log_softmax_shifted",
     "log_softmax_from_logsumexp",
     "sigmoid_from_reciprocal",
+    "sigmoid_from_power",
 }
 NAIVE_OPS = {"exp", "log", "true_div"}  # what no stabilized form may keep at its root
 

@@ -1,0 +1,158 @@
+"""The specialize rules, from one table: each expression, the ops its rewritten form must and
+must not contain, and its values equal to the unoptimized graph (compiled with every phase,
+fusion included); then the forms that must stay as they are."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import symbolic as S
+from symbolic.graph import toposort
+from symbolic.optimizer.rewriter import RewriteLog, fold_constants, rewrite_to_fixed_point
+from symbolic.optimizer.rules import CANONICALIZE, SPECIALIZE, STABILIZE
+
+V = ("float32", (None,))
+V64 = ("float64", (None,))
+I = ("int32", (None,))  # noqa: E741 - an integer vector
+M = ("float32", (None, None))
+
+
+def specialized(expr, log=None):
+    """expr after every rewriting phase up to specialize (before fusion, whose fused nodes
+    would hide the names these tests look for)."""
+    log = log if log is not None else RewriteLog()
+    out = [expr]
+    for rules in ([], CANONICALIZE, STABILIZE, SPECIALIZE):
+        out = rewrite_to_fixed_point(out, rules, log, fold=fold_constants)
+    return out[0]
+
+
+def make_inputs(spec, rng):
+    """Symbolic inputs and values: unknown axes get length 3; floats in [0.5, 2) with a random
+    sign, integers in [-4, 4]."""
+    variables, values = [], []
+    for i, (dtype, shape) in enumerate(spec):
+        variables.append(S.tensor(f"x{i}", dtype, shape))
+        concrete = tuple(3 if d is None else d for d in shape)
+        if dtype.startswith("float"):
+            sign = rng.choice([-1.0, 1.0], concrete)
+            values.append((sign * rng.uniform(0.5, 2.0, concrete)).astype(dtype))
+        else:
+            values.append(rng.integers(-4, 5, concrete).astype(dtype))
+    return variables, values
+
+
+def check_values(variables, values, expr, rtol=1e-6):
+    fast = S.compile(variables, expr, device="numpy")(*values)
+    plain = S.compile(variables, expr, device="numpy", optimize=False)(*values)
+    assert fast.dtype == plain.dtype and fast.shape == plain.shape
+    if plain.dtype.kind == "f":
+        np.testing.assert_allclose(fast, plain, rtol=rtol)
+    else:
+        np.testing.assert_array_equal(fast, plain)
+
+
+# (id, input spec, expression builder, ops present (each exactly as often as listed), absent)
+REWRITTEN = [
+    ("div_by_two", [V], lambda x: x / 2.0, ["mul"], ["true_div"]),
+    ("div_by_three", [V], lambda x: x / 3.0, ["mul"], ["true_div"]),
+    ("div_by_three_float64", [V64], lambda x: x / 3.0, ["mul"], ["true_div"]),
+    (
+        "div_by_constant_vector",
+        [V],
+        lambda x: x / np.array([2.0, 4.0, 5.0], np.float32),
+        ["mul"],
+        ["true_div"],
+    ),
+    ("div_int_by_float_constant", [I], lambda i: i / 4.0, ["mul"], ["true_div"]),
+    ("pow_three", [V], lambda x: x**3, ["square", "mul"], ["pow"]),
+    ("pow_four", [V], lambda x: x**4, ["square", "square"], ["pow", "mul"]),
+    ("pow_five_int", [I], lambda i: i**5, ["square", "square", "mul"], ["pow"]),
+    ("pow_six", [V], lambda x: x**6, ["square", "square", "mul"], ["pow"]),
+    ("pow_seven", [V], lambda x: x**7, ["square", "square", "mul", "mul"], ["pow"]),
+    ("pow_eight", [V64], lambda x: x**8, ["square", "square", "square"], ["pow", "mul"]),
+    (
+        "pow_three_vector_constant",
+        [("float32", (3,))],
+        lambda x: x ** np.full(3, 3.0, np.float32),
+        ["square", "mul"],
+        ["pow"],
+    ),
+]
+
+# (id, input spec, expression builder, ops that must stay)
+KEPT = [
+    ("div_by_variable", [V, V], lambda x, y: x / y, ["true_div"]),
+    ("int_div_by_int_constant", [I], lambda i: i / 2, ["true_div"]),
+    ("div_by_subnormal", [V], lambda x: x / S.constant(np.float32(1e-45)), ["true_div"]),
+    ("pow_nine", [V], lambda x: x**9, ["pow"]),
+    ("pow_fractional", [V], lambda x: x**2.5, ["pow"]),
+    ("pow_mixed_exponents", [V], lambda x: x ** np.array([3.0, 4.0, 3.0], np.float32), ["pow"]),
+    ("pow_broadcasting_exponent", [V], lambda x: x ** np.full((2, 1), 3.0, np.float32), ["pow"]),
+    ("pow_in_wider_dtype", [I], lambda i: i ** S.constant(3.0, "float32"), ["pow"]),
+    ("pow_exponent_may_broadcast", [V], lambda x: x ** np.full(3, 3.0, np.float32), ["pow"]),
+    ("sum_of_product", [M, M], lambda x, y: (x * y).sum(axis=1), ["mul", "sum"]),
+    ("dot_transposed", [M, M], lambda x, y: S.dot(x.T, y), ["dimshuffle", "dot"]),
+]
+
+
+@pytest.mark.parametrize("name,spec,build,present,absent", REWRITTEN, ids=[r[0] for r in REWRITTEN])
+def test_specialize_rewritten_form(name, spec, build, present, absent, rng):
+    variables, _ = make_inputs(spec, rng)
+    expr = build(*variables)
+    new = specialized(expr)
+    ops = [node.op.name for node in toposort([new])]
+    for op in present:
+        assert ops.count(op) == present.count(op), ops
+    for op in absent:
+        assert op not in ops, ops
+    assert new.dtype == expr.dtype and new.type.shape == expr.type.shape
+
+
+@pytest.mark.parametrize("name,spec,build,present,absent", REWRITTEN, ids=[r[0] for r in REWRITTEN])
+def test_specialize_values_equal_unoptimized(name, spec, build, present, absent, rng):
+    variables, values = make_inputs(spec, rng)
+    check_values(variables, values, build(*variables), rtol=5e-6)
+
+
+@pytest.mark.parametrize("name,spec,build,kept", KEPT, ids=[r[0] for r in KEPT])
+def test_specialize_forms_kept(name, spec, build, kept, rng):
+    variables, values = make_inputs(spec, rng)
+    expr = build(*variables)
+    ops = [node.op.name for node in toposort([specialized(expr)])]
+    for op in set(kept):
+        assert ops.count(op) >= kept.count(op), ops
+    check_values(variables, values, expr)
+
+
+def test_specialize_reciprocal_constant_rounded_in_result_dtype():
+    x = S.vector("x", dtype="float64")
+    node = specialized(x / 3.0).owner
+    assert node.op.name == "mul" and node.inputs[1].dtype == "float64"
+    assert node.inputs[1].data == 1 / 3.0
+
+
+def test_specialize_div_by_zero_constant_keeps_ieee_values():
+    x = S.vector("x")
+    values = np.array([1.0, -1.0, 0.0, np.nan], np.float32)
+    check_values([x], [values], x / 0.0)
+
+
+def test_specialize_every_rule_fires_in_the_table(rng):
+    log = RewriteLog()
+    for _, spec, build, _, _ in REWRITTEN:
+        specialized(build(*make_inputs(spec, rng)[0]), log)
+    assert {rule.name for rule in SPECIALIZE} <= set(log.counts)
+
+
+def test_specialize_rule_names_in_rewrites():
+    x = S.vector("x")
+    f = S.compile([x], x**3 / 2.0, device="numpy")
+    names = [name for name, _ in f.rewrites]
+    assert {"small_integer_power", "div_by_constant"} <= set(names)
+
+
+def test_specialize_rules_have_math():
+    for rule in SPECIALIZE:
+        assert rule.math and "\n" not in rule.math, rule.name
