@@ -8,7 +8,10 @@ Workloads
   `numpy` device; JAX and PyTensor (when installed) compile the same chain with jit/function.
 - mlp: the training graph of a 784-1024-1024-10 ReLU MLP with softmax cross-entropy, its
   gradients and SGD updates; we time `S.optimize` of the cost, gradients and updates.
-Reports the median of `--repeat` runs, in seconds, and the ratio of peers to us.
+Reports the median of `--repeat` runs, in seconds, and the ratio of peers to us. The targets
+are for the optimizer alone. The peers' times include their code generation and compilation
+(XLA, C), which our `numpy`-device compile does not do, so those ratios are not equal work:
+they say how long a user waits, not whose optimizer is faster.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from symbolic.graph import Variable
 from symbolic.optimizer.rewriter import RewriteLog, fold_constants, rewrite_to_fixed_point
@@ -16,9 +18,24 @@ def optimize_graph(outputs: Sequence[Variable], log: RewriteLog | None = None) -
     from symbolic.optimizer.rules import SPECIALIZE
 
     log = log if log is not None else RewriteLog()
-    outputs = stabilize_graph(outputs, log)
-    outputs = rewrite_to_fixed_point(outputs, SPECIALIZE, log, fold=fold_constants)
-    return fuse(outputs, log)
+    with collector_paused():
+        outputs = stabilize_graph(outputs, log)
+        outputs = rewrite_to_fixed_point(outputs, SPECIALIZE, log, fold=fold_constants)
+        return fuse(outputs, log)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector: rewriting allocates many small objects and
+    frees few until it ends, so the collector's scans cost about a quarter of the time and
+    find nothing. Reference counting still frees everything as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def stabilize_graph(outputs: Sequence[Variable], log: RewriteLog | None = None) -> list[Variable]:
