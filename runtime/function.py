@@ -71,13 +71,14 @@ class Function:
         shared: Sequence[SharedVariable],
         rewrites=(),
         profile: bool = False,
+        kernels=(),
     ):
         self.inputs = list(inputs)
         self.outputs = list(outputs)
         self.updates = list(updates)
         self.fgraph = fgraph
         self.device = device
-        self.kernels: list = []
+        self.kernels: list = list(kernels)
         self.rewrites = list(rewrites)
         self.profile = Profile() if profile else None
         self._program = program

@@ -17,7 +17,10 @@ from symbolic.optimizer.fgraph import FunctionGraph
 class NumpyProgram:
     """A schedule of (perform, input slots, output slots) over a flat list of value slots."""
 
-    def __init__(self, fgraph: FunctionGraph, leaves: list):
+    def __init__(self, fgraph: FunctionGraph, leaves: list, make_step=None):
+        """`make_step(node)` gives the callable that runs a node (default: its NumPy
+        reference); other devices pass their own."""
+        make_step = make_step or (lambda node: node.op.perform)
         slot = {}
         for v in fgraph.variables():
             slot[id(v)] = len(slot)
@@ -28,7 +31,7 @@ class NumpyProgram:
         ]
         self.steps = [
             (
-                node.op.perform,
+                make_step(node),
                 [slot[id(i)] for i in node.inputs],
                 [slot[id(o)] for o in node.outputs],
                 node,

@@ -1,0 +1,163 @@
+"""The system C compiler: which one, what it is, and which optional flags it supports.
+
+Finding out costs compiler runs (`--version`, a few probe builds), so the answer is kept in
+memory and, per compiler binary and machine, in the cache directory: a new process that loads
+a library already in the cache runs no compiler at all.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from runtime import cache
+
+# Compilers tried in order when $CC is not set: `cc` is the system's choice; the others cover
+# systems that ship one under its own name only.
+FALLBACK_COMPILERS = ("cc", "gcc", "clang")
+
+# A tiny library that uses OpenMP's runtime: it builds only where the compiler knows -fopenmp
+# and the runtime library (libgomp, libomp) is installed.
+_OPENMP_PROBE = """
+#include <omp.h>
+int probe(int n) {
+    int s = 0;
+#pragma omp parallel for reduction(+ : s)
+    for (int i = 0; i < n; i++) s += i;
+    return s + omp_get_max_threads();
+}
+"""
+_PLAIN_PROBE = "#include <math.h>\ndouble probe(double x) { return exp(x); }\n"
+
+
+def find_c_compiler() -> str | None:
+    """The absolute path of the C compiler to use, or None when there is none.
+
+    `$CC` when set (a program on the PATH or a path, maybe with arguments, as in
+    `CC="ccache gcc"`; when its program does not exist there is no compiler: we never silently
+    use another one than the user asked for), else the first of `cc`, `gcc`, `clang` on the
+    PATH. The answer is a command line: split it with `shlex.split`.
+    """
+    words = shlex.split(os.environ.get("CC", ""))
+    if words:
+        program = shutil.which(words[0])
+        return shlex.join([program, *words[1:]]) if program else None
+    for name in FALLBACK_COMPILERS:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@functools.cache
+def machine_fingerprint() -> str:
+    """The architecture and, where readable, the CPU model and feature flags.
+
+    Part of every key because `-march=native` makes code for this CPU: a cache directory
+    shared between machines (an NFS home) must not hand one CPU's code to another.
+    """
+    parts = [platform.machine()]
+    try:
+        with open("/proc/cpuinfo") as f:
+            wanted = ("model name", "flags", "Features", "CPU part")
+            seen: dict[str, str] = {}
+            for line in f:
+                name, _, value = line.partition(":")
+                name = name.strip()
+                if name in wanted and name not in seen:
+                    seen[name] = value.strip()
+            parts += [f"{k}={seen[k]}" for k in sorted(seen)]
+    except OSError:
+        pass
+    return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """A compiler and what to add to every build with it."""
+
+    compiler: str  # the command line find_c_compiler gave
+    version: str  # its `--version` output: part of every key
+    compile_flags: tuple[str, ...]  # optional flags it supports (-fopenmp or -fopenmp-simd)
+    link_flags: tuple[str, ...]  # after the source: libraries, and -z defs where supported
+
+
+_TOOLCHAINS: dict[tuple, Toolchain] = {}
+
+
+def toolchain(compiler: str) -> Toolchain:
+    """The toolchain of `compiler`, probed once per binary and machine, then read back."""
+    program = shlex.split(compiler)[0]
+    stat = os.stat(program)
+    identity = (compiler, os.path.realpath(program), stat.st_mtime_ns, stat.st_size)
+    found = _TOOLCHAINS.get(identity)
+    if found is not None:
+        return found
+    record = cache.cache_dir() / "toolchains" / f"{cache.key_of(*map(str, identity))}.json"
+    found = _read_record(record, compiler)
+    if found is None:
+        found = _probe(compiler)
+        record.parent.mkdir(mode=0o700, exist_ok=True)
+        cache.write_atomic(record, json.dumps(asdict(found), indent=1).encode())
+    _TOOLCHAINS[identity] = found
+    return found
+
+
+def _read_record(record: Path, compiler: str) -> Toolchain | None:
+    try:
+        data = json.loads(record.read_text())
+        found = Toolchain(
+            compiler=data["compiler"],
+            version=data["version"],
+            compile_flags=tuple(data["compile_flags"]),
+            link_flags=tuple(data["link_flags"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # absent or garbled: probe again
+    return found if found.compiler == compiler else None
+
+
+def _probe(compiler: str) -> Toolchain:
+    version = _run([*shlex.split(compiler), "--version"]).stdout.strip()
+    # -fopenmp gives threads and `omp simd`; without its runtime, -fopenmp-simd still honours
+    # `#pragma omp simd` and `declare simd` (the vector math below), with no library to link.
+    compile_flags: tuple[str, ...] = ()
+    for flags in (("-fopenmp",), ("-fopenmp-simd",)):
+        if _builds(compiler, _OPENMP_PROBE if flags == ("-fopenmp",) else _PLAIN_PROBE, flags):
+            compile_flags = flags
+            break
+    link_flags = ["-lm"]
+    # glibc's vector math library: loops over expf/tanhf/... call its SIMD variants when the
+    # generated source declares them `omp declare simd` (it keeps NaN/Inf semantics, unlike
+    # -ffast-math). -print-file-name answers a bare name when the library is absent.
+    mvec = _run([*shlex.split(compiler), "-print-file-name=libmvec.so"]).stdout.strip()
+    if os.path.isabs(mvec) and os.path.exists(mvec):
+        link_flags.append("-lmvec")
+    # an undefined symbol (a misspelt math function) fails at link time, with the linker's
+    # message, instead of at dlopen
+    if _builds(compiler, _PLAIN_PROBE, compile_flags, (*link_flags, "-Wl,-z,defs")):
+        link_flags.append("-Wl,-z,defs")
+    return Toolchain(compiler, version, compile_flags, tuple(link_flags))
+
+
+def _builds(compiler: str, source: str, flags=(), link_flags=("-lm",)) -> bool:
+    with tempfile.TemporaryDirectory(prefix="symbolic-probe-") as tmp:
+        src, lib = Path(tmp, "probe.c"), Path(tmp, "probe.so")
+        src.write_text(source)
+        argv = [*shlex.split(compiler), "-shared", "-fPIC", *flags, "-o", str(lib), str(src)]
+        return _run([*argv, *link_flags]).returncode == 0
+
+
+def _run(argv: list[str]) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, check=False)
+    except OSError as error:  # not executable after all: report as a failed run
+        return subprocess.CompletedProcess(argv, 127, "", str(error))
