@@ -229,3 +229,19 @@ def test_optimize_false_gives_same_values(device, rng):
     slow = S.compile([x], expr, device=device, optimize=False)(v)
     np.testing.assert_allclose(fast, slow, rtol=1e-12)
     np.testing.assert_allclose(fast, np.log(np.exp(v) + 1) * 2 + v.sum(), rtol=1e-12)
+
+
+def test_profile_counts_calls_and_time_per_node(device):
+    x = S.vector("x")
+    f = S.compile([x], (S.exp(x) @ S.exp(x)), device=device, profile=True)
+    for _ in range(3):
+        f(np.ones(4, np.float32))
+    rows = f.profile.rows()
+    assert rows and all(calls == 3 and seconds >= 0 for _, _, calls, seconds in rows)
+    assert "dot" in [op for op, *_ in rows]
+    assert "dot" in str(f.profile) and "calls" in str(f.profile)
+
+
+def test_profile_is_none_unless_asked(device):
+    x = S.vector("x")
+    assert S.compile([x], x + 1, device=device).profile is None
