@@ -39,7 +39,8 @@ def mlp_reference(params, x, labels) -> float:
     return float(-logp[np.arange(len(labels)), labels].mean())
 
 
-def mlp_ours(device: str, params, x, labels):
+def mlp_graph(params):
+    """Our training graph: (inputs [x, y], cost, SGD updates) over shared copies of params."""
     import symbolic as S
 
     sx, sy = S.matrix("x"), S.vector("y", dtype="int64")
@@ -51,8 +52,14 @@ def mlp_ours(device: str, params, x, labels):
             h = S.nnet.relu(h)
     cost = S.nnet.categorical_crossentropy(S.nnet.softmax(h), sy).mean()
     grads = S.grad(cost, shared)
-    updates = [(p, p - LR * g) for p, g in zip(shared, grads)]
-    f = S.compile([sx, sy], cost, updates=updates, device=device)
+    return [sx, sy], cost, [(p, p - LR * g) for p, g in zip(shared, grads)]
+
+
+def mlp_ours(device: str, params, x, labels):
+    import symbolic as S
+
+    inputs, cost, updates = mlp_graph(params)
+    f = S.compile(inputs, cost, updates=updates, device=device)
     return lambda: f(x, labels)
 
 

@@ -19,10 +19,9 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
-import time
 
-import numpy as np
+from bench_mlp import mlp_graph, mlp_inputs
+from harness import median_time
 
 import symbolic as S
 
@@ -46,29 +45,9 @@ def build_chain(n: int):
 
 
 def build_mlp():
-    x, y = S.matrix("x"), S.vector("y", dtype="int64")
-    rng = np.random.default_rng(0)
-    sizes = [784, 1024, 1024, 10]
-    params, h = [], x
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
-        W = S.shared((rng.standard_normal((a, b)) * 0.01).astype(np.float32), f"W{i}")
-        c = S.shared(np.zeros(b, np.float32), f"b{i}")
-        params += [W, c]
-        h = h @ W + c
-        if i < len(sizes) - 2:
-            h = S.nnet.relu(h)
-    cost = S.nnet.categorical_crossentropy(S.nnet.softmax(h), y).mean()
-    grads = S.grad(cost, params)
-    return [cost] + [p - 0.1 * g for p, g in zip(params, grads)]
-
-
-def median_time(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    """The M1 training graph's outputs: the cost and every updated parameter."""
+    _, cost, updates = mlp_graph(mlp_inputs()[0])
+    return [cost] + [value for _, value in updates]
 
 
 def jax_chain(n: int):
