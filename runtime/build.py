@@ -33,7 +33,10 @@ __all__ = [
 # Flags a caller may change (they are part of the key). No -ffast-math: NaN/Inf must follow
 # IEEE. -fno-math-errno is safe (nothing reads errno) and lets math calls vectorize.
 # -march=native is safe in a cache because the key holds the machine's CPU.
-DEFAULT_FLAGS = ("-O3", "-march=native", "-fno-math-errno")
+# -fwrapv: integer overflow wraps as in NumPy. -fno-math-errno, -fno-trapping-math: libm calls
+# and float selects in loops vectorize (NumPy never reads errno nor traps); no -ffast-math, so
+# NaN and Inf behave as IEEE says. See docs/kernels.md, "Building".
+DEFAULT_FLAGS = ("-O3", "-march=native", "-fwrapv", "-fno-math-errno", "-fno-trapping-math")
 
 # Flags every build needs: a position-independent shared library in the dialect codegen writes.
 REQUIRED_FLAGS = ("-shared", "-fPIC", "-std=c11")

@@ -93,11 +93,14 @@ class Toolchain:
 _TOOLCHAINS: dict[tuple, Toolchain] = {}
 
 
+PROBE_VERSION = 2  # bump when _probe learns something new, so saved answers are probed again
+
+
 def toolchain(compiler: str) -> Toolchain:
     """The toolchain of `compiler`, probed once per binary and machine, then read back."""
     program = shlex.split(compiler)[0]
     stat = os.stat(program)
-    identity = (compiler, os.path.realpath(program), stat.st_mtime_ns, stat.st_size)
+    identity = (PROBE_VERSION, compiler, os.path.realpath(program), stat.st_mtime_ns, stat.st_size)
     found = _TOOLCHAINS.get(identity)
     if found is not None:
         return found
@@ -141,6 +144,7 @@ def _probe(compiler: str) -> Toolchain:
     mvec = _run([*shlex.split(compiler), "-print-file-name=libmvec.so"]).stdout.strip()
     if os.path.isabs(mvec) and os.path.exists(mvec):
         link_flags.append("-lmvec")
+        compile_flags = (*compile_flags, "-DSYMBOLIC_LIBMVEC")  # the prelude's simd declarations
     # an undefined symbol (a misspelt math function) fails at link time, with the linker's
     # message, instead of at dlopen
     if _builds(compiler, _PLAIN_PROBE, compile_flags, (*link_flags, "-Wl,-z,defs")):

@@ -85,14 +85,16 @@ def _substitute(givens, expressions: list[Variable]) -> list[Variable]:
 
 
 def _resolve_device(device: str) -> str:
+    """numpy and cpu as asked; auto: cpu where a C compiler is found, else numpy (warned)."""
+    from runtime.build import resolve_cpu_device
+
     if device not in DEVICES:
         raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
-    if device in ("cpu", "cuda"):
+    if device == "cuda":
         raise NotImplementedError(
-            f"device={device!r} is not available in this version; use device='numpy' "
-            "(the reference interpreter) or 'auto'"
+            "device='cuda' is not available in this version; use 'cpu', 'numpy' or 'auto'"
         )
-    return "numpy"
+    return resolve_cpu_device(device)
 
 
 def compile(
@@ -118,6 +120,7 @@ def compile(
     profile : collect per-node call counts and time in `f.profile`.
     """
     from runtime.function import Function
+    from runtime.cpu_backend import build_cpu_program
     from runtime.numpy_backend import NumpyProgram
 
     inputs = _check_inputs(inputs)
@@ -138,7 +141,11 @@ def compile(
         expressions = optimize_graph(expressions, log)
     fgraph = FunctionGraph(inputs, expressions, [t for t, _ in updates])
     shared = [v for v in fgraph.variables() if isinstance(v, SharedVariable)]
-    program = NumpyProgram(fgraph, inputs + shared)
+    kernels = []
+    if device == "cpu":
+        program, kernels = build_cpu_program(fgraph, inputs + shared)
+    else:
+        program = NumpyProgram(fgraph, inputs + shared)
     return Function(
         inputs,
         outputs,
@@ -150,4 +157,5 @@ def compile(
         shared,
         rewrites=log.items(),
         profile=profile,
+        kernels=kernels,
     )

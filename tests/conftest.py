@@ -7,7 +7,7 @@ import pytest
 from harness import run  # noqa: F401  (re-exported: the helper every op table uses)
 
 # Every device a compiled function can run on; adding one ("cpu", "cuda") is one line here.
-DEVICES = ["numpy"]
+DEVICES = ["numpy", "cpu"]
 
 
 @pytest.fixture(params=DEVICES)

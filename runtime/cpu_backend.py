@@ -1,0 +1,177 @@
+"""The `cpu` device: the graph's kernels compiled from generated C, run in schedule order.
+
+Nodes with a C kernel (see docs/kernels.md) run it through ctypes on buffers this program
+allocates; the rest (dot through NumPy's BLAS, indexing, reshapes) run their NumPy reference.
+A node's launch plan (output shapes, merged axes, strides) depends only on its inputs' shapes
+and strides, so it is computed once per layout and reused on every later call.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+
+from runtime.layout import as_matrix_view, contiguous_strides, element_strides, merge_axes
+from runtime.numpy_backend import NumpyProgram
+from symbolic.codegen.c import render_kernel, render_module
+from symbolic.codegen.kernel import describe
+from symbolic.optimizer.fgraph import FunctionGraph
+
+
+def _int64s(values) -> ctypes.Array:
+    return (ctypes.c_int64 * len(values))(*values)
+
+
+class Launch:
+    """One kernel call: fixed sizes and strides, fresh outputs each call."""
+
+    __slots__ = ("fn", "sizes", "strides", "out_shapes", "out_dtypes", "views", "n_in")
+
+    def __init__(self, fn, sizes, strides, out_shapes, out_dtypes, views, n_in):
+        self.fn, self.sizes, self.strides = fn, _int64s(sizes), _int64s(strides)
+        self.out_shapes, self.out_dtypes, self.views, self.n_in = (
+            out_shapes,
+            out_dtypes,
+            views,
+            n_in,
+        )
+
+    def __call__(self, arrays):
+        if self.views is not None:
+            arrays = [view(a) for view, a in zip(self.views, arrays)]
+        outs = [np.empty(s, d) for s, d in zip(self.out_shapes, self.out_dtypes)]
+        data = (ctypes.c_void_p * (self.n_in + len(outs)))(
+            *[a.ctypes.data for a in arrays], *[o.ctypes.data for o in outs]
+        )
+        self.fn(self.sizes, self.strides, data)
+        return outs
+
+
+def plan_elementwise(fn, node, arrays) -> Launch | None:
+    shape = np.broadcast_shapes(*[a.shape for a in arrays])
+    out_types = [o.type for o in node.outputs]
+    if any(t.ndim != len(shape) for t in out_types):
+        return None
+    strides = [element_strides(a, shape) for a in arrays]
+    strides += [contiguous_strides(shape)] * len(out_types)
+    merged, merged_strides = merge_axes(shape, strides)
+    sizes = [len(merged), *merged]
+    flat = [s for per_arg in merged_strides for s in per_arg]
+    return Launch(
+        fn, sizes, flat, [shape] * len(out_types), [t.dtype for t in out_types], None, len(arrays)
+    )
+
+
+def reduction_axes(op) -> tuple:
+    return getattr(op, "axes", None) or getattr(getattr(op, "reduce", None), "axes", ())
+
+
+def plan_reduction(fn, node, arrays) -> Launch | None:
+    shape = np.broadcast_shapes(*[a.shape for a in arrays])
+    axes = reduction_axes(node.op)
+    kept = [a for a in range(len(shape)) if a not in axes]
+    outer = int(np.prod([shape[a] for a in kept]))
+    inner = int(np.prod([shape[a] for a in axes]))
+    if outer == 0 or inner == 0:
+        return None  # empty: NumPy's reference gives the identity or the error
+    views, strides = [], []
+    for a in arrays:
+        full = np.broadcast_to(a, shape)
+        found = as_matrix_view(full, kept, axes)
+        if found is None:
+            views.append(
+                lambda x, s=shape, k=kept, r=axes: np.ascontiguousarray(
+                    np.broadcast_to(x, s).transpose(k + list(r))
+                )
+            )
+            strides += [inner, 1]
+        else:
+            views.append(lambda x, s=shape: np.broadcast_to(x, s))
+            strides += list(found)
+    out = node.outputs[0].type
+    out_shape = (
+        tuple(1 if a in axes else n for a, n in enumerate(shape))
+        if getattr(getattr(node.op, "reduce", node.op), "keepdims", False)
+        else tuple(shape[a] for a in kept)
+    )
+    strides += [1, 0]
+    return Launch(fn, [outer, inner], strides, [out_shape], [out.dtype], views, len(arrays))
+
+
+def plan_rows(fn, node, arrays) -> Launch | None:
+    x = arrays[0]
+    axis = getattr(node.op, "axis", x.ndim - 1)
+    if axis != x.ndim - 1 or x.ndim == 0:
+        return None
+    rows, cols = int(np.prod(x.shape[:-1])), x.shape[-1]
+    if rows == 0 or cols == 0:
+        return None
+    found = as_matrix_view(x, list(range(x.ndim - 1)), [x.ndim - 1])
+    if found is None:
+        return None
+    strides = list(found)
+    for extra in arrays[1:]:  # the labels of crossentropy_softmax: one per row
+        if extra.ndim != 1:
+            return None
+        strides += [extra.strides[0] // extra.itemsize, 0]
+    out = node.outputs[0].type
+    out_shape = x.shape if out.ndim == x.ndim else x.shape[:-1]
+    strides += contiguous_strides((rows, cols if out.ndim == x.ndim else 1))
+    return Launch(fn, [rows, cols], strides, [out_shape], [out.dtype], None, len(arrays))
+
+
+PLANNERS = {"elementwise": plan_elementwise, "reduction": plan_reduction, "rows": plan_rows}
+
+
+class KernelStep:
+    """A node with a C kernel: plans per input layout, NumPy reference where no plan fits."""
+
+    __slots__ = ("node", "fn", "planner", "plans")
+
+    def __init__(self, node, fn, kind: str):
+        self.node, self.fn, self.planner, self.plans = node, fn, PLANNERS[kind], {}
+
+    def __call__(self, *arrays):
+        key = tuple((a.shape, a.strides) for a in arrays)
+        launch = self.plans.get(key, False)
+        if launch is False:
+            launch = self.plans[key] = self.planner(self.fn, self.node, arrays)
+        if launch is None:
+            return self.node.op.perform(*arrays)
+        outs = launch(arrays)
+        return outs[0] if len(outs) == 1 else outs
+
+
+class Kernel:
+    """A generated kernel as users see it: `f.kernels`."""
+
+    __slots__ = ("name", "target", "source")
+
+    def __init__(self, name: str, target: str, source: str):
+        self.name, self.target, self.source = name, target, source
+
+    def __repr__(self) -> str:
+        return f"<{self.target} kernel {self.name}>"
+
+
+def build_cpu_program(fgraph: FunctionGraph, leaves: list) -> tuple[NumpyProgram, list[Kernel]]:
+    """The schedule with a C kernel for every node that has one, all built as one library."""
+    from runtime.build import build_library
+
+    described = []
+    for i, node in enumerate(fgraph.nodes):
+        kernel = describe(node)
+        if kernel is not None:
+            described.append((f"k{i}_{node.op.name}", node, kernel))
+    kernels = [Kernel(name, "c", render_kernel(kernel, name)) for name, _, kernel in described]
+    steps = {}
+    if described:
+        library = build_library(render_module([(name, k) for name, _, k in described]))
+        for name, node, kernel in described:
+            fn = getattr(library, name)
+            fn.restype = None
+            fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+            steps[id(node)] = KernelStep(node, fn, kernel.kind)
+    program = NumpyProgram(fgraph, leaves, lambda node: steps.get(id(node), node.op.perform))
+    return program, kernels

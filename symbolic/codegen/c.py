@@ -1,0 +1,324 @@
+"""C source for kernel descriptions: loops with OpenMP threads and `omp simd` vector lanes.
+
+The calling convention (signature, sizes, strides) is docs/kernels.md. Loops are written for the
+vectorizer: restrict pointers, a unit-stride copy of every inner loop (the common case, which
+then needs no gathers), `omp simd` with explicit reductions. Outer loops run on OpenMP threads
+when the kernel touches at least `prelude.PARALLEL_MIN` elements.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from symbolic.codegen.cprinter import ctype, literal
+from symbolic.codegen.cstyle import CStyleLanguage, block, if_else
+from symbolic.codegen.kernel import (
+    ElementwiseKernel,
+    ReductionKernel,
+    RowKernel,
+    accumulator_dtype,
+)
+from symbolic.dtypes import is_float
+
+SUM_BLOCK = 1024  # float32 terms per partial sum (see CRenderer.sum_loop)
+
+
+class CRenderer(CStyleLanguage):
+    """C11 with OpenMP pragmas (ignored without -fopenmp)."""
+
+    def render(self, kernel, name: str) -> str:
+        renderers = {
+            "elementwise": self.render_elementwise,
+            "reduction": self.render_reduction,
+            "rows": self.render_rows,
+        }
+        lines = block(self.signature(name), renderers[kernel.kind](kernel))
+        return "\n".join(lines) + "\n"
+
+    def render_module(self, kernels) -> str:
+        return self.render_prelude() + "".join("\n" + self.render(k, n) for n, k in kernels)
+
+    # ---- elementwise ----------------------------------------------------------------------------
+
+    def render_elementwise(self, k: ElementwiseKernel) -> list[str]:
+        program, scalars = k.program, k.scalar_inputs
+        n_in = len(program.input_dtypes)
+        args = [a for a in range(n_in) if not scalars[a]] + [
+            n_in + j for j in range(len(k.output_dtypes))
+        ]
+        lines = [
+            "const int64_t ndim = sizes[0];",
+            "const int64_t *shape = sizes + 1;",
+            "int64_t n = 1;",
+            "for (int64_t d = 0; d < ndim; d++) n *= shape[d];",
+            "if (n == 0) return;",
+            *self.program_setup(program, program.input_dtypes, scalars),
+            *[self.pointer(f"p{a}", program.input_dtypes[a], a, True) for a in args if a < n_in],
+            *[
+                self.pointer(f"p{n_in + j}", d, n_in + j, False)
+                for j, d in enumerate(k.output_dtypes)
+            ],
+        ]
+
+        def body(index) -> list[str]:
+            element, outs = self.element(
+                program, program.input_dtypes, scalars, lambda a: f"p{a}[{index(a)}]"
+            )
+            stores = [
+                f"p{n_in + j}[{index(n_in + j)}] = {name};" for j, (name, _) in enumerate(outs)
+            ]
+            return element + stores
+
+        unit = " && ".join(f"strides[{a}] == 1" for a in args)
+        lines += block(
+            f"if (ndim == 0 || (ndim == 1 && {unit}))",
+            [
+                "/* contiguous: one flat loop */",
+                "SYM_PARALLEL_FOR_SIMD(n)",
+                *block("for (int64_t i = 0; i < n; i++)", body(lambda a: "i")),
+                "return;",
+            ],
+        )
+        # strided: the last axis is the inner loop; the outer index is decomposed into the
+        # other axes (no carried odometer, so threads can take any outer index)
+        lines += [
+            "/* strided: the last axis inner, the others decomposed from the outer index */",
+            "const int64_t inner = shape[ndim - 1], outer = n / inner;",
+            "SYM_PARALLEL_FOR(n)",
+        ]
+        offsets = ", ".join(f"a{a} = 0" for a in args)
+        decompose = [
+            "const int64_t at = rest % shape[d];",
+            "rest /= shape[d];",
+            *[f"a{a} += at * strides[{a} * ndim + d];" for a in args],
+        ]
+        steps = ", ".join(f"t{a} = strides[{a} * ndim + ndim - 1]" for a in args)
+        lines += block(
+            "for (int64_t o = 0; o < outer; o++)",
+            [
+                f"int64_t rest = o, {offsets};",
+                *block("for (int64_t d = ndim - 2; d >= 0; d--)", decompose),
+                f"const int64_t {steps};",
+                "#pragma omp simd",
+                *block("for (int64_t i = 0; i < inner; i++)", body(lambda a: f"a{a} + i * t{a}")),
+            ],
+        )
+        return lines
+
+    # ---- reductions -------------------------------------------------------------------------
+
+    def render_reduction(self, k: ReductionKernel) -> list[str]:
+        n_in, scalars = len(k.input_dtypes), k.scalar_inputs
+        reduction, value_dtype = k.reduction, k.value_dtype
+        if value_dtype == "bool" and reduction in ("max", "min"):  # max of bools is any
+            reduction = "any" if reduction == "max" else "all"
+        args = [a for a in range(n_in) if not scalars[a]]
+        lines = [
+            "const int64_t outer = sizes[0], inner = sizes[1];",
+            *self.program_setup(k.prologue, k.input_dtypes, scalars),
+            *[self.pointer(f"p{a}", k.input_dtypes[a], a, True) for a in args],
+            *[
+                f"const int64_t so{a} = strides[{2 * a}], si{a} = strides[{2 * a + 1}];"
+                for a in args
+            ],
+            self.pointer("r", k.output_dtype, n_in, False),
+            "SYM_PARALLEL_FOR(outer * inner)",
+        ]
+        starts = [
+            f"const {ctype(k.input_dtypes[a])} *{self.restrict} q{a} = p{a} + o * so{a};"
+            for a in args
+        ]
+
+        def loop(pragma: str | None, update: list[str], start="0", stop="inner") -> list[str]:
+            """The inner loop over the reduced values: `update` reads the value as `v`."""
+            unit = " && ".join(f"si{a} == 1" for a in args)
+
+            def one(index) -> list[str]:
+                element, outs = self.element(
+                    k.prologue, k.input_dtypes, scalars, lambda a: f"q{a}[{index(a)}]"
+                )
+                name, dtype = outs[0]
+                inner = block(
+                    f"for (int64_t i = {start}; i < {stop}; i++)",
+                    [*element, f"const {ctype(dtype)} v = {name};", *update],
+                )
+                return ([pragma] if pragma else []) + inner
+
+            if not unit:
+                return one(lambda a: "i")
+            return if_else(unit, one(lambda a: "i"), one(lambda a: f"i * si{a}"))
+
+        body = starts + self.reduce_row(reduction, k, value_dtype, loop)
+        return lines + block("for (int64_t o = 0; o < outer; o++)", body)
+
+    def reduce_row(self, reduction: str, k: ReductionKernel, value_dtype: str, loop) -> list[str]:
+        """The statements reducing one row into r[o], given the inner-loop builder."""
+        acc_dtype = accumulator_dtype(reduction, value_dtype, k.output_dtype)
+        acc, out = ctype(acc_dtype), ctype(k.output_dtype)
+        if reduction == "sum" and is_float(acc_dtype):
+            sums = self.sum_loop(k.output_dtype, loop, lambda acc: [f"{acc} += v;"], "inner")
+            return [*sums, f"r[o] = ({out})acc;"]
+        if reduction in ("sum", "prod"):
+            op, init = ("+", 0) if reduction == "sum" else ("*", 1)
+            return [
+                f"{acc} acc = {init};",
+                *loop(f"#pragma omp simd reduction({op}:acc)", [f"acc {op}= v;"]),
+                f"r[o] = ({out})acc;",
+            ]
+        if reduction in ("all", "any"):
+            op, init = ("&", 1) if reduction == "all" else ("|", 0)
+            return [
+                f"int acc = {init};",
+                *loop(f"#pragma omp simd reduction({op}:acc)", [f"acc {op}= v != 0;"]),
+                "r[o] = acc;",
+            ]
+        if reduction in ("max", "min"):
+            return [*self.extreme(reduction, value_dtype, "acc", loop), "r[o] = acc;"]
+        if reduction in ("argmax", "argmin"):
+            better = "v > best" if reduction == "argmax" else "v < best"
+            if is_float(value_dtype):  # the first NaN wins, as in NumPy
+                better += " || (v != v && best == best)"
+            return [
+                f"{ctype(value_dtype)} best = 0;",
+                "int64_t at = 0;",
+                *loop(None, block(f"if (i == 0 || {better})", ["best = v;", "at = i;"])),
+                "r[o] = at;",
+            ]
+        if reduction == "logsumexp":  # m + log Σ e^(x − m), m = max x (0 where not finite)
+            t = k.output_dtype
+            exp, log = self.libm("exp", t), self.libm("log", t)
+            convert = [f"const {out} w = ({out})v;"]
+            return [
+                *self.extreme("max", t, "m", loop, convert),
+                f"const {out} shift = isfinite(m) ? m : 0;",
+                *self.sum_loop(
+                    t, loop, lambda acc: [*convert, f"{acc} += {exp}(w - shift);"], "inner"
+                ),
+                f"r[o] = {log}(({out})acc) + shift;",
+            ]
+        raise NotImplementedError(f"no C kernel for the reduction {reduction!r}")
+
+    def sum_loop(self, dtype: str, loop, update, stop: str) -> list[str]:
+        """`acc` = the sum of the terms `update(name)` adds to `name`, over the loop up to `stop`.
+
+        float32 is blocked: partial sums of SUM_BLOCK terms in float32 (a vector loop of 8 lanes
+        adds 128 terms per lane) go into a float64 total, as accurate as NumPy's pairwise sum
+        and as fast as a float32 loop (a float64 accumulator would halve the lanes and stop
+        glibc's vector exp from being used)."""
+        if dtype != "float32":
+            return [
+                f"{ctype(dtype)} acc = 0;",
+                *loop("#pragma omp simd reduction(+:acc)", update("acc")),
+            ]
+        blocked = [
+            f"const int64_t end = {stop} - b < {SUM_BLOCK} ? {stop} : b + {SUM_BLOCK};",
+            "float part = 0;",
+            *loop("#pragma omp simd reduction(+:part)", update("part"), "b", "end"),
+            "acc += part;",
+        ]
+        return [
+            "double acc = 0;",
+            *block(f"for (int64_t b = 0; b < {stop}; b += {SUM_BLOCK})", blocked),
+        ]
+
+    def extreme(self, kind: str, dtype: str, name: str, loop, convert=()) -> list[str]:
+        """`name` = max or min of the values, NaN if any is NaN (NumPy's max/min)."""
+        cmp = ">" if kind == "max" else "<"
+        value = "w" if convert else "v"
+        update = [*convert, f"{name} = {value} {cmp} {name} ? {value} : {name};"]
+        if not is_float(dtype):
+            info = np.iinfo(dtype)
+            start = literal(dtype, info.min if kind == "max" else info.max)
+            return [
+                f"{ctype(dtype)} {name} = {start};",
+                *loop(f"#pragma omp simd reduction({kind}:{name})", update),
+            ]
+        start = "-INFINITY" if kind == "max" else "INFINITY"
+        return [
+            f"{ctype(dtype)} {name} = {start};",
+            "int nan = 0;",
+            *loop(
+                f"#pragma omp simd reduction({kind}:{name}) reduction(|:nan)",
+                [*update, f"nan |= {value} != {value};"],
+            ),
+            f"if (nan) {name} = NAN;",
+        ]
+
+    # ---- rows -------------------------------------------------------------------------------
+
+    def render_rows(self, k: RowKernel) -> list[str]:
+        t, x = k.output_dtype, k.input_dtypes[0]
+        out = ctype(t)
+        labels = k.function == "crossentropy_softmax"
+        n_in = 2 if labels else 1
+        exp, log = self.libm("exp", t), self.libm("log", t)
+        lines = [
+            "const int64_t rows = sizes[0], cols = sizes[1];",
+            self.pointer("p0", x, 0, True),
+            "const int64_t so = strides[0], sc = strides[1];",
+            *(
+                [self.pointer("p1", k.input_dtypes[1], 1, True), "const int64_t sl = strides[2];"]
+                if labels
+                else []
+            ),
+            self.pointer("r", t, n_in, False),
+            "SYM_PARALLEL_FOR(rows * cols)",
+        ]
+
+        def loop(pragma: str | None, update: list[str], start="0", stop="cols") -> list[str]:
+            """A loop over the row's columns; `update` reads the value as `v` (and index j)."""
+
+            def one(index: str) -> list[str]:
+                head = [pragma] if pragma else []
+                return head + block(
+                    f"for (int64_t j = {start}; j < {stop}; j++)",
+                    [f"const {out} v = ({out})q[{index}];", *update],
+                )
+
+            return if_else("sc == 1", one("j"), one("j * sc"))
+
+        body = [
+            f"const {ctype(x)} *{self.restrict} q = p0 + o * so;",
+            *self.extreme("max", t, "m", loop),
+        ]
+        row = f"{out} *{self.restrict} y = r + o * cols;"
+        if k.function == "softmax":
+            body += [
+                row,
+                *self.sum_loop(
+                    t,
+                    loop,
+                    lambda acc: [f"const {out} e = {exp}(v - m);", "y[j] = e;", f"{acc} += e;"],
+                    "cols",
+                ),
+                f"const {out} total = ({out})acc;",
+                "#pragma omp simd",
+                "for (int64_t j = 0; j < cols; j++) y[j] = y[j] / total;",
+            ]
+        else:
+            body += [
+                *self.sum_loop(t, loop, lambda acc: [f"{acc} += {exp}(v - m);"], "cols"),
+                f"const {out} lse = {log}(({out})acc);",
+            ]
+            if k.function == "log_softmax":
+                body += [row, *loop("#pragma omp simd", ["y[j] = (v - m) - lse;"])]
+            else:  # −log softmax(x)[y]: lse − (x_y − m); a label past either end gives NaN
+                body += [
+                    "int64_t label = (int64_t)p1[o * sl];",
+                    "if (label < 0) label += cols;",
+                    f"r[o] = (label >= 0 && label < cols) ? lse - (({out})q[label * sc] - m) : NAN;",
+                ]
+        return lines + block("for (int64_t o = 0; o < rows; o++)", body)
+
+
+C = CRenderer()
+
+
+def render_kernel(kernel, name: str) -> str:
+    """The C function `name` computing `kernel` (a description from `kernel.describe`)."""
+    return C.render(kernel, name)
+
+
+def render_module(kernels) -> str:
+    """One translation unit: includes and helpers once, then each (name, kernel) in order."""
+    return C.render_module(kernels)

@@ -1,0 +1,114 @@
+"""Kernel descriptions: what one node of the optimized graph computes, free of any language.
+
+`describe(node)` reads a node and returns one of three small frozen descriptions, or None for a
+node the runtime runs itself (dot, indexing, reshape, …: NumPy, BLAS, or views). The C printer
+(`c.py`) and, later, a CUDA printer render the same descriptions; docs/kernels.md is the calling
+convention their source follows. Equal nodes give equal descriptions, so equal source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from symbolic import dtypes
+from symbolic.elemwise import Cast, Elemwise
+from symbolic.fused import FusedElemwise, FusedReduce, Ref, Step
+from symbolic.graph import Apply, TensorType, Variable
+from symbolic.nnet import CrossentropySoftmax, LogSoftmax, Softmax
+from symbolic.reduction import LogSumExp, Reduce
+
+
+@dataclass(frozen=True)
+class ElementwiseKernel:
+    """Outputs computed element by element by a scalar program over broadcast inputs."""
+
+    program: FusedElemwise  # steps over the inputs x0, x1, … and inlined constants c0, c1, …
+    scalar_inputs: tuple  # of bool: inputs of static rank 0, loaded once outside the loop
+    output_dtypes: tuple  # of str
+
+    kind = "elementwise"
+
+
+@dataclass(frozen=True)
+class ReductionKernel:
+    """One output per `outer` index: `kind` over `inner` values, each value computed from the
+    inputs by the prologue program (or, with no prologue, the single input itself)."""
+
+    reduction: str  # sum prod max min argmax argmin all any logsumexp
+    prologue: FusedElemwise | None
+    input_dtypes: tuple  # of str
+    scalar_inputs: tuple  # of bool, as in ElementwiseKernel
+    output_dtype: str
+
+    kind = "reduction"
+
+    @property
+    def value_dtype(self) -> str:
+        """The dtype of the values reduced (the prologue's output, or the input's)."""
+        if self.prologue is None:
+            return self.input_dtypes[0]
+        typed = [Variable(TensorType(d, ())) for d in self.input_dtypes]
+        return self.prologue.infer(*typed)[0].dtype
+
+
+@dataclass(frozen=True)
+class RowKernel:
+    """A function of whole rows: softmax and log_softmax write a row per row, and
+    crossentropy_softmax one value per row from the row and its integer label."""
+
+    function: str  # softmax log_softmax crossentropy_softmax
+    input_dtypes: tuple  # of str: the logits' (then the labels')
+    output_dtype: str
+
+    kind = "rows"
+
+
+def single_step_program(op, input_dtypes: tuple) -> FusedElemwise:
+    """A lone Elemwise or Cast as a one-step program: one code path for fused and unfused."""
+    refs = tuple(Ref("x", i) for i in range(len(input_dtypes)))
+    return FusedElemwise(tuple(input_dtypes), (), (Step(op, refs),), (0,))
+
+
+def _scalars(node: Apply) -> tuple:
+    return tuple(v.ndim == 0 for v in node.inputs)
+
+
+def describe(node: Apply) -> ElementwiseKernel | ReductionKernel | RowKernel | None:
+    """The kernel computing `node`, or None when no generated kernel computes it."""
+    op, in_dtypes = node.op, tuple(v.dtype for v in node.inputs)
+    out_dtypes = tuple(v.dtype for v in node.outputs)
+    if isinstance(op, FusedElemwise):
+        return ElementwiseKernel(op, _scalars(node), out_dtypes)
+    if isinstance(op, (Elemwise, Cast)):
+        return ElementwiseKernel(single_step_program(op, in_dtypes), _scalars(node), out_dtypes)
+    if isinstance(op, (Reduce, LogSumExp)):
+        return ReductionKernel(_reduction(op), None, in_dtypes, _scalars(node), out_dtypes[0])
+    if isinstance(op, FusedReduce):
+        return ReductionKernel(
+            _reduction(op.reduce), op.program, in_dtypes, _scalars(node), out_dtypes[0]
+        )
+    if isinstance(op, (Softmax, LogSoftmax, CrossentropySoftmax)):
+        return RowKernel(op.name, in_dtypes, out_dtypes[0])
+    return None
+
+
+def _reduction(op) -> str:
+    return "logsumexp" if isinstance(op, LogSumExp) else op.kind
+
+
+def accumulator_dtype(reduction: str, value_dtype: str, output_dtype: str) -> str:
+    """The dtype a reduction accumulates in.
+
+    float32 sums (and the sum inside logsumexp) accumulate in float64: exact for the first
+    2^29 terms of like sign and rounded once at the end, more accurate than NumPy's pairwise
+    float32 sum and as fast (a sum is bound by memory). Everything else accumulates in the
+    output dtype (integer sums and products in int64, NumPy's rule), so overflow happens where
+    NumPy's does.
+    """
+    if reduction in ("sum", "logsumexp") and dtypes.is_float(output_dtype):
+        return "float64"
+    if reduction in ("all", "any"):
+        return "bool"
+    if reduction in ("argmax", "argmin"):
+        return value_dtype
+    return output_dtype

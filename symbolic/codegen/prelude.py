@@ -1,0 +1,163 @@
+"""The helpers every C translation unit starts with: NumPy's scalar semantics where C differs.
+
+Each helper is written once as a template over the dtype (`T` its C type, `S` its suffix) and
+instantiated per dtype, so `floordiv_i64`, `floordiv_u8`, `floordiv_f32` … all exist and the
+scalar printer can name any of them. `QUALIFIER` is `static inline` in C; a CUDA printer puts
+`__device__` in front of the same text.
+"""
+
+from __future__ import annotations
+
+import re
+
+from symbolic.codegen.cprinter import CTYPES
+
+PARALLEL_MIN = 1 << 16  # elements below which a loop runs on one thread: a fork costs ~µs
+
+# Integer helpers. Floor division and modulo as NumPy's: the quotient rounds toward −∞, the
+# remainder takes the divisor's sign, a zero divisor gives 0, and MIN / −1 wraps to MIN
+# (computed in unsigned arithmetic, as C's MIN / −1 traps). Powers by squaring, wrapping;
+# a negative exponent (an error in NumPy) gives the truncated value (0 unless |base| = 1).
+SIGNED = """\
+QUALIFIER T floordiv_S(T a, T b) {
+    if (b == 0) return 0;
+    if (b == -1) return (T)(0 - (U)a);
+    T q = a / b;
+    return (T)(q - ((a % b != 0) & ((a < 0) != (b < 0))));
+}
+QUALIFIER T mod_S(T a, T b) {
+    if (b == 0 || b == -1) return 0;
+    T r = a % b;
+    return (r != 0 && ((r < 0) != (b < 0))) ? (T)(r + b) : r;
+}
+QUALIFIER T ipow_S(T a, T b) {
+    if (b < 0) return a == 1 ? 1 : a == -1 ? ((b & 1) ? -1 : 1) : 0;
+    U r = 1, x = (U)a;
+    for (; b; b >>= 1, x *= x) if (b & 1) r *= x;
+    return (T)r;
+}
+"""
+UNSIGNED = """\
+QUALIFIER T floordiv_S(T a, T b) { return b == 0 ? 0 : (T)(a / b); }
+QUALIFIER T mod_S(T a, T b) { return b == 0 ? 0 : (T)(a % b); }
+QUALIFIER T ipow_S(T a, T b) {
+    unsigned r = 1, x = a;
+    for (; b; b >>= 1, x *= x) if (b & 1) r *= x;
+    return (T)r;
+}
+"""
+ORDER = """\
+QUALIFIER T maximum_S(T a, T b) { return a > b ? a : b; }
+QUALIFIER T minimum_S(T a, T b) { return a < b ? a : b; }
+"""
+# NumPy's maximum/minimum of floats: a NaN in either argument is the result; on a tie (±0)
+# the second argument, as NumPy's
+FLOAT_ORDER = """\
+QUALIFIER T maximum_S(T a, T b) { return (a > b || a != a) ? a : b; }
+QUALIFIER T minimum_S(T a, T b) { return (a < b || a != a) ? a : b; }
+"""
+# Float helpers, F the libm suffix ("f" for float32). floordiv/mod are NumPy's npy_divmod:
+# fmod gives the exact remainder; the quotient (a − mod) / b is then exact up to rounding and
+# is floored and corrected; signed zeros and b = 0 follow IEEE as NumPy's do.
+FLOAT = """\
+QUALIFIER T mod_S(T a, T b) {
+    T m = fmodF(a, b);
+    if (!b) return m;
+    if (m) { if ((b < 0) != (m < 0)) m += b; }
+    else m = copysignF(0, b);
+    return m;
+}
+QUALIFIER T floordiv_S(T a, T b) {
+    if (!b) return a / b;
+    T m = fmodF(a, b);
+    T d = (a - m) / b;
+    if (m && ((b < 0) != (m < 0))) d -= 1;
+    if (!d) return copysignF(0, a / b);
+    T f = floorF(d);
+    return (d - f > (T)0.5) ? f + 1 : f;
+}
+QUALIFIER T sign_S(T a) { return a > 0 ? 1 : a < 0 ? -1 : a == 0 ? 0 : a; }
+/* Branch-free so loops over them vectorize: both sides are computed, then one is selected. */
+/* σ(x) = 1 / (1 + e^−x) for x ≥ 0, e^x / (1 + e^x) below: e^−|x| never overflows */
+QUALIFIER T sigmoid_S(T a) {
+    T e = expF(-fabsF(a));
+    T p = 1 / (1 + e), q = e / (1 + e);
+    return a >= 0 ? p : q;
+}
+/* log(1 + e^x) = max(x, 0) + log1p(e^−|x|): no overflow, NaN stays NaN */
+QUALIFIER T softplus_S(T a) {
+    T t = log1pF(expF(-fabsF(a)));
+    return a > 0 ? a + t : t;
+}
+/* log(1 − e^x): log(−expm1 x) near 0, log1p(−e^x) below −log 2 */
+QUALIFIER T log1mexp_S(T a) {
+    T p = logF(-expm1F(a)), q = log1pF(-expF(a));
+    return a > -LN2 ? p : q;
+}
+"""
+LN2 = "0.693147180559945309417232121458176568"
+
+# Loop pragmas. Without OpenMP a parallel loop is an ordinary loop; `omp simd` still applies
+# under -fopenmp-simd and is ignored by compilers that know neither.
+PRAGMAS = f"""\
+#define SYM_PRAGMA(x) _Pragma(#x)
+#if defined(_OPENMP)
+#define SYM_PARALLEL_FOR(n) SYM_PRAGMA(omp parallel for if ((n) >= {PARALLEL_MIN}) schedule(static))
+#define SYM_PARALLEL_FOR_SIMD(n) \\
+    SYM_PRAGMA(omp parallel for simd if (parallel: (n) >= {PARALLEL_MIN}) schedule(static))
+#else
+#define SYM_PARALLEL_FOR(n)
+#define SYM_PARALLEL_FOR_SIMD(n) SYM_PRAGMA(omp simd)
+#endif
+"""
+
+
+# the unsigned type a signed one wraps through (int8/int16 widen: their products fit in 32 bits)
+UNSIGNED_OF = {"int8": "unsigned", "int16": "unsigned", "int32": "uint32_t", "int64": "uint64_t"}
+
+# glibc's vector math library (libmvec, glibc ≥ 2.35 for all of these): declared `simd`, a libm
+# call inside an `omp simd` loop becomes a call on 4 or 8 lanes at once (E1 is bound by exp and
+# tanh). Opt-in: the runtime defines SYMBOLIC_LIBMVEC and links -lmvec where glibc has it. The
+# vector variants keep IEEE special values (NaN, ±Inf) and are within 4 ulp, no -ffast-math.
+VECTOR_MATH_FUNCTIONS = (
+    "exp exp2 expm1 log log2 log10 log1p sin cos tan asin acos atan sinh cosh tanh atanh "
+    "erf erfc pow"
+).split()
+
+
+def render_vector_math() -> str:
+    decls = []
+    for fn in VECTOR_MATH_FUNCTIONS:
+        params = 2 if fn == "pow" else 1
+        for t, name in (("float", fn + "f"), ("double", fn)):
+            decls.append(f"SYM_SIMD {t} {name}({', '.join([t] * params)});")
+    guard = (
+        "#if defined(SYMBOLIC_LIBMVEC) && defined(__x86_64__) && defined(__GNUC__) && "
+        "!defined(__clang__)"
+    )
+    simd = '#define SYM_SIMD __attribute__((__simd__("notinbranch")))'
+    return "\n".join([guard, simd, *decls, "#endif", ""])
+
+
+def _instantiate(template: str, dtype: str, qualifier: str) -> str:
+    t, s = CTYPES[dtype]
+    libm = "f" if dtype == "float32" else ""
+    text = template.replace("QUALIFIER", qualifier).replace("_S(", f"_{s}(")
+    text = text.replace("LN2", LN2 + libm)
+    text = re.sub(r"(\w)F\(", rf"\1{libm}(", text)  # fmodF( -> fmodf( or fmod(
+    text = re.sub(r"\bT\b", t, text)
+    return re.sub(r"\bU\b", UNSIGNED_OF.get(dtype, "unsigned"), text)
+
+
+def render_helpers(qualifier: str = "static inline") -> str:
+    """Every helper for every dtype: unused `static inline` functions cost nothing."""
+    parts = []
+    for dtype in CTYPES:
+        if dtype in ("bool", "uint8"):
+            templates = [UNSIGNED, ORDER]
+        elif dtype.startswith("int"):
+            templates = [SIGNED, ORDER]
+        else:
+            templates = [FLOAT, FLOAT_ORDER]
+        parts += [_instantiate(t, dtype, qualifier) for t in templates]
+    return "".join(parts)
