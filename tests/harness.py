@@ -14,3 +14,16 @@ def run(outputs, inputs_values: dict, device: str):
     inputs = list(inputs_values)
     f = S.compile(inputs, outputs, device=device)
     return f(*inputs_values.values())
+
+
+def assert_matches_oracle(got, want, device: str) -> None:
+    """Exact on the numpy device; within a few ulps elsewhere (generated code may use vector
+    math, within 4 ulp of libm), with NaN where the oracle has NaN."""
+    import numpy as np
+
+    got, want = np.asarray(got), np.asarray(want)
+    if device == "numpy" or want.dtype.kind not in "fc":
+        np.testing.assert_array_equal(got, want)
+    else:
+        rtol = 4 * np.finfo(want.dtype).eps
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * 1e-3, equal_nan=True)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import sympy as sp
 from conftest import both_ways, op_names, optimized_ops
+from harness import assert_matches_oracle
 
 import symbolic as S
 from symbolic.elemwise import Cast, Elemwise
@@ -92,7 +93,7 @@ def test_fusion_convex_longer_detour_fuses_the_tail():
     assert names[:2] == ["exp", "dot"] and len(names) == 3 and names[2].startswith("fused")
 
 
-def test_fusion_argument_budget_splits_groups():
+def test_fusion_argument_budget_splits_groups(device):
     xs = [S.vector(f"x{i}") for i in range(100)]
     total = xs[0]
     for x in xs[1:]:
@@ -101,8 +102,8 @@ def test_fusion_argument_budget_splits_groups():
     assert len(nodes) > 1
     assert all(len(n.inputs) + len(n.outputs) <= MAX_KERNEL_ARGS for n in nodes)
     values = [np.full(3, i, np.float32) for i in range(100)]
-    fast, plain = both_ways(xs, total, values)
-    np.testing.assert_array_equal(fast, plain)
+    fast, plain = both_ways(xs, total, values, device=device)
+    assert_matches_oracle(fast, plain, device)
 
 
 def test_fusion_scalar_constants_are_inlined():
@@ -141,12 +142,12 @@ def test_fusion_reduce_prologue_sum_exp():
         (lambda e: S.logsumexp(e, axis=1), "fused_logsumexp"),
     ],
 )
-def test_fusion_reduce_prologue_kinds(rng, reduce, name):
+def test_fusion_reduce_prologue_kinds(rng, reduce, name, device):
     x, y = S.matrix("x"), S.matrix("y")
     out = reduce(S.tanh(x) * y + 0.25)
     assert optimized_ops(out) == [name]
     values = [rng.standard_normal((4, 5)).astype(np.float32) for _ in range(2)]
-    fast, plain = both_ways([x, y], out, values)
+    fast, plain = both_ways([x, y], out, values, device=device)
     np.testing.assert_allclose(fast, plain, rtol=1e-6)
 
 
@@ -169,42 +170,42 @@ def test_fusion_reduce_prologue_expression():
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_fusion_values_equal_unfused(rng, dtype):
+def test_fusion_values_equal_unfused(rng, dtype, device):
     x, y = S.matrix("x", dtype=dtype), S.matrix("y", dtype=dtype)
     out = the_expression(x, y)
     values = [rng.standard_normal((5, 7)).astype(dtype) for _ in range(2)]
-    fast, plain = both_ways([x, y], out, values)
+    fast, plain = both_ways([x, y], out, values, device=device)
     assert fast.dtype == plain.dtype == dtype
-    np.testing.assert_array_equal(fast, plain)
+    assert_matches_oracle(fast, plain, device)
 
 
-def test_fusion_values_equal_unfused_integers(rng):
+def test_fusion_values_equal_unfused_integers(rng, device):
     i, j = S.matrix("i", dtype="int32"), S.vector("j", dtype="int8")
     out = (i * 3 + j) // 2 - i % 3 + S.abs(j)
     values = [rng.integers(-50, 50, (4, 6)).astype("int32"), rng.integers(1, 9, 6).astype("int8")]
-    fast, plain = both_ways([i, j], out, values)
+    fast, plain = both_ways([i, j], out, values, device=device)
     assert len(fused_nodes(S.optimize(out))) == 1
     assert fast.dtype == plain.dtype
-    np.testing.assert_array_equal(fast, plain)
+    assert_matches_oracle(fast, plain, device)
 
 
-def test_fusion_values_equal_unfused_mixed_dtypes_and_casts(rng):
+def test_fusion_values_equal_unfused_mixed_dtypes_and_casts(rng, device):
     i, x = S.vector("i", dtype="int32"), S.matrix("x")
     out = S.exp(i) * x + S.cast(i, "float64") - S.where(x > 0, x, 0.0)
     values = [rng.integers(-3, 3, 6).astype("int32"), rng.standard_normal((3, 6)).astype("f4")]
-    fast, plain = both_ways([i, x], out, values)
+    fast, plain = both_ways([i, x], out, values, device=device)
     assert fast.dtype == plain.dtype == "float64"
-    np.testing.assert_array_equal(fast, plain)
+    assert_matches_oracle(fast, plain, device)
 
 
-def test_fusion_values_equal_unfused_broadcasting_and_multi_output(rng):
+def test_fusion_values_equal_unfused_broadcasting_and_multi_output(rng, device):
     x, b, W = S.matrix("x"), S.vector("b"), S.matrix("W")
     a = S.exp(b) * x
     outs = [S.dot(a, W), S.sigmoid(a + b), a]
     values = [rng.standard_normal(s).astype("f4") for s in [(4, 3), (3,), (3, 2)]]
-    fast, plain = both_ways([x, b, W], outs, values)
+    fast, plain = both_ways([x, b, W], outs, values, device=device)
     for f, p in zip(fast, plain):
-        np.testing.assert_array_equal(f, p)
+        assert_matches_oracle(f, p, device)
 
 
 # ---- the fused op --------------------------------------------------------------------------------
@@ -291,7 +292,7 @@ def build_mlp_training_graph(rng, sizes=(784, 1024, 1024, 10)):
     return [x, y], [cost] + [p - 0.1 * g for p, g in zip(params, grads)]
 
 
-def test_fusion_mlp_training_graph_in_a_handful_of_fused_nodes(rng):
+def test_fusion_mlp_training_graph_in_a_handful_of_fused_nodes(rng, device):
     inputs, outs = build_mlp_training_graph(rng)
     optimized = S.optimize(outs)
     nodes = toposort(optimized)
@@ -302,7 +303,7 @@ def test_fusion_mlp_training_graph_in_a_handful_of_fused_nodes(rng):
     assert 6 <= len(fused) <= 16 and len(lone) <= 10
     assert all(u.owner.op.name.startswith("fused") for u in optimized[1:])
     values = [rng.standard_normal((8, 784)).astype(np.float32), rng.integers(0, 10, 8)]
-    fast, plain = both_ways(inputs, outs, values)
+    fast, plain = both_ways(inputs, outs, values, device=device)
     for f, p in zip(fast, plain):
         np.testing.assert_allclose(f, p, rtol=1e-6, atol=1e-7)
 

@@ -191,10 +191,10 @@ def test_stabilize_rewritten_form(row, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("row", RULES, ids=IDS)
-def test_stabilize_ordinary_values_equal_unoptimized(row, dtype, rng):
+def test_stabilize_ordinary_values_equal_unoptimized(row, dtype, rng, device):
     x, expr = build(row, dtype)
     value = rng.uniform(*row[4], row[3]).astype(dtype)
-    fast = S.compile([x], expr, device="numpy")(value)
+    fast = S.compile([x], expr, device=device)(value)
     plain = S.compile([x], expr, device="numpy", optimize=False)(value)
     assert fast.dtype == plain.dtype == np.dtype(dtype)
     tol = dict(rtol=1e-4, atol=1e-5) if dtype == "float32" else dict(rtol=1e-9, atol=1e-12)
@@ -203,10 +203,10 @@ def test_stabilize_ordinary_values_equal_unoptimized(row, dtype, rng):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("row", RULES, ids=IDS)
-def test_stabilize_hard_values_finite_and_right(row, dtype):
+def test_stabilize_hard_values_finite_and_right(row, dtype, device):
     x, expr = build(row, dtype)
     value = hard_input(row, dtype)
-    out = S.compile([x], expr, device="numpy")(value)
+    out = S.compile([x], expr, device=device)(value)
     expected = row[6](value.astype(np.float64))
     assert out.dtype == np.dtype(dtype)
     assert np.all(np.isfinite(out)), out
@@ -238,10 +238,10 @@ def test_stabilize_gradient_matches_finite_differences(row, rng):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("row", RULES, ids=IDS)
-def test_stabilize_gradient_finite_on_hard_inputs(row, dtype):
+def test_stabilize_gradient_finite_on_hard_inputs(row, dtype, device):
     x, expr = build(row, dtype)
     cost = stabilized(expr).sum()
-    g = S.compile([x], S.grad(cost, x), device="numpy")(hard_input(row, dtype))
+    g = S.compile([x], S.grad(cost, x), device=device)(hard_input(row, dtype))
     assert g.dtype == np.dtype(dtype)
     assert np.all(np.isfinite(g)), g
 
