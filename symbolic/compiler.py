@@ -105,6 +105,7 @@ def compile(
     device: str = "auto",
     optimize: bool = True,
     profile: bool = False,
+    trust_input: bool = False,
 ):
     """Compile a function from `inputs` to `outputs`, applying `updates` after each call.
 
@@ -118,9 +119,10 @@ def compile(
     device : "auto", "numpy", "cpu" or "cuda".
     optimize : run the optimizer's phases (False: run the graph as built).
     profile : collect per-node call counts and time in `f.profile`.
+    trust_input : skip the input checks (see `Function`; also settable as `f.trust_input`).
     """
-    from runtime.function import Function
     from runtime.cpu_backend import build_cpu_program
+    from runtime.function import Function
     from runtime.numpy_backend import NumpyProgram
 
     inputs = _check_inputs(inputs)
@@ -158,4 +160,5 @@ def compile(
         rewrites=log.items(),
         profile=profile,
         kernels=kernels,
+        trust_input=trust_input,
     )

@@ -114,6 +114,13 @@ class ScalarOp:
     def __repr__(self) -> str:
         return self.name
 
+    def __reduce__(self):  # by name: the table's lambdas and sympy functions do not pickle
+        return scalar_op, (self.name,)
+
+
+def scalar_op(name: str) -> ScalarOp:
+    return SCALAR_OPS[name]
+
 
 def zero(x):
     return S.zeros_like(x)

@@ -125,7 +125,7 @@ class CRenderer(CStyleLanguage):
             "SYM_PARALLEL_FOR(outer * inner)",
         ]
         starts = [
-            f"const {ctype(k.input_dtypes[a])} *{self.restrict} q{a} = p{a} + o * so{a};"
+            f"const {self.input_ctype(k.input_dtypes[a])} *{self.restrict} q{a} = p{a} + o * so{a};"
             for a in args
         ]
 
@@ -148,10 +148,26 @@ class CRenderer(CStyleLanguage):
                 return one(lambda a: "i")
             return if_else(unit, one(lambda a: "i"), one(lambda a: f"i * si{a}"))
 
-        body = starts + self.reduce_row(reduction, k, value_dtype, loop)
+        body = starts + self.reduce_row(reduction, k, value_dtype, loop, args)
         return lines + block("for (int64_t o = 0; o < outer; o++)", body)
 
-    def reduce_row(self, reduction: str, k: ReductionKernel, value_dtype: str, loop) -> list[str]:
+    def prefetch_next_row(self, k: ReductionKernel, args: list[int]) -> list[str]:
+        """Statements asking for the block [b, end) of the next row of each contiguous input:
+        it streams in while this row's exps are computed (bound by arithmetic), so the next
+        row's max pass reads cache instead of waiting on memory."""
+        lines = []
+        for a in args:
+            t = self.input_ctype(k.input_dtypes[a])
+            stride = f"(int64_t)(64 / sizeof({t}))"  # one request per 64-byte cache line
+            lines += block(
+                f"if (si{a} == 1 && o + 1 < outer)",
+                [f"for (int64_t l = b; l < end; l += {stride}) SYM_PREFETCH(q{a} + so{a} + l);"],
+            )
+        return lines
+
+    def reduce_row(
+        self, reduction: str, k: ReductionKernel, value_dtype: str, loop, args: list[int]
+    ) -> list[str]:
         """The statements reducing one row into r[o], given the inner-loop builder."""
         acc_dtype = accumulator_dtype(reduction, value_dtype, k.output_dtype)
         acc, out = ctype(acc_dtype), ctype(k.output_dtype)
@@ -188,23 +204,29 @@ class CRenderer(CStyleLanguage):
             t = k.output_dtype
             exp, log = self.libm("exp", t), self.libm("log", t)
             convert = [f"const {out} w = ({out})v;"]
+            # the max skips a NaN (w > m is false), whose term e^(NaN − m) then makes the sum
+            # and the result NaN: no NaN flag in the max loop
             return [
-                *self.extreme("max", t, "m", loop, convert),
+                *self.extreme("max", t, "m", loop, convert, nan=False),
                 f"const {out} shift = isfinite(m) ? m : 0;",
                 *self.sum_loop(
-                    t, loop, lambda acc: [*convert, f"{acc} += {exp}(w - shift);"], "inner"
+                    t,
+                    loop,
+                    lambda acc: [*convert, f"{acc} += {exp}(w - shift);"],
+                    "inner",
+                    self.prefetch_next_row(k, args),
                 ),
                 f"r[o] = {log}(({out})acc) + shift;",
             ]
         raise NotImplementedError(f"no C kernel for the reduction {reduction!r}")
 
-    def sum_loop(self, dtype: str, loop, update, stop: str) -> list[str]:
+    def sum_loop(self, dtype: str, loop, update, stop: str, prefetch=()) -> list[str]:
         """`acc` = the sum of the terms `update(name)` adds to `name`, over the loop up to `stop`.
 
         float32 is blocked: partial sums of SUM_BLOCK terms in float32 (a vector loop of 8 lanes
         adds 128 terms per lane) go into a float64 total, as accurate as NumPy's pairwise sum
         and as fast as a float32 loop (a float64 accumulator would halve the lanes and stop
-        glibc's vector exp from being used)."""
+        glibc's vector exp from being used). `prefetch`: statements run before each block."""
         if dtype != "float32":
             return [
                 f"{ctype(dtype)} acc = 0;",
@@ -212,6 +234,7 @@ class CRenderer(CStyleLanguage):
             ]
         blocked = [
             f"const int64_t end = {stop} - b < {SUM_BLOCK} ? {stop} : b + {SUM_BLOCK};",
+            *prefetch,
             "float part = 0;",
             *loop("#pragma omp simd reduction(+:part)", update("part"), "b", "end"),
             "acc += part;",
@@ -221,8 +244,9 @@ class CRenderer(CStyleLanguage):
             *block(f"for (int64_t b = 0; b < {stop}; b += {SUM_BLOCK})", blocked),
         ]
 
-    def extreme(self, kind: str, dtype: str, name: str, loop, convert=()) -> list[str]:
-        """`name` = max or min of the values, NaN if any is NaN (NumPy's max/min)."""
+    def extreme(self, kind: str, dtype: str, name: str, loop, convert=(), nan=True) -> list[str]:
+        """`name` = max or min of the values, NaN if any is NaN (NumPy's max/min); with
+        `nan=False` NaNs are skipped (the max of the others, or ∓INFINITY)."""
         cmp = ">" if kind == "max" else "<"
         value = "w" if convert else "v"
         update = [*convert, f"{name} = {value} {cmp} {name} ? {value} : {name};"]
@@ -234,6 +258,11 @@ class CRenderer(CStyleLanguage):
                 *loop(f"#pragma omp simd reduction({kind}:{name})", update),
             ]
         start = "-INFINITY" if kind == "max" else "INFINITY"
+        if not nan:
+            return [
+                f"{ctype(dtype)} {name} = {start};",
+                *loop(f"#pragma omp simd reduction({kind}:{name})", update),
+            ]
         return [
             f"{ctype(dtype)} {name} = {start};",
             "int nan = 0;",
@@ -278,7 +307,7 @@ class CRenderer(CStyleLanguage):
             return if_else("sc == 1", one("j"), one("j * sc"))
 
         body = [
-            f"const {ctype(x)} *{self.restrict} q = p0 + o * so;",
+            f"const {self.input_ctype(x)} *{self.restrict} q = p0 + o * so;",
             *self.extreme("max", t, "m", loop),
         ]
         row = f"{out} *{self.restrict} y = r + o * cols;"

@@ -12,7 +12,8 @@ import re
 
 from symbolic.codegen.cprinter import CTYPES
 
-PARALLEL_MIN = 1 << 16  # elements below which a loop runs on one thread: a fork costs ~µs
+PARALLEL_MIN = 1 << 20  # elements below which a loop runs on one thread: waking threads costs µs,
+# and idle OpenMP threads that spin steal cores from the BLAS calls between our kernels
 
 # Integer helpers. Floor division and modulo as NumPy's: the quotient rounds toward −∞, the
 # remainder takes the divisor's sign, a zero divisor gives 0, and MIN / −1 wraps to MIN
@@ -98,7 +99,8 @@ QUALIFIER T log1mexp_S(T a) {
 LN2 = "0.693147180559945309417232121458176568"
 
 # Loop pragmas. Without OpenMP a parallel loop is an ordinary loop; `omp simd` still applies
-# under -fopenmp-simd and is ignored by compilers that know neither.
+# under -fopenmp-simd and is ignored by compilers that know neither. SYM_PREFETCH asks for a
+# cache line: a hint (it never faults, even past an array's end, and changes no value).
 PRAGMAS = f"""\
 #define SYM_PRAGMA(x) _Pragma(#x)
 #if defined(_OPENMP)
@@ -108,6 +110,11 @@ PRAGMAS = f"""\
 #else
 #define SYM_PARALLEL_FOR(n)
 #define SYM_PARALLEL_FOR_SIMD(n) SYM_PRAGMA(omp simd)
+#endif
+#if defined(__GNUC__)
+#define SYM_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define SYM_PREFETCH(p) ((void)(p))
 #endif
 """
 

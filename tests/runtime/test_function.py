@@ -245,3 +245,98 @@ def test_profile_counts_calls_and_time_per_node(device):
 def test_profile_is_none_unless_asked(device):
     x = S.vector("x")
     assert S.compile([x], x + 1, device=device).profile is None
+
+
+# ---- the fast call path and trust_input ----------------------------------------------------
+
+
+def test_trust_input_keyword_and_attribute_give_the_checked_results(device, rng):
+    x = S.matrix("x")
+    W = S.shared(np.ones((3, 2), np.float32), name="W")
+    expr = S.tanh(S.dot(x, W)) + 1
+    checked = S.compile([x], expr, device=device)
+    trusted = S.compile([x], expr, device=device, trust_input=True)
+    assert checked.trust_input is False and trusted.trust_input is True
+    v = rng.standard_normal((4, 3)).astype(np.float32)
+    np.testing.assert_array_equal(trusted(v), checked(v))
+    checked.trust_input = True
+    np.testing.assert_array_equal(checked(v), trusted(v))
+    checked.trust_input = False  # and back: the checks apply again
+    with pytest.raises(TypeError, match="'x' \\(position 0\\)"):
+        checked(v.astype(np.float64))
+
+
+def test_trusted_calls_keep_outputs_fresh_and_updates_applied(device):
+    acc = S.shared(np.zeros(2, np.float32), name="acc")
+    x = S.vector("x")
+    f = S.compile([x], [x, acc], updates=[(acc, acc + x)], device=device, trust_input=True)
+    v = np.array([1, 2], np.float32)
+    out, old = f(v)
+    assert out is not v and not np.shares_memory(out, v)
+    np.testing.assert_array_equal(old, [0, 0])
+    np.testing.assert_array_equal(f(v)[1], [1, 2])
+    np.testing.assert_array_equal(acc.get_value(), [2, 4])
+
+
+@pytest.mark.parametrize("trust", [False, True])
+def test_output_that_is_an_input_is_copied(device, trust):
+    x = S.vector("x")
+    f = S.compile([x], x, device=device, trust_input=trust)
+    v = np.array([1, 2], np.float32)
+    out = f(v)
+    np.testing.assert_array_equal(out, v)
+    assert not np.shares_memory(out, v)
+
+
+def test_fast_check_refuses_what_the_full_check_refuses(device):
+    t = S.tensor("t", shape=(None, 3))
+    f = S.compile([t], t * 2, device=device)
+    np.testing.assert_array_equal(f(np.ones((2, 3), np.float32)), np.full((2, 3), 2))
+    with pytest.raises(ValueError, match="static shape"):
+        f(np.ones((2, 4), np.float32))
+    with pytest.raises(TypeError, match="2-d"):
+        f(np.ones(3, np.float32))
+    with pytest.raises(TypeError, match="cannot be cast safely"):
+        f(np.ones((2, 3), np.float64))
+    with pytest.raises(TypeError, match="takes 1 inputs"):
+        f(np.ones((2, 3), np.float32), np.ones((2, 3), np.float32))
+
+
+def test_inputs_of_other_byte_order_or_array_subclasses_are_converted(device):
+    x = S.vector("x", "float64")
+    f = S.compile([x], x * 2 + 1, device=device)
+    swapped = np.array([1.5, -2.0, 3.25], ">f8")
+    np.testing.assert_array_equal(f(swapped), [4.0, -3.0, 7.5])
+    masked = np.ma.masked_array([1.0, 2.0], mask=[False, True])
+    out = f(masked)
+    assert type(out) is np.ndarray
+    np.testing.assert_array_equal(out, [3.0, 5.0])  # the data, as np.asarray reads it
+
+
+def test_function_of_no_inputs_and_one_constant_output(device):
+    f = S.compile([], S.constant(np.arange(3.0)), device=device)
+    first = f()
+    first[0] = 7.0  # a fresh array each call: writing to it changes nothing
+    np.testing.assert_array_equal(f(), [0.0, 1.0, 2.0])
+
+
+def test_long_schedule_runs_as_a_loop_with_the_same_values(device, rng, monkeypatch):
+    from runtime import numpy_backend
+
+    x = S.vector("x", "float64")
+    expr = S.sum(S.exp(x)) * S.max(x) + S.dot(x, x)
+    v = rng.standard_normal(5)
+    expected = S.compile([x], expr, device=device)(v)
+    monkeypatch.setattr(numpy_backend, "MAX_RENDERED_STEPS", 0)
+    np.testing.assert_allclose(S.compile([x], expr, device=device)(v), expected, rtol=1e-12)
+
+
+def test_rendered_schedule_frees_intermediates_and_names_failing_node(device):
+    x, y = S.vector("x", "float64"), S.vector("y", "float64")
+    f = S.compile([x, y], S.exp(S.dot(x, y)) + S.sum(x), device=device)
+    from runtime.numpy_backend import render_schedule
+
+    source = render_schedule(f._program)
+    assert "del " in source  # the dot's operands die once it has run
+    with pytest.raises(ValueError, match="(?s)dot.*test_function.py"):
+        f(np.ones(2), np.ones(3))

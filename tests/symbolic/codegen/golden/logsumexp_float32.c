@@ -7,31 +7,30 @@ void k0_logsumexp(const int64_t *sizes, const int64_t *strides, char **data) {
     for (int64_t o = 0; o < outer; o++) {
         const float *restrict q0 = p0 + o * so0;
         float m = -INFINITY;
-        int nan = 0;
         if (si0 == 1) {
-            #pragma omp simd reduction(max:m) reduction(|:nan)
+            #pragma omp simd reduction(max:m)
             for (int64_t i = 0; i < inner; i++) {
                 const float x0 = q0[i];
                 const float v = x0;
                 const float w = (float)v;
                 m = w > m ? w : m;
-                nan |= w != w;
             }
         } else {
-            #pragma omp simd reduction(max:m) reduction(|:nan)
+            #pragma omp simd reduction(max:m)
             for (int64_t i = 0; i < inner; i++) {
                 const float x0 = q0[i * si0];
                 const float v = x0;
                 const float w = (float)v;
                 m = w > m ? w : m;
-                nan |= w != w;
             }
         }
-        if (nan) m = NAN;
         const float shift = isfinite(m) ? m : 0;
         double acc = 0;
         for (int64_t b = 0; b < inner; b += 1024) {
             const int64_t end = inner - b < 1024 ? inner : b + 1024;
+            if (si0 == 1 && o + 1 < outer) {
+                for (int64_t l = b; l < end; l += (int64_t)(64 / sizeof(float))) SYM_PREFETCH(q0 + so0 + l);
+            }
             float part = 0;
             if (si0 == 1) {
                 #pragma omp simd reduction(+:part)
