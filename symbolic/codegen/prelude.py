@@ -12,7 +12,7 @@ import re
 
 from symbolic.codegen.cprinter import CTYPES
 
-PARALLEL_MIN = 1 << 20  # elements below which a loop runs on one thread: waking threads costs µs,
+PARALLEL_MIN = 1 << 21  # elements below which a loop runs on one thread: waking threads costs µs,
 # and idle OpenMP threads that spin steal cores from the BLAS calls between our kernels
 
 # Integer helpers. Floor division and modulo as NumPy's: the quotient rounds toward −∞, the
