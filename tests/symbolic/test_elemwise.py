@@ -190,7 +190,7 @@ def cases():
                 yield pytest.param(op, dtype, shapes, id=f"{op.name}-{dtype}-{label}")
 
 
-@pytest.mark.parametrize("op,dtype,shapes", cases())
+@pytest.mark.parametrize("op,dtype,shapes", list(cases()))
 def test_elemwise_matches_numpy(op, dtype, shapes, device, rng):
     arg_dtypes = ["bool" if i in op.bool_args else dtype for i in range(op.arity)]
     values = [sample(rng, d, t, s) for d, t, s in zip(op.domains, arg_dtypes, shapes)]

@@ -88,7 +88,7 @@ def cases():
                     yield pytest.param(red, dtype, axis, keep, id=ids)
 
 
-@pytest.mark.parametrize("red,dtype,axis,keepdims", cases())
+@pytest.mark.parametrize("red,dtype,axis,keepdims", list(cases()))
 def test_reduction_matches_numpy(red, dtype, axis, keepdims, device, rng):
     v = sample(rng, red, dtype)
     x = S.tensor3("x", dtype)
