@@ -5,7 +5,6 @@ from __future__ import annotations
 import ctypes
 import multiprocessing
 import os
-import shlex
 import shutil
 import stat
 import subprocess
@@ -40,35 +39,13 @@ void k0_exp(const int64_t *sizes, const int64_t *strides, char **data) {
 """
 
 
-@pytest.fixture(autouse=True)
-def cache_home(monkeypatch, tmp_path) -> Path:
-    """A fresh cache directory and empty in-process memos: every test starts cold."""
-    home = tmp_path / "cache"
-    monkeypatch.setenv("SYMBOLIC_CACHE_DIR", str(home))
-    monkeypatch.setattr(build, "_LOADED", {})
-    monkeypatch.setattr(toolchain, "_TOOLCHAINS", {})
-    monkeypatch.setattr(build, "_warned_no_compiler", False)
-    return home
+pytestmark = pytest.mark.usefixtures("cache_home")  # every test starts cold
 
 
 def _forget_process_state(monkeypatch) -> None:
     """What a new process would not know: loaded libraries and probed toolchains."""
     monkeypatch.setattr(build, "_LOADED", {})
     monkeypatch.setattr(toolchain, "_TOOLCHAINS", {})
-
-
-@pytest.fixture
-def logged_cc(monkeypatch, tmp_path) -> Path:
-    """$CC is a wrapper that logs each run's arguments, one line each, then runs cc."""
-    real = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    log = tmp_path / "cc.log"
-    log.touch()
-    wrapper = tmp_path / "bin" / "logcc"
-    wrapper.parent.mkdir()
-    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {shlex.quote(str(log))}\nexec {real} "$@"\n')
-    wrapper.chmod(0o755)
-    monkeypatch.setenv("CC", str(wrapper))
-    return log
 
 
 def _runs(log: Path) -> list[str]:

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import os
 import pickle
-import shlex
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
-import pytest
 
 import symbolic as S
-from runtime import build, toolchain
 
 
 def _train_step(device: str):
@@ -76,23 +71,6 @@ def test_deep_graph_pickles_without_recursion():
     f = S.compile([x], y, device="numpy", optimize=False)
     g = pickle.loads(pickle.dumps(f))
     np.testing.assert_allclose(g(0.5), f(0.5), rtol=1e-12)
-
-
-@pytest.fixture
-def logged_cc(monkeypatch, tmp_path) -> Path:
-    """A fresh cache, and $CC a wrapper that logs each of its runs (as in test_build.py)."""
-    monkeypatch.setenv("SYMBOLIC_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(build, "_LOADED", {})
-    monkeypatch.setattr(toolchain, "_TOOLCHAINS", {})
-    real = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    log = tmp_path / "cc.log"
-    log.touch()
-    wrapper = tmp_path / "bin" / "logcc"
-    wrapper.parent.mkdir()
-    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {shlex.quote(str(log))}\nexec {real} "$@"\n')
-    wrapper.chmod(0o755)
-    monkeypatch.setenv("CC", str(wrapper))
-    return log
 
 
 LOAD_AND_CALL = """
