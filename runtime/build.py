@@ -14,7 +14,7 @@ import os
 import shlex
 import subprocess
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from runtime import cache
@@ -25,6 +25,7 @@ __all__ = [
     "CompileError",
     "NoCompilerError",
     "build_library",
+    "build_library_of",
     "build_shared_object",
     "find_c_compiler",
     "resolve_cpu_device",
@@ -101,17 +102,84 @@ def build_shared_object(source: str, flags: Sequence[str] = DEFAULT_FLAGS) -> Pa
     return _build(source, tuple(flags), rebuild=False)[1]
 
 
-def build_library(source: str, flags: Sequence[str] = DEFAULT_FLAGS) -> ctypes.CDLL:
+def build_library(source: str, flags: Sequence[str] = DEFAULT_FLAGS, units: int = 1) -> ctypes.CDLL:
     """`build_shared_object`, then load the library with ctypes.
+
+    `units` > 1 says the source splits into that many translation units (the
+    `SYMBOLIC_UNITS` guards of docs/kernels.md): it is compiled by up to that many compiler
+    processes at once, one per core this process may use, then linked.
 
     A cached library that fails to load (damaged in a way its digest did not catch) is
     rebuilt once; a fresh build that still fails to load raises `CompileError`.
     """
-    flags = tuple(flags)
+    return _build_and_load(source, _with_units(tuple(flags), units))[0]
+
+
+def build_library_of(
+    structure: str,
+    render: Callable[[], str],
+    flags: Sequence[str] = DEFAULT_FLAGS,
+    units: int = 1,
+) -> ctypes.CDLL:
+    """`build_library(render())`, without calling `render` when a library was built for
+    `structure` before (in any process sharing the cache directory).
+
+    A second cache level: the key of `structure` (with the flags and toolchain, as every
+    key) names a small file holding the key of the source's entry, so a warm start reads
+    that, checks the library's digest and loads it: no source is rendered. `structure` must
+    determine the source byte for byte, the renderer's own code included
+    (symbolic.codegen.kernel.structure_key). A missing, garbled or stale index renders.
+    """
+    flags = _with_units(tuple(flags), units)
+    index = cache.key_of("index", structure, *_toolchain_parts(flags)[2])
+    known = cache.read_index(index)
+    if known is not None:
+        loaded = _LOADED.get(known)
+        if loaded is not None:
+            return loaded
+        entry = cache.Entry(cache.cache_dir(), known)
+        if entry.is_intact():
+            try:
+                loaded = ctypes.CDLL(str(entry.library))
+            except OSError:
+                pass  # damaged past its digest: rebuilt from the rendered source below
+            else:
+                _LOADED[known] = loaded
+                return loaded
+    loaded, key = _build_and_load(render(), flags)
+    if key != known:
+        cache.write_index(index, key)
+    return loaded
+
+
+# More compiler processes than this gain little: each repeats the prelude, and the link waits
+# for the slowest.
+MAX_UNITS = 8
+
+
+def _with_units(flags: tuple[str, ...], units: int) -> tuple[str, ...]:
+    """`flags` with the number of units to compile in parallel, as a define: part of the key,
+    since the units' code is linked in another order than one unit's."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    n = min(units, cores, MAX_UNITS)
+    return (*flags, f"-DSYMBOLIC_UNITS={n}") if n > 1 else flags
+
+
+def _units(compile_flags: tuple[str, ...]) -> int:
+    for flag in compile_flags:
+        if flag.startswith("-DSYMBOLIC_UNITS="):
+            return int(flag.partition("=")[2])
+    return 1
+
+
+def _build_and_load(source: str, flags: tuple[str, ...]) -> tuple[ctypes.CDLL, str]:
     entry, path = _build(source, flags, rebuild=False)
     loaded = _LOADED.get(entry.key)
     if loaded is not None:
-        return loaded
+        return loaded, entry.key
     try:
         loaded = ctypes.CDLL(str(path))
     except OSError:
@@ -123,23 +191,31 @@ def build_library(source: str, flags: Sequence[str] = DEFAULT_FLAGS) -> ctypes.C
                 f"the library built from {entry.source} does not load: {error}", entry.source
             ) from None
     _LOADED[entry.key] = loaded
-    return loaded
+    return loaded, entry.key
 
 
-def _build(source: str, flags: tuple[str, ...], rebuild: bool) -> tuple[cache.Entry, Path]:
+def _toolchain_parts(flags: tuple[str, ...]):
+    """(the toolchain, the compile flags, the parts of every key besides the source: flags,
+    compiler, machine)."""
     compiler = find_c_compiler()
     if compiler is None:
         raise NoCompilerError(f"cannot build C source: {_why()}")
     tools = toolchain(compiler)
     compile_flags = (*REQUIRED_FLAGS, *flags, *tools.compile_flags)
-    key = cache.key_of(
-        source,
+    parts = (
         shlex.join(compile_flags),
         shlex.join(tools.link_flags),
         tools.compiler,
         tools.version,
         machine_fingerprint(),
     )
+    return tools, compile_flags, parts
+
+
+def _build(source: str, flags: tuple[str, ...], rebuild: bool) -> tuple[cache.Entry, Path]:
+    tools, compile_flags, parts = _toolchain_parts(flags)
+    compiler = tools.compiler
+    key = cache.key_of(source, *parts)
     entry = cache.Entry(cache.cache_dir(), key)
     if not rebuild and (entry.key in _LOADED or entry.is_intact()):
         return entry, entry.library
@@ -149,19 +225,47 @@ def _build(source: str, flags: tuple[str, ...], rebuild: bool) -> tuple[cache.En
     cache.remove_stale_temporaries(entry.directory)
     cache.write_atomic(entry.source, source.encode())
     built = cache.temp_path(entry.library)
-    argv = [*shlex.split(compiler), *compile_flags, "-o", str(built), str(entry.source)]
-    argv += tools.link_flags
+    cc = shlex.split(compiler)
+    units = _units(compile_flags)
+    objects = [cache.temp_path(entry.library.with_suffix(f".{u}.o")) for u in range(units)]
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
-        if done.returncode != 0 or not built.exists():
-            output = (done.stderr + done.stdout).strip()
-            raise CompileError(
-                f"the C compiler failed (exit status {done.returncode}) on {entry.source}\n"
-                f"  command: {shlex.join(argv)}\n{output}",
-                entry.source,
-                output,
-            )
+        if units == 1:
+            argv = [*cc, *compile_flags, "-o", str(built), str(entry.source), *tools.link_flags]
+            _run_compiler([argv], entry.source)
+        else:  # the units at once, then one link in unit order
+            compiles = [
+                [*cc, *compile_flags, f"-DSYMBOLIC_UNIT={u}", "-c", "-o", str(o), str(entry.source)]
+                for u, o in enumerate(objects)
+            ]
+            _run_compiler(compiles, entry.source)
+            link = [*cc, *compile_flags, "-o", str(built), *map(str, objects), *tools.link_flags]
+            _run_compiler([link], entry.source)
+        if not built.exists():
+            raise CompileError(f"the C compiler wrote no library for {entry.source}", entry.source)
         entry.publish(built)
     finally:
         built.unlink(missing_ok=True)
+        for o in objects:
+            o.unlink(missing_ok=True)
     return entry, entry.library
+
+
+def _run_compiler(commands: list[list[str]], source: Path) -> None:
+    """Run the compiler command lines at once; `CompileError` with the first failure's output."""
+    running = [
+        (argv, subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        for argv in commands
+    ]
+    failures = []
+    for argv, process in running:
+        output = process.communicate()[0].strip()
+        if process.returncode != 0:
+            failures.append((argv, process.returncode, output))
+    if failures:
+        argv, status, output = failures[0]
+        raise CompileError(
+            f"the C compiler failed (exit status {status}) on {source}\n"
+            f"  command: {shlex.join(argv)}\n{output}",
+            source,
+            output,
+        )

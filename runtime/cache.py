@@ -3,6 +3,8 @@
 An entry is three files named by its key (a sha256 of everything that decides the bytes of the
 library): `<key>.so` the library, `<key>.c` its source for people to read, and `<key>.sha256`
 the digest of the library in `sha256sum` format (so `sha256sum -c` works in the directory).
+`index/<key>` files are a second level: the key of what a source was rendered from, holding
+the key of its entry, so a warm start loads the library without rendering the source.
 Every file is written to a temporary name in the same directory and moved into place with
 `os.replace`, which is atomic on one filesystem: readers see the old file or the new one,
 never half of one. Processes that build the same entry at once need no lock: each rename
@@ -71,6 +73,23 @@ def write_atomic(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def read_index(key: str) -> str | None:
+    """The entry key an index file records (build.build_library_of), or None when the file
+    is absent or does not hold a key."""
+    try:
+        text = (cache_dir() / "index" / key).read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if len(text) == 64 and all(c in "0123456789abcdef" for c in text) else None
+
+
+def write_index(key: str, entry_key: str) -> None:
+    """Record `entry_key` under the index key `key` (atomically, as every cache file)."""
+    directory = cache_dir() / "index"
+    directory.mkdir(mode=0o700, exist_ok=True)
+    write_atomic(directory / key, f"{entry_key}\n".encode())
 
 
 # A temporary file older than this belongs to a build that died (a build takes seconds).

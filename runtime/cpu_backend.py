@@ -16,8 +16,7 @@ import numpy as np
 
 from runtime.layout import as_matrix_view, contiguous_strides, element_strides, merge_axes
 from runtime.numpy_backend import NumpyProgram
-from symbolic.codegen.c import render_kernel, render_module
-from symbolic.codegen.kernel import describe
+from symbolic.codegen.kernel import describe, structure_key
 from symbolic.optimizer.fgraph import FunctionGraph
 
 # OpenMP threads that spin-wait after a parallel loop (libgomp's default) take a core from
@@ -166,12 +165,21 @@ class KernelStep:
 
 
 class Kernel:
-    """A generated kernel as users see it: `f.kernels`."""
+    """A generated kernel as users see it: `f.kernels`. Its source is rendered when first read:
+    a function whose library comes from the cache renders no C (nor imports sympy) otherwise."""
 
-    __slots__ = ("name", "target", "source")
+    __slots__ = ("name", "target", "description", "_source")
 
-    def __init__(self, name: str, target: str, source: str):
-        self.name, self.target, self.source = name, target, source
+    def __init__(self, name: str, target: str, description):
+        self.name, self.target, self.description, self._source = name, target, description, None
+
+    @property
+    def source(self) -> str:
+        if self._source is None:
+            from symbolic.codegen.c import render_kernel
+
+            self._source = render_kernel(self.description, self.name)
+        return self._source
 
     def __repr__(self) -> str:
         return f"<{self.target} kernel {self.name}>"
@@ -179,22 +187,42 @@ class Kernel:
 
 def build_cpu_program(fgraph: FunctionGraph, leaves: list) -> tuple[NumpyProgram, list[Kernel]]:
     """The schedule with a C kernel for every node that has one, all built as one library."""
-    from runtime.build import build_library
-
     described = []
     for i, node in enumerate(fgraph.nodes):
         kernel = describe(node)
         if kernel is not None:
             described.append((f"k{i}_{node.op.name}", node, kernel))
-    kernels = [Kernel(name, "c", render_kernel(kernel, name)) for name, _, kernel in described]
+    kernels = [Kernel(name, "c", kernel) for name, _, kernel in described]
+    # Equal descriptions render the same function but for its name: the library holds each
+    # once, under the first node's name (the MLP has 9 distinct kernels among 16), so the C
+    # compiler does half the work.
+    symbols: dict = {}
+    for name, _, kernel in described:
+        symbols.setdefault(kernel, name)
     steps = {}
     if described:
         with passive_openmp():
-            library = build_library(render_module([(name, k) for name, _, k in described]))
-        for name, node, kernel in described:
-            fn = getattr(library, name)
+            library = build_module([(name, kernel) for kernel, name in symbols.items()])
+        for _, node, kernel in described:
+            fn = getattr(library, symbols[kernel])
             fn.restype = None
             fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
             steps[id(node)] = KernelStep(node, fn, kernel.kind)
     program = NumpyProgram(fgraph, leaves, lambda node: steps.get(id(node), node.op.perform))
     return program, kernels
+
+
+def build_module(named_kernels: list) -> ctypes.CDLL:
+    """The library of the module rendered from (name, description) pairs. A module built
+    before is found by the key of its descriptions, without rendering its source."""
+    from runtime.build import build_library, build_library_of
+
+    def render() -> str:
+        from symbolic.codegen.c import render_module
+
+        return render_module(named_kernels)
+
+    structure, units = structure_key(named_kernels), len(named_kernels)  # see render_module
+    if structure is None:
+        return build_library(render(), units=units)
+    return build_library_of(structure, render, units=units)

@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import sympy as sp
 
 from symbolic.elemwise import Cast, compute_dtypes
 from symbolic.graph import TensorType
 from symbolic.op import Op
+
+if TYPE_CHECKING:
+    import sympy as sp
 
 NAME_STEPS = 3  # a fused op's name lists this many member ops, then the member count
 
@@ -58,6 +60,8 @@ class _Typed:
 @functools.cache
 def sympy_cast(dtype: str) -> type[sp.Function]:
     """The sympy function standing for a conversion to `dtype`, e.g. cast_float64(x)."""
+    import sympy as sp  # here, not at the top: `import symbolic` does not import sympy
+
     return sp.Function(f"cast_{dtype}")
 
 
@@ -139,6 +143,8 @@ class FusedElemwise(Op):
 
     @functools.cached_property
     def input_symbols(self) -> tuple[sp.Symbol, ...]:
+        import sympy as sp
+
         return tuple(sp.Symbol(f"x{i}") for i in range(len(self.input_dtypes)))
 
     @functools.cached_property
@@ -155,6 +161,8 @@ class FusedElemwise(Op):
         the implicit ones an op applies to its operands (exp of an int32 computes in float32);
         a conversion to bool is x ≠ 0. Subexpressions the members share are shared objects.
         """
+        import sympy as sp
+
         values = [sp.sympify(a.item()) for a in self._constant_arrays]
         known = {"x": list(symbols), "c": values, "s": []}
         types = {"x": list(self.input_dtypes), "c": [d for d, _ in self.constants], "s": []}
@@ -174,6 +182,8 @@ class FusedElemwise(Op):
 
 
 def _convert(expr: sp.Basic, dtype: str, to: str) -> sp.Basic:
+    import sympy as sp
+
     if dtype == to:
         return expr
     return sp.Ne(expr, 0) if to == "bool" else sympy_cast(to)(expr)
@@ -185,6 +195,8 @@ def _apply(scalar_op, exprs) -> sp.Basic:
     try:
         return scalar_op.sympy(*exprs)
     except TypeError:
+        import sympy as sp
+
         return sp.Function(scalar_op.name)(*exprs)
 
 

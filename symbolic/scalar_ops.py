@@ -1,7 +1,8 @@
-"""Every elementwise operation, defined once: NumPy reference, sympy form, derivative, dtype rule.
+"""Every elementwise operation, defined once: NumPy reference, derivative, dtype rule.
 
-The sympy form is the scalar meaning used by fusion and code generation; the NumPy function is
-the reference; the derivative is written with tensor ops so gradients are graphs. `x` are the
+The NumPy function is the reference; the sympy form (the scalar meaning fusion expressions and
+the C printer use) is in scalar_sympy.py, imported on first use of `ScalarOp.sympy` so that
+`import symbolic` does not import sympy; the derivative is written with tensor ops so gradients are graphs. `x` are the
 inputs, `z` the output and `g` the output gradient; each rule returns one gradient per input
 (before the Elemwise wrapper sums broadcast axes away and casts back to the input's dtype).
 """
@@ -13,37 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import sympy as sp
-from sympy.codegen.cfunctions import exp2 as sp_exp2
-from sympy.codegen.cfunctions import expm1 as sp_expm1
-from sympy.codegen.cfunctions import log1p as sp_log1p
-from sympy.codegen.cfunctions import log2 as sp_log2
-from sympy.codegen.cfunctions import log10 as sp_log10
 
 import symbolic as S  # the tensor functions the derivatives use, looked up at call time
 from symbolic import dtypes
-
-
-class sigmoid_fn(sp.Function):
-    """σ(x) = 1 / (1 + e^−x); σ' = σ(1 − σ)."""
-
-    def fdiff(self, argindex=1):
-        return self * (1 - self)
-
-
-class softplus_fn(sp.Function):
-    """softplus(x) = log(1 + e^x); softplus' = σ."""
-
-    def fdiff(self, argindex=1):
-        return sigmoid_fn(self.args[0])
-
-
-isnan_fn, isinf_fn, round_fn = sp.Function("isnan"), sp.Function("isinf"), sp.Function("round")
-bitand_fn, bitor_fn, invert_fn = (
-    sp.Function("bitwise_and"),
-    sp.Function("bitwise_or"),
-    sp.Function("invert"),
-)
 
 
 def _erf(a):  # NumPy has no erf; math.erf is exact, and the reference need not be fast
@@ -60,10 +33,6 @@ def _softplus(a):  # log(1 + e^x) without overflow
 
 def _log1mexp(a):  # log(1 − e^x) for x < 0: log(−expm1 x) near 0, log1p(−e^x) far from it
     return np.where(a > -LN2, np.log(-np.expm1(a)), np.log1p(-np.exp(a)))
-
-
-def _sp_log1mexp(a):  # the same two branches, printable as C99 (expm1, log1p)
-    return sp.Piecewise((sp.log(-sp_expm1(a)), a > -sp.log(2)), (sp_log1p(-sp.exp(a)), True))
 
 
 def _sigmoid(a):  # 1 / (1 + e^−x) for x ≥ 0, e^x / (1 + e^x) for x < 0: e^−|x| cannot overflow
@@ -107,15 +76,21 @@ class ScalarOp:
     name: str
     nin: int
     numpy: Callable
-    sympy: Callable
     grad: Callable | None  # (x: list, z, g) -> list of gradients, None for no gradient
     dtype_rule: Callable = _float
 
     def __repr__(self) -> str:
         return self.name
 
-    def __reduce__(self):  # by name: the table's lambdas and sympy functions do not pickle
+    def __reduce__(self):  # by name: the table's lambdas do not pickle
         return scalar_op, (self.name,)
+
+    @property
+    def sympy(self) -> Callable:
+        """The sympy form: a callable on sympy expressions (imports sympy on first use)."""
+        from symbolic.scalar_sympy import SYMPY_FORMS
+
+        return SYMPY_FORMS[self.name]
 
 
 def scalar_op(name: str) -> ScalarOp:
@@ -127,107 +102,100 @@ def zero(x):
 
 
 LN2, LN10, TWO_OVER_SQRT_PI = math.log(2), math.log(10), 2 / math.sqrt(math.pi)
-U = {  # unary float functions: name -> (numpy, sympy, derivative)
-    "exp": (np.exp, sp.exp, lambda x, z, g: [g * z]),
-    "exp2": (np.exp2, sp_exp2, lambda x, z, g: [g * z * LN2]),
-    "log": (np.log, sp.log, lambda x, z, g: [g / x[0]]),
-    "log2": (np.log2, sp_log2, lambda x, z, g: [g / (x[0] * LN2)]),
-    "log10": (np.log10, sp_log10, lambda x, z, g: [g / (x[0] * LN10)]),
-    "log1p": (np.log1p, sp_log1p, lambda x, z, g: [g / (x[0] + 1)]),
-    "expm1": (np.expm1, sp_expm1, lambda x, z, g: [g * (z + 1)]),
-    "sqrt": (np.sqrt, sp.sqrt, lambda x, z, g: [g * 0.5 / z]),
-    "sin": (np.sin, sp.sin, lambda x, z, g: [g * S.cos(x[0])]),
-    "cos": (np.cos, sp.cos, lambda x, z, g: [-g * S.sin(x[0])]),
-    "tan": (np.tan, sp.tan, lambda x, z, g: [g * (z * z + 1)]),
-    "arcsin": (np.arcsin, sp.asin, lambda x, z, g: [g / S.sqrt(1 - x[0] * x[0])]),
-    "arccos": (np.arccos, sp.acos, lambda x, z, g: [-g / S.sqrt(1 - x[0] * x[0])]),
-    "arctan": (np.arctan, sp.atan, lambda x, z, g: [g / (x[0] * x[0] + 1)]),
-    "sinh": (np.sinh, sp.sinh, lambda x, z, g: [g * S.cosh(x[0])]),
-    "cosh": (np.cosh, sp.cosh, lambda x, z, g: [g * S.sinh(x[0])]),
-    "tanh": (np.tanh, sp.tanh, lambda x, z, g: [g * (1 - z * z)]),
-    "arctanh": (np.arctanh, sp.atanh, lambda x, z, g: [g / (1 - x[0] * x[0])]),
+U = {  # unary float functions: name -> (numpy, derivative)
+    "exp": (np.exp, lambda x, z, g: [g * z]),
+    "exp2": (np.exp2, lambda x, z, g: [g * z * LN2]),
+    "log": (np.log, lambda x, z, g: [g / x[0]]),
+    "log2": (np.log2, lambda x, z, g: [g / (x[0] * LN2)]),
+    "log10": (np.log10, lambda x, z, g: [g / (x[0] * LN10)]),
+    "log1p": (np.log1p, lambda x, z, g: [g / (x[0] + 1)]),
+    "expm1": (np.expm1, lambda x, z, g: [g * (z + 1)]),
+    "sqrt": (np.sqrt, lambda x, z, g: [g * 0.5 / z]),
+    "sin": (np.sin, lambda x, z, g: [g * S.cos(x[0])]),
+    "cos": (np.cos, lambda x, z, g: [-g * S.sin(x[0])]),
+    "tan": (np.tan, lambda x, z, g: [g * (z * z + 1)]),
+    "arcsin": (np.arcsin, lambda x, z, g: [g / S.sqrt(1 - x[0] * x[0])]),
+    "arccos": (np.arccos, lambda x, z, g: [-g / S.sqrt(1 - x[0] * x[0])]),
+    "arctan": (np.arctan, lambda x, z, g: [g / (x[0] * x[0] + 1)]),
+    "sinh": (np.sinh, lambda x, z, g: [g * S.cosh(x[0])]),
+    "cosh": (np.cosh, lambda x, z, g: [g * S.sinh(x[0])]),
+    "tanh": (np.tanh, lambda x, z, g: [g * (1 - z * z)]),
+    "arctanh": (np.arctanh, lambda x, z, g: [g / (1 - x[0] * x[0])]),
     # σ' = σ(1 − σ), with 1 − σ(x) written σ(−x): no cancellation for x ≫ 0
-    "sigmoid": (_sigmoid, sigmoid_fn, lambda x, z, g: [g * z * S.sigmoid(-x[0])]),
-    "softplus": (_softplus, softplus_fn, lambda x, z, g: [g * S.sigmoid(x[0])]),
-    "erf": (_erf, sp.erf, lambda x, z, g: [g * TWO_OVER_SQRT_PI * S.exp(-x[0] * x[0])]),
+    "sigmoid": (_sigmoid, lambda x, z, g: [g * z * S.sigmoid(-x[0])]),
+    "softplus": (_softplus, lambda x, z, g: [g * S.sigmoid(x[0])]),
+    "erf": (_erf, lambda x, z, g: [g * TWO_OVER_SQRT_PI * S.exp(-x[0] * x[0])]),
     # log1mexp(x) = log(1 − e^x); d/dx = −e^x / (1 − e^x) = −1 / expm1(−x)
-    "log1mexp": (_log1mexp, _sp_log1mexp, lambda x, z, g: [-g / S.expm1(-x[0])]),
-    "erfc": (_erfc, sp.erfc, lambda x, z, g: [-g * TWO_OVER_SQRT_PI * S.exp(-x[0] * x[0])]),
-    "reciprocal": (np.reciprocal, lambda a: 1 / a, lambda x, z, g: [-g * z * z]),  # d(1/x) = −z²
+    "log1mexp": (_log1mexp, lambda x, z, g: [-g / S.expm1(-x[0])]),
+    "erfc": (_erfc, lambda x, z, g: [-g * TWO_OVER_SQRT_PI * S.exp(-x[0] * x[0])]),
+    "reciprocal": (np.reciprocal, lambda x, z, g: [-g * z * z]),  # d(1/x) = −z²
 }
 SAME_UNARY = {  # unary functions that keep the dtype
-    "neg": (np.negative, lambda a: -a, lambda x, z, g: [-g]),
-    "abs": (np.abs, sp.Abs, lambda x, z, g: [g * S.sign(x[0])]),
-    "square": (np.square, lambda a: a**2, lambda x, z, g: [g * 2 * x[0]]),
-    "sign": (np.sign, sp.sign, lambda x, z, g: [zero(x[0])]),
-    "floor": (np.floor, sp.floor, lambda x, z, g: [zero(x[0])]),
-    "ceil": (np.ceil, sp.ceiling, lambda x, z, g: [zero(x[0])]),
-    "round": (np.round, round_fn, lambda x, z, g: [zero(x[0])]),  # half to even
+    "neg": (np.negative, lambda x, z, g: [-g]),
+    "abs": (np.abs, lambda x, z, g: [g * S.sign(x[0])]),
+    "square": (np.square, lambda x, z, g: [g * 2 * x[0]]),
+    "sign": (np.sign, lambda x, z, g: [zero(x[0])]),
+    "floor": (np.floor, lambda x, z, g: [zero(x[0])]),
+    "ceil": (np.ceil, lambda x, z, g: [zero(x[0])]),
+    "round": (np.round, lambda x, z, g: [zero(x[0])]),  # half to even
     "relu": (
         lambda a: np.maximum(a, 0),
-        lambda a: sp.Max(a, 0),
         lambda x, z, g: [S.where(x[0] > 0, g, 0)],
     ),  # relu'(0) = 0
 }
-BINARY = {  # name -> (numpy, sympy, derivative, dtype rule)
-    "add": (np.add, lambda a, b: a + b, lambda x, z, g: [g, g], _same),
-    "sub": (np.subtract, lambda a, b: a - b, lambda x, z, g: [g, -g], _same),
-    "mul": (np.multiply, lambda a, b: a * b, lambda x, z, g: [g * x[1], g * x[0]], _same),
+BINARY = {  # name -> (numpy, derivative, dtype rule)
+    "add": (np.add, lambda x, z, g: [g, g], _same),
+    "sub": (np.subtract, lambda x, z, g: [g, -g], _same),
+    "mul": (np.multiply, lambda x, z, g: [g * x[1], g * x[0]], _same),
     "true_div": (
         np.true_divide,
-        lambda a, b: a / b,
         lambda x, z, g: [g / x[1], -g * z / x[1]],
         _float,
     ),
     "floor_div": (
         np.floor_divide,
-        lambda a, b: sp.floor(a / b),
         lambda x, z, g: [zero(x[0]), zero(x[1])],
         _same,
     ),
-    "mod": (np.mod, sp.Mod, lambda x, z, g: [g, -g * S.floor_div(x[0], x[1])], _same),
+    "mod": (np.mod, lambda x, z, g: [g, -g * S.floor_div(x[0], x[1])], _same),
     # d(x^y) = y x^(y−1) dx + x^y log(x) dy
     "pow": (
         np.power,
-        lambda a, b: a**b,
         lambda x, z, g: [g * x[1] * x[0] ** (x[1] - 1), g * z * S.log(x[0])],
         _same,
     ),
     # the larger input takes the gradient; on a tie it goes to x
     "maximum": (
         np.maximum,
-        sp.Max,
         lambda x, z, g: [S.where(x[0] >= x[1], g, 0), S.where(x[0] < x[1], g, 0)],
         _same,
     ),
     "minimum": (
         np.minimum,
-        sp.Min,
         lambda x, z, g: [S.where(x[0] <= x[1], g, 0), S.where(x[0] > x[1], g, 0)],
         _same,
     ),
-    "lt": (np.less, sp.StrictLessThan, None, _compare),
-    "le": (np.less_equal, sp.LessThan, None, _compare),
-    "gt": (np.greater, sp.StrictGreaterThan, None, _compare),
-    "ge": (np.greater_equal, sp.GreaterThan, None, _compare),
-    "eq": (np.equal, sp.Eq, None, _compare),
-    "neq": (np.not_equal, sp.Ne, None, _compare),
-    "and": (np.bitwise_and, bitand_fn, None, _logical),
-    "or": (np.bitwise_or, bitor_fn, None, _logical),
+    "lt": (np.less, None, _compare),
+    "le": (np.less_equal, None, _compare),
+    "gt": (np.greater, None, _compare),
+    "ge": (np.greater_equal, None, _compare),
+    "eq": (np.equal, None, _compare),
+    "neq": (np.not_equal, None, _compare),
+    "and": (np.bitwise_and, None, _logical),
+    "or": (np.bitwise_or, None, _logical),
 }
 SCALAR_OPS = {
-    **{n: ScalarOp(n, 1, f, s, d, _float) for n, (f, s, d) in U.items()},
-    **{n: ScalarOp(n, 1, f, s, d, _same) for n, (f, s, d) in SAME_UNARY.items()},
-    **{n: ScalarOp(n, 2, f, s, d, r) for n, (f, s, d, r) in BINARY.items()},
-    "invert": ScalarOp("invert", 1, np.invert, invert_fn, None, _logical),
-    "isnan": ScalarOp("isnan", 1, np.isnan, isnan_fn, None, _predicate),
-    "isinf": ScalarOp("isinf", 1, np.isinf, isinf_fn, None, _predicate),
+    **{n: ScalarOp(n, 1, f, d, _float) for n, (f, d) in U.items()},
+    **{n: ScalarOp(n, 1, f, d, _same) for n, (f, d) in SAME_UNARY.items()},
+    **{n: ScalarOp(n, 2, f, d, r) for n, (f, d, r) in BINARY.items()},
+    "invert": ScalarOp("invert", 1, np.invert, None, _logical),
+    "isnan": ScalarOp("isnan", 1, np.isnan, None, _predicate),
+    "isinf": ScalarOp("isinf", 1, np.isinf, None, _predicate),
     # where(c, a, b): the gradient goes to a where c holds, to b elsewhere
     "where": ScalarOp(
         "where",
         3,
         np.where,
-        lambda c, a, b: sp.Piecewise((a, c), (b, True)),
         lambda x, z, g: [None, S.where(x[0], g, 0), S.where(x[0], 0, g)],
         _where,
     ),
@@ -236,7 +204,6 @@ SCALAR_OPS = {
         "clip",
         3,
         np.clip,
-        lambda a, lo, hi: sp.Min(sp.Max(a, lo), hi),
         lambda x, z, g: [
             S.where((x[0] >= x[1]) & (x[0] <= x[2]), g, 0),
             S.where(x[0] < x[1], g, 0),
@@ -245,3 +212,12 @@ SCALAR_OPS = {
         _same,
     ),
 }
+
+
+def __getattr__(name: str):
+    """The sympy functions (sigmoid_fn, …) that used to live here, from scalar_sympy."""
+    if name.endswith("_fn"):
+        from symbolic import scalar_sympy
+
+        return getattr(scalar_sympy, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

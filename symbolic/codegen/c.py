@@ -36,7 +36,14 @@ class CRenderer(CStyleLanguage):
         return "\n".join(lines) + "\n"
 
     def render_module(self, kernels) -> str:
-        return self.render_prelude() + "".join("\n" + self.render(k, n) for n, k in kernels)
+        """The prelude, then each kernel inside `#if` guards that let the runtime compile the
+        file as SYMBOLIC_UNITS translation units at once, kernel i in unit i % SYMBOLIC_UNITS
+        (prelude.UNITS; without the macros the file is one unit with every kernel)."""
+        guarded = [
+            f"\n#if {i} % SYMBOLIC_UNITS == SYMBOLIC_UNIT\n{self.render(k, n)}#endif\n"
+            for i, (n, k) in enumerate(kernels)
+        ]
+        return self.render_prelude() + "".join(guarded)
 
     # ---- elementwise ----------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ loops differ, the loop skeletons). `c.py` is the C (OpenMP) one.
 from __future__ import annotations
 
 from symbolic.codegen.cprinter import ctype, render_constants, render_program
-from symbolic.codegen.prelude import PRAGMAS, render_helpers, render_vector_math
+from symbolic.codegen.prelude import PRAGMAS, UNITS, render_helpers, render_vector_math
 from symbolic.fused import FusedElemwise
 
 INDENT = "    "
@@ -57,7 +57,7 @@ class CStyleLanguage:
 
     def render_prelude(self) -> str:
         lines = [f"#include {h}" for h in self.includes]
-        parts = ["\n".join(lines) + "\n", self.vector_math, self.pragmas]
+        parts = ["\n".join(lines) + "\n", self.vector_math, self.pragmas, UNITS]
         return "\n".join(parts) + "\n" + render_helpers(self.helper_qualifier)
 
     # ---- the scalar code of one element --------------------------------------------------------

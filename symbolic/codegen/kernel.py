@@ -8,6 +8,11 @@ convention their source follows. Equal nodes give equal descriptions, so equal s
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
+import importlib.util
+import os
 from dataclasses import dataclass
 
 from symbolic import dtypes
@@ -16,6 +21,7 @@ from symbolic.fused import FusedElemwise, FusedReduce, Ref, Step
 from symbolic.graph import Apply, TensorType, Variable
 from symbolic.nnet import CrossentropySoftmax, LogSoftmax, Softmax
 from symbolic.reduction import LogSumExp, Reduce
+from symbolic.scalar_ops import ScalarOp
 
 
 @dataclass(frozen=True)
@@ -112,3 +118,63 @@ def accumulator_dtype(reduction: str, value_dtype: str, output_dtype: str) -> st
     if reduction in ("argmax", "argmin"):
         return value_dtype
     return output_dtype
+
+
+def structure_key(named_kernels) -> str | None:
+    """A key that determines the C module rendered from `named_kernels` ((name, description)
+    pairs), computed without rendering it (and so without importing sympy): the descriptions
+    written out field by field, and a digest of the code that renders them. None when a
+    description holds a value `_canonical` cannot write out; the caller then renders.
+    """
+    try:
+        text = _canonical(tuple(named_kernels))
+    except TypeError:
+        return None
+    return hashlib.sha256(f"{renderer_digest()}\n{text}".encode()).hexdigest()
+
+
+def _canonical(value) -> str:
+    """Every field of `value`, recursively, as deterministic text: equal text, equal source.
+
+    Not pickle: a pickled op carries its cached properties (the sympy expressions fusion
+    computed), which differ between processes. Not repr: reprs leave out parameters.
+    """
+    if value is None or isinstance(value, (bool, int, float, str, bytes)):
+        return f"{type(value).__name__}:{value!r}"
+    if isinstance(value, ScalarOp):  # identified by its name, as it pickles
+        return f"ScalarOp:{value.name}"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = ",".join(
+            f"{f.name}={_canonical(getattr(value, f.name))}" for f in dataclasses.fields(value)
+        )
+        return f"{type(value).__module__}.{type(value).__qualname__}({fields})"
+    if isinstance(value, tuple):  # NamedTuples (Step, Ref) keep their class name
+        return f"{type(value).__qualname__}({','.join(map(_canonical, value))})"
+    raise TypeError(f"no canonical text for {type(value).__name__}")
+
+
+@functools.cache
+def renderer_digest() -> str:
+    """sha256 of the `symbolic` package's source and sympy's version: the code that renders C.
+
+    The whole package rather than codegen alone: the dtype rules, fused programs and sympy
+    forms elsewhere in it decide the source too. Reading it costs about 3 ms, once a process.
+    """
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    digest = hashlib.sha256()
+    for directory, subdirectories, files in os.walk(root):
+        subdirectories.sort()
+        for name in sorted(f for f in files if f.endswith(".py")):
+            path = os.path.join(directory, name)
+            with open(path, "rb") as f:
+                data = f.read()
+            digest.update(f"{os.path.relpath(path, root)}\0{len(data)}\0".encode() + data)
+    spec = importlib.util.find_spec("sympy")  # its version file, without importing sympy
+    if spec is not None and spec.origin is not None:
+        release = os.path.join(os.path.dirname(spec.origin), "release.py")
+        try:
+            with open(release, "rb") as f:
+                digest.update(f.read())
+        except OSError:
+            digest.update(b"sympy release unknown")
+    return digest.hexdigest()

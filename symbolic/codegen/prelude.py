@@ -118,6 +118,16 @@ PRAGMAS = f"""\
 #endif
 """
 
+# Translation units: the runtime may compile a module as N units by N compiler processes at
+# once (-DSYMBOLIC_UNITS=N -DSYMBOLIC_UNIT=u) and link them; each kernel is guarded to one unit.
+# Compiling the file as it is gives every kernel.
+UNITS = """\
+#ifndef SYMBOLIC_UNITS
+#define SYMBOLIC_UNITS 1
+#define SYMBOLIC_UNIT 0
+#endif
+"""
+
 
 # the unsigned type a signed one wraps through (int8/int16 widen: their products fit in 32 bits)
 UNSIGNED_OF = {"int8": "unsigned", "int16": "unsigned", "int32": "uint32_t", "int64": "uint64_t"}

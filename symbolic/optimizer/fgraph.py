@@ -8,10 +8,12 @@ are simply not part of it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from symbolic.graph import Apply, Constant, SharedVariable, Variable, clone_replace, toposort
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 class FunctionGraph:
@@ -67,6 +69,8 @@ class FunctionGraph:
         `kind="variable"`, `dtype`, `shape`, `name` and `role` (input, shared, constant, output
         or intermediate). Insertion order is deterministic.
         """
+        import networkx as nx  # here: `import symbolic` does not pay for networkx
+
         graph = nx.DiGraph()
         inputs, outputs = {id(v) for v in self.inputs}, {id(v) for v in self.outputs}
         for v in self.variables():
