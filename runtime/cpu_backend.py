@@ -51,12 +51,8 @@ class Launch:
 
     def __init__(self, fn, sizes, strides, out_shapes, out_dtypes, views, n_in):
         self.fn, self.sizes, self.strides = fn, _int64s(sizes), _int64s(strides)
-        self.out_shapes, self.out_dtypes, self.views, self.n_in = (
-            out_shapes,
-            out_dtypes,
-            views,
-            n_in,
-        )
+        self.out_shapes, self.out_dtypes = out_shapes, out_dtypes
+        self.views, self.n_in = views, n_in
 
     def __call__(self, arrays):
         if self.views is not None:

@@ -32,6 +32,11 @@ def reduced_shape(shape: tuple, axes: tuple, keepdims: bool) -> tuple:
     return tuple(d for a, d in enumerate(shape) if a not in axes)
 
 
+def reduced_axes(axis, ndim: int) -> tuple:
+    """The sorted, non-negative axes a reduction over `axis` covers (None: every axis)."""
+    return tuple(range(ndim)) if axis is None else normalize_axes(axis, ndim)
+
+
 def expand_reduced(g: Variable, ndim: int, axes: tuple) -> Variable:
     """g with the reduced axes put back as broadcastable axes (the keepdims form)."""
     if g.ndim == ndim:
@@ -102,7 +107,7 @@ def _prod_without_self(x: Variable, axes: tuple) -> Variable:
 
 def _reduce(kind: str, x, axis, keepdims: bool) -> Variable:
     x = as_variable(x)
-    axes = tuple(range(x.ndim)) if axis is None else normalize_axes(axis, x.ndim)
+    axes = reduced_axes(axis, x.ndim)
     return Reduce(kind, axes, bool(keepdims))(x)
 
 
@@ -141,7 +146,7 @@ def argmin(x, axis=None, keepdims=False):
 def mean(x, axis=None, keepdims=False):
     """sum / count, computed in float (float32 for integer inputs)."""
     x = as_variable(x)
-    axes = tuple(range(x.ndim)) if axis is None else normalize_axes(axis, x.ndim)
+    axes = reduced_axes(axis, x.ndim)
     total = sum(x, axes, keepdims)
     count = Size(axes)(x)
     return true_div(total, cast(count, dtypes.to_float(x.dtype)))
@@ -150,7 +155,7 @@ def mean(x, axis=None, keepdims=False):
 def var(x, axis=None, keepdims=False, ddof=0):
     """mean((x − mean(x))²), with `ddof` as NumPy's."""
     x = as_variable(x)
-    axes = tuple(range(x.ndim)) if axis is None else normalize_axes(axis, x.ndim)
+    axes = reduced_axes(axis, x.ndim)
     centered = sub(x, mean(x, axes, keepdims=True))
     squares = sum(square(centered), axes, keepdims)
     count = cast(Size(axes)(x), dtypes.to_float(x.dtype))
@@ -196,5 +201,5 @@ class LogSumExp(Op):
 
 def logsumexp(x, axis=None, keepdims=False):
     x = as_variable(x)
-    axes = tuple(range(x.ndim)) if axis is None else normalize_axes(axis, x.ndim)
+    axes = reduced_axes(axis, x.ndim)
     return LogSumExp(axes, bool(keepdims))(x)
