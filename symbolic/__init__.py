@@ -95,6 +95,7 @@ from symbolic.join import concatenate, stack
 from symbolic.linalg import batched_dot, dot, matmul, outer, tensordot
 from symbolic.optimizer.phases import optimize
 from symbolic.printing import debugprint
+from symbolic.random import RandomStream
 from symbolic.reduction import (
     all,
     any,

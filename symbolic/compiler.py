@@ -71,6 +71,23 @@ def _check_updates(updates) -> list[tuple]:
     return checked
 
 
+def _with_default_updates(updates: list[tuple], expressions: list[Variable]) -> list[tuple]:
+    """The updates plus the `default_update` (Theano's) of every shared variable that the
+    expressions read and the updates leave alone: how a random draw's state advances."""
+    updated = {id(target) for target, _ in updates}
+    updates, pending = list(updates), list(expressions)
+    while pending:  # a default update may read state that has one of its own
+        found = []
+        for leaf in graph_inputs(pending):
+            default = getattr(leaf, "default_update", None)
+            if default is not None and id(leaf) not in updated:
+                updated.add(id(leaf))
+                updates.append((leaf, default))
+                found.append(default)
+        pending = found
+    return updates
+
+
 def _substitute(givens, expressions: list[Variable]) -> list[Variable]:
     replace = {}
     for old, new in _pairs(givens, "givens"):
@@ -129,6 +146,7 @@ def compile(
     single = not isinstance(outputs, (list, tuple))
     outputs = [as_variable(o) for o in ([outputs] if single else outputs)]
     updates = _check_updates(updates)
+    updates = _with_default_updates(updates, outputs + [v for _, v in updates])
     expressions = _substitute(givens, outputs + [v for _, v in updates])
     input_ids = {id(v) for v in inputs}
     for leaf in graph_inputs(expressions):

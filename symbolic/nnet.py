@@ -1,4 +1,5 @@
-"""Neural-network functions: activations, softmax, and the cross-entropies (`S.nnet`)."""
+"""Neural-network functions (`S.nnet`): activations, softmax, the cross-entropies, dropout, and
+the layers defined in their own modules (conv2d, pooling, batch_norm)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ import numpy as np
 
 from symbolic import dtypes
 from symbolic.alloc import arange, one_hot
-from symbolic.elemwise import exp, log, mul, relu, sigmoid, softplus, sub
+from symbolic.conv import conv2d
+from symbolic.elemwise import exp, log, mul, relu, sigmoid, softplus, sub, true_div
 from symbolic.graph import TensorType, Variable, as_variable
+from symbolic.normalization import batch_norm
 from symbolic.op import Op
+from symbolic.pool import avg_pool2d, max_pool2d
 from symbolic.reduction import sum
-from symbolic.shape import dim, dimshuffle, normalize_axes
+from symbolic.shape import dim, dimshuffle, normalize_axes, shape_of
 
 __all__ = [
     "relu",
@@ -23,6 +27,11 @@ __all__ = [
     "categorical_crossentropy",
     "binary_crossentropy",
     "crossentropy_softmax",
+    "conv2d",
+    "max_pool2d",
+    "avg_pool2d",
+    "dropout",
+    "batch_norm",
 ]
 
 
@@ -145,3 +154,26 @@ def binary_crossentropy(output, target) -> Variable:
     """−(t log p + (1 − t) log(1 − p)), elementwise."""
     p, t = as_variable(output), as_variable(target)
     return -(t * log(p) + sub(1, t) * log(sub(1, p)))
+
+
+def dropout(x, p, rng, deterministic: bool = False) -> Variable:
+    """Zero each value of x with probability p and scale the others by 1/(1 − p).
+
+    Parameters
+    ----------
+    x : float tensor.
+    p : the drop probability, in [0, 1): a number or a float scalar tensor.
+    rng : the `S.RandomStream` the mask is drawn from (a new mask on every call).
+    deterministic : True gives x itself: the inference form (Lasagne's `deterministic`),
+        under which the expected value matches training's.
+    """
+    x = as_variable(x)
+    if not dtypes.is_float(x.dtype):
+        raise TypeError(f"dropout needs a float tensor, got {x.describe()}")
+    if not isinstance(p, Variable) and not 0 <= p < 1:
+        raise ValueError(f"dropout: p must be in [0, 1), got {p!r}")
+    if deterministic or (not isinstance(p, Variable) and p == 0):
+        return x
+    keep = rng.binomial(shape_of(x), sub(1, p) if isinstance(p, Variable) else 1 - p, dtype=x.dtype)
+    scale = true_div(1, sub(1, p)) if isinstance(p, Variable) else 1 / (1 - p)
+    return x * keep * scale

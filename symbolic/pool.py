@@ -1,0 +1,246 @@
+"""2-d max and average pooling over the last two axes of (N, C, H, W) tensors.
+
+Windows follow symbolic/windows.py (floor rule; stride defaults to the window size). Every
+kernel here walks the kh·kw offsets of a window, each offset a strided view of the whole
+tensor, so the work is kh·kw NumPy passes over the output whatever the window count.
+
+- max: padding counts as −∞ (never the maximum of a window, which always holds one real
+  value since padding < size). The gradient goes to the first maximal position of each window
+  in row-major order (ties: the first); `max_pool2d_grad` scatters it and `max_pool2d_gather`,
+  its adjoint, reads values at those positions, so second derivatives exist (zero with respect
+  to the input through the choice of positions, which is piecewise constant).
+- average: the window sum divided by the window size kh·kw, padded zeros included
+  (`count_include_pad=True`, PyTorch's default), or by the number of real values in the window
+  (`count_include_pad=False`). Linear: its gradient spreads g / count over each window
+  (`avg_pool2d_grad`), whose own gradient is the average pool again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from symbolic import dtypes
+from symbolic.graph import TensorType, Variable, as_variable
+from symbolic.op import Op
+from symbolic.shape import shape_of, static_entries
+from symbolic.windows import as_pair, check_fits, cropped, output_length, padded, window_slice
+
+SPATIAL = (2, 3)
+
+
+@dataclass(frozen=True)
+class Pool2d(Op):
+    """The window parameters every pooling op shares, and the geometry built from them."""
+
+    size: tuple
+    stride: tuple
+    padding: tuple
+
+    def pooled_shape(self, shape: tuple) -> tuple:
+        check_fits(self.name, shape, self.size, self.padding)
+        lengths = zip(shape[2:], self.size, self.stride, self.padding)
+        return tuple(shape[:2]) + tuple(output_length(*args) for args in lengths)
+
+    def windows(self, xp: np.ndarray, pooled_shape: tuple) -> Iterator[np.ndarray]:
+        """For each offset (i, j) of a window in row-major order, the view of the padded xp at
+        that offset of every window: xp[:, :, sh·a + i, sw·b + j] over (a, b)."""
+        oh, ow = pooled_shape[2:]
+        for i in range(self.size[0]):
+            rows = window_slice(i, self.stride[0], oh)
+            for j in range(self.size[1]):
+                yield xp[:, :, rows, window_slice(j, self.stride[1], ow)]
+
+    def padded_like(self, x: np.ndarray, value) -> np.ndarray:
+        return padded(x, SPATIAL, self.padding, value)
+
+    def first_argmax(self, x: np.ndarray) -> np.ndarray:
+        """The offset (0 … kh·kw − 1, row-major) of each window's first maximum."""
+        views = self.windows(self.padded_like(x, lowest(x.dtype)), self.pooled_shape(x.shape))
+        best = next(views).copy()
+        where = np.zeros(best.shape, np.int32)
+        for offset, view in enumerate(views, start=1):
+            better = view > best
+            np.copyto(best, view, where=better)
+            np.copyto(where, offset, where=better)
+        return where
+
+    def counts(self, shape: tuple, dtype, include_pad: bool) -> np.ndarray | float:
+        """The divisor of each window of an average: kh·kw, or the real (unpadded) positions
+        it covers."""
+        if include_pad or not any(self.padding):
+            return float(self.size[0] * self.size[1])
+        ones = np.ones((1, 1) + tuple(shape[2:]), dtype)
+        return sum(self.windows(self.padded_like(ones, 0), self.pooled_shape(ones.shape)))
+
+
+def lowest(dtype) -> float | int:
+    """The padding value of max pooling: below every value of the dtype."""
+    return -np.inf if np.dtype(dtype).kind == "f" else np.iinfo(dtype).min
+
+
+@dataclass(frozen=True)
+class MaxPool2d(Pool2d):
+    @property
+    def name(self) -> str:
+        return "max_pool2d"
+
+    def infer(self, x):
+        return [TensorType(x.dtype, self.pooled_shape(x.type.shape))]
+
+    def perform(self, x):
+        views = self.windows(self.padded_like(x, lowest(x.dtype)), self.pooled_shape(x.shape))
+        out = next(views).copy()
+        for view in views:
+            np.maximum(out, view, out=out)
+        return out
+
+    def grad(self, inputs, outputs, output_grads):
+        x, g = inputs[0], output_grads[0]
+        return [MaxPool2dGrad(self.size, self.stride, self.padding)(x, g)]
+
+
+@dataclass(frozen=True)
+class MaxPool2dGrad(Pool2d):
+    """g (pooled shape) scattered to the first maximal position of each window of x; windows
+    that overlap add up."""
+
+    @property
+    def name(self) -> str:
+        return "max_pool2d_grad"
+
+    def infer(self, x, g):
+        return [TensorType(g.dtype, x.type.shape)]
+
+    def perform(self, x, g):
+        where = self.first_argmax(x)
+        gx = self.padded_like(np.zeros(x.shape, g.dtype), 0)
+        for offset, view in enumerate(self.windows(gx, g.shape)):
+            np.add(view, g, out=view, where=where == offset)
+        return cropped(gx, SPATIAL, self.padding)
+
+    def grad(self, inputs, outputs, output_grads):
+        x, c = inputs[0], output_grads[0]
+        return [None, MaxPool2dGather(self.size, self.stride, self.padding)(x, c)]
+
+
+@dataclass(frozen=True)
+class MaxPool2dGather(Pool2d):
+    """v (shape of x) read at the first maximal position of each window of x: the adjoint of
+    max_pool2d_grad in its second argument (max_pool2d(x) is max_pool2d_gather(x, x))."""
+
+    @property
+    def name(self) -> str:
+        return "max_pool2d_gather"
+
+    def infer(self, x, v):
+        return [TensorType(v.dtype, self.pooled_shape(x.type.shape))]
+
+    def perform(self, x, v):
+        where = self.first_argmax(x)
+        out = np.empty(where.shape, v.dtype)
+        for offset, view in enumerate(self.windows(self.padded_like(v, 0), where.shape)):
+            np.copyto(out, view, where=where == offset)
+        return out
+
+    def grad(self, inputs, outputs, output_grads):
+        x, g = inputs[0], output_grads[0]
+        return [None, MaxPool2dGrad(self.size, self.stride, self.padding)(x, g)]
+
+
+@dataclass(frozen=True)
+class AvgPool2d(Pool2d):
+    count_include_pad: bool = True
+
+    @property
+    def name(self) -> str:
+        return "avg_pool2d"
+
+    def infer(self, x):
+        return [TensorType(dtypes.to_float(x.dtype), self.pooled_shape(x.type.shape))]
+
+    def perform(self, x):
+        x = x.astype(dtypes.to_float(x.dtype.name), copy=False)
+        views = self.windows(self.padded_like(x, 0), self.pooled_shape(x.shape))
+        total = next(views).copy()
+        for view in views:
+            total += view
+        total /= self.counts(x.shape, x.dtype, self.count_include_pad)
+        return total
+
+    def grad(self, inputs, outputs, output_grads):
+        x, g = inputs[0], output_grads[0]
+        spread = AvgPool2dGrad(self.size, self.stride, self.padding, self.count_include_pad)
+        return [spread(g, shape_of(x))]
+
+
+@dataclass(frozen=True)
+class AvgPool2dGrad(Pool2d):
+    """g (pooled shape) / count spread evenly over each window, giving `input_shape`."""
+
+    count_include_pad: bool = True
+
+    @property
+    def name(self) -> str:
+        return "avg_pool2d_grad"
+
+    def infer(self, g, input_shape):
+        return [TensorType(g.dtype, static_entries(input_shape))]
+
+    def perform(self, g, input_shape):
+        shape = tuple(int(n) for n in input_shape)
+        share = g / self.counts(shape, g.dtype, self.count_include_pad)
+        gx = self.padded_like(np.zeros(shape, g.dtype), 0)
+        for view in self.windows(gx, g.shape):
+            view += share
+        return cropped(gx, SPATIAL, self.padding)
+
+    def grad(self, inputs, outputs, output_grads):
+        pool = AvgPool2d(self.size, self.stride, self.padding, self.count_include_pad)
+        return [pool(output_grads[0]), None]
+
+
+def _window(op: str, x, size, stride, padding) -> tuple[Variable, tuple, tuple, tuple]:
+    x = as_variable(x)
+    if x.ndim != 4:
+        raise ValueError(
+            f"{op}: the input must be 4-d (batch, channels, rows, columns), got {x.describe()}"
+        )
+    size = as_pair(size, "size", op, 1)
+    stride = size if stride is None else as_pair(stride, "stride", op, 1)
+    padding = as_pair(padding, "padding", op, 0)
+    if padding[0] >= size[0] or padding[1] >= size[1]:
+        raise ValueError(f"{op}: padding {padding} must be smaller than the window {size}")
+    return x, size, stride, padding
+
+
+def max_pool2d(x, size, stride=None, padding=0) -> Variable:
+    """The maximum of each size×size window over the last two axes of (N, C, H, W) x.
+
+    Parameters
+    ----------
+    x : (N, C, H, W) tensor.
+    size : int or (rows, columns) window.
+    stride : int or pair; None (the default) means `size`: windows that tile without overlap.
+    padding : int or pair of −∞ rows/columns on both sides, smaller than `size`.
+
+    Returns
+    -------
+    (N, C, OH, OW) with OH = ⌊(H + 2·padding − size) / stride⌋ + 1. The gradient goes to the
+    first maximal position of each window (row-major).
+    """
+    x, size, stride, padding = _window("max_pool2d", x, size, stride, padding)
+    return MaxPool2d(size, stride, padding)(x)
+
+
+def avg_pool2d(x, size, stride=None, padding=0, count_include_pad: bool = True) -> Variable:
+    """The mean of each size×size window over the last two axes of (N, C, H, W) x.
+
+    Parameters as `max_pool2d`; padding adds zeros. `count_include_pad` (default True, as
+    PyTorch): divide by size·size, padded zeros included; False: by the number of real values
+    in the window. Integer input gives float32.
+    """
+    x, size, stride, padding = _window("avg_pool2d", x, size, stride, padding)
+    return AvgPool2d(size, stride, padding, bool(count_include_pad))(x)
