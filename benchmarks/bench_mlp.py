@@ -82,6 +82,45 @@ def mlp_pytensor(params, x, labels):
     return lambda: f(x, labels)
 
 
+def jax_sgd_step(loss, params, x, labels, lr: float):
+    """A call running one jitted SGD step of `loss(ps, x, y)` and returning the loss; the
+    parameters are donated (the old parameters' buffers hold the new ones)."""
+    import jax
+
+    def step(ps, x, y):
+        value, grads = jax.value_and_grad(loss)(ps, x, y)
+        return value, [p - lr * g for p, g in zip(ps, grads)]
+
+    step = jax.jit(step, donate_argnums=0)
+    state = [jax.device_put(p.copy()) for p in params]
+    jx, jy = jax.device_put(x), jax.device_put(labels.astype(np.int32))
+
+    def run():
+        value, state[:] = step(state, jx, jy)
+        return jax.block_until_ready(value)
+
+    return run
+
+
+def torch_sgd_step(logits, params, x, labels, lr: float):
+    """A call running one eager SGD step of the cross-entropy of `logits(ps, x)` (tensors)."""
+    import torch
+    import torch.nn.functional as F
+
+    ps = [torch.tensor(p, requires_grad=True) for p in params]
+    tx, ty = torch.from_numpy(x), torch.from_numpy(labels)
+
+    def run():
+        loss = F.cross_entropy(logits(ps, tx), ty)
+        grads = torch.autograd.grad(loss, ps)
+        with torch.no_grad():
+            for p, g in zip(ps, grads):
+                p.sub_(g, alpha=lr)
+        return loss.detach()
+
+    return run
+
+
 def mlp_jax(params, x, labels):
     import jax
     import jax.numpy as jnp
@@ -95,42 +134,20 @@ def mlp_jax(params, x, labels):
         logp = jax.nn.log_softmax(h, axis=1)
         return -jnp.take_along_axis(logp, y[:, None], axis=1).mean()
 
-    def step(ps, x, y):
-        value, grads = jax.value_and_grad(loss)(ps, x, y)
-        return value, [p - LR * g for p, g in zip(ps, grads)]
-
-    step = jax.jit(step, donate_argnums=0)  # the old parameters' buffers hold the new ones
-    state = [jax.device_put(p.copy()) for p in params]
-    jx, jy = jax.device_put(x), jax.device_put(labels.astype(np.int32))
-
-    def run():
-        value, state[:] = step(state, jx, jy)
-        return jax.block_until_ready(value)
-
-    return run
+    return jax_sgd_step(loss, params, x, labels, LR)
 
 
 def mlp_torch(params, x, labels):
     import torch
-    import torch.nn.functional as F
 
-    ps = [torch.tensor(p, requires_grad=True) for p in params]
-    tx, ty = torch.from_numpy(x), torch.from_numpy(labels)
-
-    def run():
-        h = tx
+    def logits(ps, h):
         for i in range(0, len(ps), 2):
             h = torch.addmm(ps[i + 1], h, ps[i])
             if i < len(ps) - 2:
                 h = torch.relu(h)
-        loss = F.cross_entropy(h, ty)
-        grads = torch.autograd.grad(loss, ps)
-        with torch.no_grad():
-            for p, g in zip(ps, grads):
-                p.sub_(g, alpha=LR)
-        return loss.detach()
+        return h
 
-    return run
+    return torch_sgd_step(logits, params, x, labels, LR)
 
 
 def mlp_numpy(params, x, labels):

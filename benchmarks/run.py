@@ -1,7 +1,7 @@
 """The CPU backend's benchmark suite: our compiled functions against NumPy, numexpr, PyTensor,
 JAX and PyTorch, side by side in one process (G1 in fresh child processes).
 
-    python benchmarks/run.py [--device cpu|numpy] [--only E1,E2,M1,O1,G1] [--repeat N]
+    python benchmarks/run.py [--device cpu|numpy] [--only E1,E2,M1,C1,O1,G1] [--repeat N]
                              [--threads 2] [--json out.json]
 
 Prints the machine, the thread settings, and a table: our median time, the target and whether
@@ -26,13 +26,20 @@ TARGETS = {
     "E1": 25e-3,
     "E2": 5e-3,
     "M1": 14.5e-3,
+    "C1": 14e-3,
     "O1": 3e-6,
     "O1 trusted": 1.5e-6,
     "G1 cold": 0.5,
     "G1 warm": 0.1,
 }
 # How close each result must be to the float64 reference (relative, absolute).
-TOLERANCES = {"E1": (1e-3, 1e-4), "E2": (1e-4, 1e-3), "M1": (1e-3, 1e-3), "O1": (0, 0)}
+TOLERANCES = {
+    "E1": (1e-3, 1e-4),
+    "E2": (1e-4, 1e-3),
+    "M1": (1e-3, 1e-3),
+    "C1": (1e-3, 1e-3),
+    "O1": (0, 0),
+}
 # XLA's CPU backend reads no thread-count flag offline; see harness.configure_threads.
 XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false"
 
@@ -180,7 +187,7 @@ def print_table(rows: list[dict]) -> None:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", choices=("cpu", "numpy", "auto"))
-    parser.add_argument("--only", default="E1,E2,M1,O1,G1", help="comma-separated workloads")
+    parser.add_argument("--only", default="E1,E2,M1,C1,O1,G1", help="comma-separated workloads")
     parser.add_argument("--repeat", type=int, default=10, help="timed calls per measurement")
     parser.add_argument(
         "--cold-repeat", type=int, default=3, help="G1: fresh processes per measurement"
@@ -189,13 +196,14 @@ def main(argv=None) -> dict:
     parser.add_argument("--json", help="write the results to this file")
     args = parser.parse_args(argv)
     only = [w.strip().upper() for w in args.only.split(",") if w.strip()]
-    unknown = set(only) - {"E1", "E2", "M1", "O1", "G1"}
+    unknown = set(only) - {"E1", "E2", "M1", "C1", "O1", "G1"}
     if unknown:
         parser.error(f"unknown workloads {sorted(unknown)}")
 
     os.environ.setdefault("XLA_FLAGS", XLA_FLAGS)  # before JAX loads; a user's own flags win
     threads = harness.configure_threads(args.threads)  # before NumPy and the peers load
     threads.update(harness.configure_pytensor())
+    import bench_conv
     import bench_elementwise
     import bench_mlp
     import bench_overhead
@@ -205,6 +213,7 @@ def main(argv=None) -> dict:
         "E1": [("E1", bench_elementwise.E1)],
         "E2": [("E2", bench_elementwise.E2)],
         "M1": [("M1", bench_mlp.M1)],
+        "C1": [("C1", bench_conv.C1)],
         "O1": [("O1", bench_overhead.O1), ("O1 trusted", bench_overhead.O1_TRUSTED)],
     }
     machine = harness.machine()

@@ -110,3 +110,62 @@ def test_sigmoid_softplus_extremes_finite(device):
     assert np.all(np.isfinite(sig)) and np.all(np.isfinite(sp))
     np.testing.assert_allclose(sig, 1 / (1 + np.exp(-v.astype(np.float64))), rtol=1e-5, atol=1e-30)
     np.testing.assert_allclose(sp, np.logaddexp(0, v.astype(np.float64)), rtol=1e-5, atol=1e-30)
+
+
+# ---- dropout ----------------------------------------------------------------------------
+
+
+def test_dropout_zeroes_with_probability_p_and_scales_the_rest(device):
+    x = S.matrix("x")
+    f = S.compile([x], S.nnet.dropout(x, 0.25, S.RandomStream(4)), device=device)
+    v = np.full((400, 500), 3.0, np.float32)
+    out = f(v)
+    kept = out != 0
+    np.testing.assert_array_equal(out[kept], np.float32(3.0) * np.float32(1 / 0.75))
+    assert abs(kept.mean() - 0.75) < 0.005  # the standard error is 0.0010
+    assert abs(out.mean() - 3.0) < 0.02  # the expected value is kept
+    assert not np.array_equal(f(v) != 0, kept)  # a new mask per call
+
+
+def test_dropout_masks_agree_across_devices(device):
+    rng = S.RandomStream(9)
+    x = S.matrix("x", "float64")
+    out = S.nnet.dropout(x, 0.5, rng)
+    v = np.arange(12.0).reshape(3, 4)
+    want = S.compile([x], out, device="numpy")(v)
+    rng.seed(9)
+    np.testing.assert_array_equal(S.compile([x], out, device=device)(v), want)
+
+
+def test_dropout_gradient_is_the_mask_times_the_scale(device):
+    x = S.matrix("x", "float64")
+    out = S.nnet.dropout(x, 0.2, S.RandomStream(1))
+    f = S.compile([x], [out, S.grad(S.sum(out), x)], device=device)
+    value, grad = f(np.ones((20, 30)))
+    np.testing.assert_array_equal(grad, value)  # d(x·m/(1−p))/dx = m/(1−p) = value at x = 1
+
+
+def test_dropout_with_a_symbolic_probability(device):
+    x, p = S.vector("x", "float64"), S.scalar("p", "float64")
+    f = S.compile([x, p], S.nnet.dropout(x, p, S.RandomStream(2)), device=device)
+    out = f(np.ones(10_000), 0.5)
+    assert set(np.unique(out)) == {0.0, 2.0}
+    np.testing.assert_array_equal(f(np.ones(100), 0.0), np.ones(100))
+
+
+def test_dropout_deterministic_and_p_zero_are_the_identity():
+    x, rng = S.matrix("x"), S.RandomStream(0)
+    assert S.nnet.dropout(x, 0.5, rng, deterministic=True) is x
+    assert S.nnet.dropout(x, 0.0, rng) is x
+    assert rng.states == []
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.0, 1.5])
+def test_dropout_rejects_p_outside_0_1(p):
+    with pytest.raises(ValueError, match="p must be in"):
+        S.nnet.dropout(S.matrix("x"), p, S.RandomStream(0))
+
+
+def test_dropout_needs_floats():
+    with pytest.raises(TypeError, match="float tensor"):
+        S.nnet.dropout(S.matrix("x", "int32"), 0.5, S.RandomStream(0))
