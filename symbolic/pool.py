@@ -6,9 +6,11 @@ tensor, so the work is kh·kw NumPy passes over the output whatever the window c
 
 - max: padding counts as −∞ (never the maximum of a window, which always holds one real
   value since padding < size). The gradient goes to the first maximal position of each window
-  in row-major order (ties: the first); `max_pool2d_grad` scatters it and `max_pool2d_gather`,
-  its adjoint, reads values at those positions, so second derivatives exist (zero with respect
-  to the input through the choice of positions, which is piecewise constant).
+  in row-major order (ties: the first), found from the input and the pooled output;
+  `max_pool2d_grad` scatters it there and `max_pool2d_gather`, its adjoint, reads values from
+  there, so second derivatives exist (zero with respect to the input through the choice of
+  positions, which is piecewise constant). A window holding NaN pools to NaN and passes no
+  gradient.
 - average: the window sum divided by the window size kh·kw, padded zeros included
   (`count_include_pad=True`, PyTorch's default), or by the number of real values in the window
   (`count_include_pad=False`). Linear: its gradient spreads g / count over each window
@@ -56,20 +58,17 @@ class Pool2d(Op):
     def padded_like(self, x: np.ndarray, value) -> np.ndarray:
         return padded(x, SPATIAL, self.padding, value)
 
-    def first_argmax(self, x: np.ndarray) -> np.ndarray:
-        """The offset (0 … kh·kw − 1, row-major) of each window's first maximum.
+    def first_maxima(self, x: np.ndarray, pooled: np.ndarray) -> Iterator[np.ndarray]:
+        """For each offset of a window (row-major), the mask of the windows whose first
+        maximum is there: the first offset where x equals the window's max, `pooled`.
 
-        Plain ufuncs only (masked ones such as copyto(where=) are 10-40× slower on strided
-        views): the offsets that improve on the best so far increase, so the last of them, the
-        first maximum, is the maximum over offsets o of o·[x_o > best]."""
-        views = self.windows(self.padded_like(x, lowest(x.dtype)), self.pooled_shape(x.shape))
-        best = next(views).copy()
-        where = np.zeros(best.shape, np.min_scalar_type(self.size[0] * self.size[1] - 1))
-        for offset, view in enumerate(views, start=1):
-            better = np.multiply(np.greater(view, best), offset, dtype=where.dtype)
-            np.maximum(where, better, out=where)
-            np.maximum(best, view, out=best)
-        return where
+        Plain ufuncs only: masked ones (copyto(where=), putmask) are 10-40× slower on these
+        strided views. For booleans, hit > taken is hit and not taken."""
+        taken = None
+        for view in self.windows(self.padded_like(x, lowest(x.dtype)), pooled.shape):
+            hit = np.equal(view, pooled)
+            yield hit if taken is None else np.greater(hit, taken)
+            taken = hit if taken is None else np.logical_or(taken, hit)
 
     @property
     def overlapping(self) -> bool:
@@ -118,59 +117,60 @@ class MaxPool2d(Pool2d):
         return out
 
     def grad(self, inputs, outputs, output_grads):
-        x, g = inputs[0], output_grads[0]
-        return [MaxPool2dGrad(self.size, self.stride, self.padding)(x, g)]
+        x, pooled, g = inputs[0], outputs[0], output_grads[0]
+        return [MaxPool2dGrad(self.size, self.stride, self.padding)(x, pooled, g)]
 
 
 @dataclass(frozen=True)
 class MaxPool2dGrad(Pool2d):
-    """g (pooled shape) scattered to the first maximal position of each window of x; windows
-    that overlap add up."""
+    """g scattered to the first maximal position of each window of x (whose maxima are
+    `pooled`); windows that overlap add up."""
 
     @property
     def name(self) -> str:
         return "max_pool2d_grad"
 
-    def infer(self, x, g):
+    def infer(self, x, pooled, g):
         return [TensorType(g.dtype, x.type.shape)]
 
-    def perform(self, x, g):
-        where = self.first_argmax(x)
+    def perform(self, x, pooled, g):
         gx = self.padded_like(np.zeros(x.shape, g.dtype), 0)
-        for offset, view in enumerate(self.windows(gx, g.shape)):
+        for first, view in zip(self.first_maxima(x, pooled), self.windows(gx, g.shape)):
             if self.overlapping:
-                view += masked(g, where == offset)
+                view += masked(g, first)
             else:  # each position in one window at most: assign
-                masked(g, where == offset, out=view)
+                masked(g, first, out=view)
         return cropped(gx, SPATIAL, self.padding)
 
     def grad(self, inputs, outputs, output_grads):
-        x, c = inputs[0], output_grads[0]
-        return [None, MaxPool2dGather(self.size, self.stride, self.padding)(x, c)]
+        x, pooled, _ = inputs
+        gather = MaxPool2dGather(self.size, self.stride, self.padding)
+        return [None, None, gather(x, pooled, output_grads[0])]
 
 
 @dataclass(frozen=True)
 class MaxPool2dGather(Pool2d):
-    """v (shape of x) read at the first maximal position of each window of x: the adjoint of
-    max_pool2d_grad in its second argument (max_pool2d(x) is max_pool2d_gather(x, x))."""
+    """v (shape of x) read at the first maximal position of each window of x (whose maxima are
+    `pooled`): the adjoint of max_pool2d_grad in its last argument."""
 
     @property
     def name(self) -> str:
         return "max_pool2d_gather"
 
-    def infer(self, x, v):
-        return [TensorType(v.dtype, self.pooled_shape(x.type.shape))]
+    def infer(self, x, pooled, v):
+        return [TensorType(v.dtype, pooled.type.shape)]
 
-    def perform(self, x, v):
-        where = self.first_argmax(x)
-        out = np.zeros(where.shape, v.dtype)
-        for offset, view in enumerate(self.windows(self.padded_like(v, 0), where.shape)):
-            out += masked(view, where == offset)  # one nonzero term per position
+    def perform(self, x, pooled, v):
+        out = np.zeros(pooled.shape, v.dtype)
+        views = self.windows(self.padded_like(v, 0), pooled.shape)
+        for first, view in zip(self.first_maxima(x, pooled), views):
+            out += masked(view, first)  # one nonzero term per window
         return out
 
     def grad(self, inputs, outputs, output_grads):
-        x, g = inputs[0], output_grads[0]
-        return [None, MaxPool2dGrad(self.size, self.stride, self.padding)(x, g)]
+        x, pooled, _ = inputs
+        scatter = MaxPool2dGrad(self.size, self.stride, self.padding)
+        return [None, None, scatter(x, pooled, output_grads[0])]
 
 
 @dataclass(frozen=True)

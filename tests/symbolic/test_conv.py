@@ -38,14 +38,19 @@ CASES = [
 ]
 IDS = [c[0] for c in CASES]
 
+# conv2d keeps the columns batch outermost when its input is a graph input (data) and batch
+# innermost when the input is computed: both layouts run every test.
+LAYOUTS = {"data": lambda x: x, "computed": lambda x: x * 1}
 
+
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_conv2d_matches_loops(case, dtype, device, rng):
+def test_conv2d_matches_loops(case, dtype, layout, device, rng):
     _, xs, ws, stride, padding = case
     x, w = S.tensor4("x", dtype), S.tensor4("w", dtype)
     xv, wv = rng.standard_normal(xs).astype(dtype), rng.standard_normal(ws).astype(dtype)
-    out = run(S.nnet.conv2d(x, w, stride, padding), {x: xv, w: wv}, device)
+    out = run(S.nnet.conv2d(LAYOUTS[layout](x), w, stride, padding), {x: xv, w: wv}, device)
     want = conv_loops(xv.astype(np.float64), wv.astype(np.float64), stride, padding)
     assert out.dtype == np.dtype(dtype) and out.shape == want.shape
     tol = 1e-5 if dtype == "float32" else 1e-12
@@ -66,30 +71,42 @@ def test_conv2d_static_shape(rng):
     assert S.nnet.conv2d(x, w, stride=2, padding=(1, 2)).type.shape == (None, 20, 13, 14)
 
 
+def test_conv2d_picks_the_layout_from_its_input():
+    x, w = S.tensor4("x"), S.tensor4("w")
+    for layout, batch_inner in (("data", False), ("computed", True)):
+        cols = S.nnet.conv2d(LAYOUTS[layout](x), w)
+        im2col = [n for n in S.graph.toposort([cols]) if n.op.name == "im2col"]
+        assert [n.op.batch_inner for n in im2col] == [batch_inner]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_conv2d_gradients_match_finite_differences(case, rng):
+def test_conv2d_gradients_match_finite_differences(case, layout, rng):
     _, xs, ws, stride, padding = case
     S.verify_grad(
-        lambda x, w: S.nnet.conv2d(x, w, stride, padding),
+        lambda x, w: S.nnet.conv2d(LAYOUTS[layout](x), w, stride, padding),
         [rng.standard_normal(xs), rng.standard_normal(ws)],
     )
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("case", CASES[1:4], ids=IDS[1:4])
-def test_conv2d_second_derivatives_match_finite_differences(case, rng):
+def test_conv2d_second_derivatives_match_finite_differences(case, layout, rng):
     """The gradients are graphs of im2col, col2im and dot, which differentiate again."""
     _, xs, ws, stride, padding = case
 
     def grad_of_square(x, w):
-        gx, gw = S.grad(S.sum(S.nnet.conv2d(x, w, stride, padding) ** 2), [x, w])
+        y = S.nnet.conv2d(LAYOUTS[layout](x), w, stride, padding)
+        gx, gw = S.grad(S.sum(y**2), [x, w])
         return S.sum(gx * gx) + S.sum(gw * S.sin(gw))
 
     S.verify_grad(grad_of_square, [rng.standard_normal(xs), rng.standard_normal(ws)])
 
 
-def test_conv2d_gradients_on_every_device_match_numpy(device, rng):
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_conv2d_gradients_on_every_device_match_numpy(layout, device, rng):
     x, w = S.tensor4("x", "float64"), S.tensor4("w", "float64")
-    cost = S.sum(S.tanh(S.nnet.conv2d(x, w, (2, 1), (1, 1))))
+    cost = S.sum(S.tanh(S.nnet.conv2d(LAYOUTS[layout](x), w, (2, 1), (1, 1))))
     grads = S.grad(cost, [x, w])
     values = {x: rng.standard_normal((2, 3, 7, 6)), w: rng.standard_normal((4, 3, 3, 3))}
     want = run(grads, values, "numpy")
@@ -97,13 +114,15 @@ def test_conv2d_gradients_on_every_device_match_numpy(device, rng):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
-def test_im2col_and_col2im_are_adjoint(rng):
+@pytest.mark.parametrize("batch_inner", [True, False])
+def test_im2col_and_col2im_are_adjoint(batch_inner, rng):
     """<im2col(x), c> = <x, col2im(c)>: the identity the input gradient rests on."""
     from symbolic.conv import Col2im, Im2col
 
     x, c = S.tensor4("x", "float64"), S.tensor4("c", "float64")
     shape = S.constant(np.array([4, 3, 3, 2]))
-    im2col, col2im = Im2col((2, 1), (1, 1)), Col2im((2, 1), (1, 1))
+    im2col = Im2col((2, 1), (1, 1), batch_inner)
+    col2im = Col2im((2, 1), (1, 1), batch_inner)
     xv = rng.standard_normal((2, 3, 7, 6))
     cols = run(im2col(x, shape), {x: xv}, "numpy")
     cv = rng.standard_normal(cols.shape)

@@ -126,6 +126,15 @@ def test_max_pool_gradient_of_infinite_values_is_exact(device):
     np.testing.assert_array_equal(got, [[[[0.0, 0.0], [0.0, np.inf]]]])
 
 
+def test_max_pool_window_with_nan_pools_to_nan_and_passes_no_gradient(device):
+    x = S.tensor4("x", "float64")
+    xv = np.array([[[[1.0, np.nan, 5.0, 2.0]]]])
+    pooled = S.nnet.max_pool2d(x, (1, 2))
+    value, grad = run([pooled, S.grad(S.sum(pooled), x)], {x: xv}, device)
+    np.testing.assert_array_equal(value, [[[[np.nan, 5.0]]]])
+    np.testing.assert_array_equal(grad, [[[[0.0, 0.0, 1.0, 0.0]]]])
+
+
 def test_pool_gradients_on_every_device_match_numpy(device, rng):
     x = S.tensor4("x", "float64")
     xv = rng.standard_normal((2, 3, 7, 8))
