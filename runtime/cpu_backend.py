@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from runtime.layout import as_matrix_view, contiguous_strides, element_strides, merge_axes
+from runtime.memory import keep_freed_memory
 from runtime.numpy_backend import NumpyProgram
 from symbolic.codegen.kernel import describe, structure_key
 from symbolic.optimizer.fgraph import FunctionGraph
@@ -183,6 +184,7 @@ class Kernel:
 
 def build_cpu_program(fgraph: FunctionGraph, leaves: list) -> tuple[NumpyProgram, list[Kernel]]:
     """The schedule with a C kernel for every node that has one, all built as one library."""
+    keep_freed_memory()
     described = []
     for i, node in enumerate(fgraph.nodes):
         kernel = describe(node)
