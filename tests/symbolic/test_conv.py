@@ -64,8 +64,9 @@ def test_conv2d_int_stride_and_padding_mean_both_axes(device, rng):
     np.testing.assert_allclose(out, conv_loops(xv, wv, (2, 2), (1, 1)), rtol=1e-12)
 
 
-def test_conv2d_static_shape(rng):
-    x = S.tensor("x", "float32", (None, 3, 28, 28))
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_conv2d_static_shape(layout):
+    x = LAYOUTS[layout](S.tensor("x", "float32", (None, 3, 28, 28)))
     w = S.tensor("w", "float32", (20, 3, 5, 5))
     assert S.nnet.conv2d(x, w).type.shape == (None, 20, 24, 24)
     assert S.nnet.conv2d(x, w, stride=2, padding=(1, 2)).type.shape == (None, 20, 13, 14)
