@@ -58,6 +58,11 @@ class Pool2d(Op):
     def padded_like(self, x: np.ndarray, value) -> np.ndarray:
         return padded(x, SPATIAL, self.padding, value)
 
+    def padded_zeros(self, shape: tuple, dtype) -> np.ndarray:
+        """Zeros of `shape` (N, C, H, W) with the padding added to H and W."""
+        (ph, pw), (n, c, h, w) = self.padding, shape
+        return np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype)
+
     def first_maxima(self, x: np.ndarray, pooled: np.ndarray) -> Iterator[np.ndarray]:
         """For each offset of a window (row-major), the mask of the windows whose first
         maximum is there: the first offset where x equals the window's max, `pooled`.
@@ -134,7 +139,7 @@ class MaxPool2dGrad(Pool2d):
         return [TensorType(g.dtype, x.type.shape)]
 
     def perform(self, x, pooled, g):
-        gx = self.padded_like(np.zeros(x.shape, g.dtype), 0)
+        gx = self.padded_zeros(x.shape, g.dtype)
         for first, view in zip(self.first_maxima(x, pooled), self.windows(gx, g.shape)):
             if self.overlapping:
                 view += masked(g, first)
@@ -215,7 +220,7 @@ class AvgPool2dGrad(Pool2d):
     def perform(self, g, input_shape):
         shape = tuple(int(n) for n in input_shape)
         share = g / self.counts(shape, g.dtype, self.count_include_pad)
-        gx = self.padded_like(np.zeros(shape, g.dtype), 0)
+        gx = self.padded_zeros(shape, g.dtype)
         for view in self.windows(gx, g.shape):
             view += share
         return cropped(gx, SPATIAL, self.padding)
