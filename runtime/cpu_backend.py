@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from runtime.indexing_plan import plan_gather, plan_scatter
 from runtime.layout import as_matrix_view, contiguous_strides, element_strides, merge_axes
 from runtime.numpy_backend import NumpyProgram
 from symbolic.codegen.kernel import describe, structure_key
@@ -138,7 +139,13 @@ def plan_rows(fn, node, arrays) -> Launch | None:
     return Launch(fn, [rows, cols], strides, [out_shape], [out.dtype], None, len(arrays))
 
 
-PLANNERS = {"elementwise": plan_elementwise, "reduction": plan_reduction, "rows": plan_rows}
+PLANNERS = {
+    "elementwise": plan_elementwise,
+    "reduction": plan_reduction,
+    "rows": plan_rows,
+    "gather": plan_gather,
+    "scatter": plan_scatter,
+}
 
 
 class KernelStep:
