@@ -35,7 +35,7 @@ class CIndexing:
         indices, out = list(range(1, m + 1)), m + 1
         t = self.input_ctype(k.dtype)  # bool is copied as bytes
         lines = [
-            *self.space_setup("sizes[0]", "sizes + 1"),
+            *self.space_setup("sizes[0]", "sizes + 1", True),
             f"const {t} *{self.restrict} p0 = (const {t} *)data[0] + shape[ndim];",
             *self.index_setup(indices, k.index_dtypes),
             f"{t} *{self.restrict} p{out} = ({t} *)data[{out}];",
@@ -74,7 +74,7 @@ class CIndexing:
         lines = [
             "const int64_t cdim = sizes[0];",
             "const int64_t *cshape = sizes + 1;",
-            *self.space_setup("sizes[1 + cdim]", "sizes + 2 + cdim"),
+            *self.space_setup("sizes[1 + cdim]", "sizes + 2 + cdim", m > 0),
             "const int64_t *space = strides + cdim;",
             self.pointer("p0", k.dtype, 0, True),
             self.pointer("p1", k.value_dtype, 1, True),
@@ -131,14 +131,11 @@ class CIndexing:
 
     # ---- shared pieces ------------------------------------------------------------------------
 
-    def space_setup(self, rank: str, shape: str) -> list[str]:
-        """The indexed space: its rank, its shape, then the offset of its origin and the axes
-        the indices index (size, stride)."""
-        return [
-            f"const int64_t ndim = {rank};",
-            f"const int64_t *shape = {shape};",
-            "const int64_t *axes = shape + ndim + 1;",
-        ]
+    def space_setup(self, rank: str, shape: str, indexed: bool) -> list[str]:
+        """The indexed space: its rank, its shape, then the offset of its origin and (where
+        there are indices) the axes they index, (size, stride) each."""
+        axes = ["const int64_t *axes = shape + ndim + 1;"] if indexed else []
+        return [f"const int64_t ndim = {rank};", f"const int64_t *shape = {shape};", *axes]
 
     def index_setup(self, indices: list[int], index_dtypes) -> list[str]:
         """Pointers to the indices, and each one's axis: its size nA and stride sA."""
