@@ -1,7 +1,8 @@
 """The `cpu` device: the graph's kernels compiled from generated C, run in schedule order.
 
 Nodes with a C kernel (see docs/kernels.md) run it through ctypes on buffers this program
-allocates; the rest (dot through NumPy's BLAS, indexing, reshapes) run their NumPy reference.
+allocates; the rest (dot through NumPy's BLAS, basic indexing, reshapes) run their NumPy
+reference.
 A node's launch plan (output shapes, merged axes, strides) depends only on its inputs' shapes
 and strides, so it is computed once per layout and reused on every later call.
 """
