@@ -88,7 +88,7 @@ def merged(shape: tuple, strides: list) -> tuple[list, list]:
 
 
 def plan_gather(fn, node, arrays) -> IndexLaunch | None:
-    """data = {x, indices…, out, status}; sizes = {ndim, shape…, offset, (n_k, s_k)…}."""
+    """data = {x, indices…, out, status}; sizes = {ndim, shape…, origin, (n_k, s_k)…}."""
     x = arrays[0]
     space = indexed_space(node.op.spec, x.shape, element_strides(x, x.shape), arrays, 1)
     if space is None:
@@ -100,7 +100,7 @@ def plan_gather(fn, node, arrays) -> IndexLaunch | None:
 
 
 def plan_scatter(fn, node, arrays) -> IndexLaunch | None:
-    """data = {x, v, indices…, out, status}; sizes = {cdim, cshape…, ndim, shape…, offset,
+    """data = {x, v, indices…, out, status}; sizes = {cdim, cshape…, ndim, shape…, origin,
     (n_k, s_k)…}: the copy space of out = x, then the indexed space of out[index]."""
     x, v = arrays[0], arrays[1]
     target = contiguous_strides(x.shape)
