@@ -136,9 +136,9 @@ class IndexLaunch:
     def __call__(self, arrays):
         args = [a if isinstance(a, np.ndarray) else arrays[a] for a in self.args]
         out = np.empty(self.out_shape, self.out_dtype)
-        status = np.empty(1, np.int64)
-        pointers = [a.ctypes.data for a in args] + [out.ctypes.data, status.ctypes.data]
+        status = ctypes.c_int64()  # one per call: calls may run at once on Python threads
+        pointers = [a.ctypes.data for a in args] + [out.ctypes.data, ctypes.addressof(status)]
         self.fn(self.sizes, self.strides, (ctypes.c_void_p * len(pointers))(*pointers))
-        if status[0]:
+        if status.value:
             return [self.node.op.perform(*arrays)]
         return [out]
