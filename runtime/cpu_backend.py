@@ -1,7 +1,8 @@
 """The `cpu` device: the graph's kernels compiled from generated C, run in schedule order.
 
 Nodes with a C kernel (see docs/kernels.md) run it through ctypes on buffers this program
-allocates; the rest (dot through NumPy's BLAS, indexing, reshapes) run their NumPy reference.
+allocates; the rest (dot through NumPy's BLAS, basic indexing, reshapes) run their NumPy
+reference.
 A node's launch plan (output shapes, merged axes, strides) depends only on its inputs' shapes
 and strides, so it is computed once per layout and reused on every later call.
 """
@@ -14,6 +15,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from runtime.indexing_plan import plan_gather, plan_scatter
 from runtime.layout import as_matrix_view, contiguous_strides, element_strides, merge_axes
 from runtime.memory import keep_freed_memory
 from runtime.numpy_backend import NumpyProgram
@@ -139,7 +141,13 @@ def plan_rows(fn, node, arrays) -> Launch | None:
     return Launch(fn, [rows, cols], strides, [out_shape], [out.dtype], None, len(arrays))
 
 
-PLANNERS = {"elementwise": plan_elementwise, "reduction": plan_reduction, "rows": plan_rows}
+PLANNERS = {
+    "elementwise": plan_elementwise,
+    "reduction": plan_reduction,
+    "rows": plan_rows,
+    "gather": plan_gather,
+    "scatter": plan_scatter,
+}
 
 
 class KernelStep:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from symbolic.codegen.c_indexing import CIndexing
 from symbolic.codegen.cprinter import ctype, literal
 from symbolic.codegen.cstyle import CStyleLanguage, block, if_else
 from symbolic.codegen.kernel import (
@@ -23,7 +24,7 @@ from symbolic.dtypes import is_float
 SUM_BLOCK = 1024  # float32 terms per partial sum (see CRenderer.sum_loop)
 
 
-class CRenderer(CStyleLanguage):
+class CRenderer(CIndexing, CStyleLanguage):
     """C11 with OpenMP pragmas (ignored without -fopenmp)."""
 
     def render(self, kernel, name: str) -> str:
@@ -31,6 +32,8 @@ class CRenderer(CStyleLanguage):
             "elementwise": self.render_elementwise,
             "reduction": self.render_reduction,
             "rows": self.render_rows,
+            "gather": self.render_gather,
+            "scatter": self.render_scatter,
         }
         lines = block(self.signature(name), renderers[kernel.kind](kernel))
         return "\n".join(lines) + "\n"

@@ -1,7 +1,7 @@
 """Kernel descriptions: what one node of the optimized graph computes, free of any language.
 
-`describe(node)` reads a node and returns one of three small frozen descriptions, or None for a
-node the runtime runs itself (dot, indexing, reshape, …: NumPy, BLAS, or views). The C printer
+`describe(node)` reads a node and returns one of five small frozen descriptions, or None for a
+node the runtime runs itself (dot, basic indexing, reshape, …: NumPy, BLAS, or views). The C printer
 (`c.py`) and, later, a CUDA printer render the same descriptions; docs/kernels.md is the calling
 convention their source follows. Equal nodes give equal descriptions, so equal source.
 """
@@ -19,6 +19,7 @@ from symbolic import dtypes
 from symbolic.elemwise import Cast, Elemwise
 from symbolic.fused import FusedElemwise, FusedReduce, Ref, Step
 from symbolic.graph import Apply, TensorType, Variable
+from symbolic.indexing import DYN, IncSubtensor, Subtensor
 from symbolic.nnet import CrossentropySoftmax, LogSoftmax, Softmax
 from symbolic.reduction import LogSumExp, Reduce
 from symbolic.scalar_ops import ScalarOp
@@ -69,6 +70,30 @@ class RowKernel:
     kind = "rows"
 
 
+@dataclass(frozen=True)
+class GatherKernel:
+    """x[index] for an index with integer arrays: each output element reads the element of x
+    that the basic slices and the integer indices (broadcast together, as NumPy's) pick."""
+
+    dtype: str  # x's and the output's
+    index_dtypes: tuple  # of str: each integer index (arrays, and integers as 0-d arrays) in order
+
+    kind = "gather"
+
+
+@dataclass(frozen=True)
+class ScatterKernel:
+    """A copy of x with x[index] set to v (mode "set") or increased by v (mode "inc"); repeated
+    indices write in order (the last value stays) or add up (as np.add.at)."""
+
+    mode: str  # set inc
+    dtype: str  # x's and the output's
+    value_dtype: str  # v's, converted to dtype as NumPy's astype converts
+    index_dtypes: tuple  # of str, as in GatherKernel
+
+    kind = "scatter"
+
+
 def single_step_program(op, input_dtypes: tuple) -> FusedElemwise:
     """A lone Elemwise or Cast as a one-step program: one code path for fused and unfused."""
     refs = tuple(Ref("x", i) for i in range(len(input_dtypes)))
@@ -79,7 +104,9 @@ def _scalars(node: Apply) -> tuple:
     return tuple(v.ndim == 0 for v in node.inputs)
 
 
-def describe(node: Apply) -> ElementwiseKernel | ReductionKernel | RowKernel | None:
+def describe(
+    node: Apply,
+) -> ElementwiseKernel | ReductionKernel | RowKernel | GatherKernel | ScatterKernel | None:
     """The kernel computing `node`, or None when no generated kernel computes it."""
     op, in_dtypes = node.op, tuple(v.dtype for v in node.inputs)
     out_dtypes = tuple(v.dtype for v in node.outputs)
@@ -95,7 +122,27 @@ def describe(node: Apply) -> ElementwiseKernel | ReductionKernel | RowKernel | N
         )
     if isinstance(op, (Softmax, LogSoftmax, CrossentropySoftmax)):
         return RowKernel(op.name, in_dtypes, out_dtypes[0])
+    if isinstance(op, Subtensor) and op.name == "advanced_subtensor":
+        indices = _index_dtypes(op.spec, in_dtypes[1:])
+        return None if indices is None else GatherKernel(in_dtypes[0], indices)
+    if isinstance(op, IncSubtensor):
+        indices = _index_dtypes(op.spec, in_dtypes[2:])
+        return None if indices is None else ScatterKernel(op.mode, *in_dtypes[:2], indices)
     return None
+
+
+def _index_dtypes(spec: tuple, dynamic_dtypes: tuple) -> tuple | None:
+    """The dtype of each integer index of `spec` (see symbolic/indexing.py), in order: a constant
+    integer is an int64 0-d array. None when a slice bound is symbolic: the launch plan is made
+    once per layout, and such a bound changes the output's shape from call to call."""
+    if any(e[0] == "slice" and DYN in e[1:] for e in spec):
+        return None
+    dynamic = iter(dynamic_dtypes)  # with static slices, each dynamic input is an index
+    return tuple(
+        "int64" if e[0] == "int" and e[1] != DYN else next(dynamic)
+        for e in spec
+        if e[0] in ("int", "array")
+    )
 
 
 def _reduction(op) -> str:

@@ -18,7 +18,14 @@ import symbolic as S
 from symbolic import dtypes
 from symbolic.codegen.c import render_kernel, render_module
 from symbolic.codegen.cprinter import literal
-from symbolic.codegen.kernel import ElementwiseKernel, ReductionKernel, RowKernel, describe
+from symbolic.codegen.kernel import (
+    ElementwiseKernel,
+    GatherKernel,
+    ReductionKernel,
+    RowKernel,
+    ScatterKernel,
+    describe,
+)
 from symbolic.elemwise import Cast, Elemwise
 from symbolic.nnet import CrossentropySoftmax, LogSoftmax, Softmax
 from symbolic.reduction import REDUCERS, LogSumExp, Reduce
@@ -87,6 +94,22 @@ def row_nodes():
     return nodes
 
 
+def indexing_nodes():
+    """Gathers of every dtype by every index dtype, and set/inc scatters with mixed dtypes."""
+    nodes = []
+    for dtype in dtypes.DTYPES:
+        x = tensor(dtype, 2)
+        for index in ("int64", "int32", "uint8", "int8", "int16"):
+            nodes.append(x[tensor(index)].owner)
+        nodes.append(x[1:, tensor("int64")].owner)
+        for mode in (S.set_subtensor, S.inc_subtensor):
+            nodes.append(mode(x[tensor("int32"), 2], tensor(dtype)).owner)
+            nodes.append(mode(x[::2], S.scalar(dtype=dtype)).owner)  # basic: no index at all
+    nodes.append(S.inc_subtensor(tensor("int8", 2)[tensor("int64")], tensor("float32")).owner)
+    nodes.append(S.set_subtensor(tensor("bool", 2)[tensor("int64")], tensor("float64")).owner)
+    return nodes
+
+
 def module(nodes) -> str:
     return render_module([(f"k{i}_{n.op.name}", describe(n)) for i, n in enumerate(nodes)])
 
@@ -117,15 +140,26 @@ def test_reductions_and_rows_compile(tmp_path):
     compile_c(module(reductions + rows), tmp_path)
 
 
+def test_gathers_and_scatters_compile(tmp_path):
+    """All of them without optimization (the compiler's checks); a few more at -O2 below."""
+    nodes = indexing_nodes()
+    kinds = {type(describe(n)) for n in nodes}
+    assert kinds == {GatherKernel, ScatterKernel}
+    compile_c(module(nodes), tmp_path, ("-O0", "-fopenmp"))
+
+
 @pytest.mark.parametrize("flags", [("-O2",), ("-O2", "-fopenmp-simd", "-DSYMBOLIC_LIBMVEC")])
 def test_module_compiles_without_openmp_and_with_vector_math(tmp_path, flags):
     nodes = elementwise_nodes()[::23] + reduction_nodes()[::9] + row_nodes()[:2]
+    nodes += indexing_nodes()[::7]
     compile_c(module(nodes), tmp_path, flags)
 
 
 def test_nodes_without_a_kernel_describe_to_none():
     x, i = S.matrix("x"), S.vector("i", dtype="int64")
-    for expr in [S.dot(x, x), x[i], x.reshape((-1,)), x.T]:
+    k = S.scalar("k", dtype="int64")
+    # basic indexing is a view; a symbolic slice bound changes the shape from call to call
+    for expr in [S.dot(x, x), x[1:, 0], x[k], x[k:, i], x.reshape((-1,)), x.T]:
         assert describe(expr.owner) is None, expr.owner.op.name
 
 
@@ -136,6 +170,15 @@ def test_fused_and_single_nodes_give_the_kinds_of_the_contract():
     fused = describe(S.optimize(S.sum(S.exp(x) * 2, axis=1)).owner)
     assert (fused.kind, fused.reduction, fused.value_dtype) == ("reduction", "sum", "float32")
     assert describe(S.nnet.softmax(x).owner).kind == "rows"
+    i, k = S.vector("i", dtype="int32"), S.scalar("k", dtype="int16")
+    # integers next to arrays are 0-d indices: constants as int64, symbolic ones in their dtype
+    assert describe(x[i, 2].owner) == GatherKernel("float32", ("int32", "int64"))
+    assert describe(x[k, i].owner) == GatherKernel("float32", ("int16", "int32"))
+    inc = describe(S.inc_subtensor(x[i], S.vector("v", dtype="float64")).owner)
+    assert inc == ScatterKernel("inc", "float32", "float64", ("int32",))
+    assert describe(S.set_subtensor(x[1:3], 0.0).owner) == ScatterKernel(
+        "set", "float32", "float32", ()
+    )
 
 
 def test_source_is_deterministic():
@@ -213,3 +256,9 @@ def test_golden_softmax_rows_float32():
 def test_golden_logsumexp_float32():
     node = S.logsumexp(S.matrix("x"), axis=1).owner
     golden("logsumexp_float32", render_kernel(describe(node), "k0_logsumexp"))
+
+
+def test_golden_gather_one_per_row_float32():
+    x, labels = S.matrix("x"), S.vector("labels", dtype="int64")
+    node = x[S.arange(x.shape[0]), labels].owner
+    golden("gather_rows_float32", render_kernel(describe(node), "k0_advanced_subtensor"))
