@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from layers import dense
-from training import Model, parse_args, train_and_report
 
 import symbolic as S
+from layers import dense
+from training import Model, parse_args, train_and_report
 
 TITLE = "multilayer perceptron"
 HIDDEN = (500, 300)  # units per hidden layer

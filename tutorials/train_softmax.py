@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from layers import dense
-from training import Model, parse_args, train_and_report
 
 import symbolic as S
+from layers import dense
 from runtime.function import Function
+from training import Model, parse_args, train_and_report
 
 TITLE = "softmax regression"
 

@@ -15,12 +15,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import data
 import numpy as np
-from layers import sgd_updates
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
+import data
 import symbolic as S
+from layers import sgd_updates
 from runtime.function import Function
 
 

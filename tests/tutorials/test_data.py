@@ -6,9 +6,10 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-import data
 import numpy as np
 import pytest
+
+import data
 
 FILES = [file for _, file, _ in data.IDX_FILES]
 

@@ -7,6 +7,7 @@ import importlib
 
 import numpy as np
 import pytest
+
 import training
 
 # script → (arguments of a short run on the digits, accuracy it must reach)
@@ -36,8 +37,8 @@ def test_softmax_script_shows_the_compiled_function(capsys):
 
 
 def test_mlp_learns_real_mnist_subset(mnist_folder):
-    arguments = ["--data", "mnist", "--data-dir", str(mnist_folder), "--limit", "3000"]
-    accuracy = importlib.import_module("train_mlp").main([*arguments, "--epochs", "2"])
+    arguments = ["--data", "mnist", "--data-dir", str(mnist_folder), "--limit", "5000"]
+    accuracy = importlib.import_module("train_mlp").main([*arguments, "--epochs", "3"])
     assert accuracy >= 0.85
 
 
@@ -50,9 +51,8 @@ def test_holdout_splits_without_overlap():
 
 
 def test_sgd_momentum_matches_the_update_formula():
-    from layers import sgd_updates
-
     import symbolic as S
+    from layers import sgd_updates
 
     w = S.shared(np.array([1.0, -2.0], np.float32), name="w")
     cost = (w**2).sum()  # gradient 2w
