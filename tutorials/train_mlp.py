@@ -45,7 +45,7 @@ def build_model(image_shape: tuple[int, ...], n_classes: int, seed: int, l2: flo
 
 def main(argv: Sequence[str] | None = None) -> float:
     """Train and return the test accuracy (a float in [0, 1])."""
-    args = parse_args(TITLE, argv, lr=0.05, lr_decay=0.9, momentum=0.9, epochs=20)
+    args = parse_args(__doc__.splitlines()[0], argv, lr=0.05, lr_decay=0.9, momentum=0.9, epochs=20)
     return train_and_report(build_model, args, TITLE).test_accuracy
 
 

@@ -51,7 +51,7 @@ def show_compiled(train: Function) -> None:
 
 def main(argv: Sequence[str] | None = None) -> float:
     """Train, report and return the test accuracy (a float in [0, 1])."""
-    args = parse_args(TITLE, argv, lr=0.5, momentum=0.0, batch_size=32, epochs=50)
+    args = parse_args(__doc__.splitlines()[0], argv, lr=0.5, momentum=0.0, batch_size=32, epochs=50)
     history = train_and_report(build_model, args, TITLE)
     show_compiled(history.train_function)
     return history.test_accuracy

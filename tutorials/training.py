@@ -22,6 +22,7 @@ import data
 import symbolic as S
 from layers import sgd_updates
 from runtime.function import Function
+from symbolic.compiler import DEVICES
 
 
 @dataclass
@@ -57,20 +58,27 @@ def parse_args(
     description: str, argv: Sequence[str] | None = None, **defaults
 ) -> argparse.Namespace:
     """The options every script takes; `defaults` override the generic defaults per script."""
-    parser = argparse.ArgumentParser(description=description)
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     add = parser.add_argument
     add("--data", default="digits", choices=sorted(data.CLASS_NAMES), help="the data set")
-    add("--data-dir", help=f"folder of the IDX files (default ${data.ENVIRONMENT_VARIABLE})")
+    add("--data-dir", help=f"folder of the IDX files; none: ${data.ENVIRONMENT_VARIABLE}")
     add("--epochs", type=int, default=20, help="passes over the training set")
     add("--batch-size", type=int, default=64, help="examples per SGD step")
     add("--lr", type=float, default=0.1, help="SGD learning rate")
     add("--lr-decay", type=float, default=1.0, help="learning rate factor after each epoch")
     add("--momentum", type=float, default=0.9, help="SGD momentum (0: plain SGD)")
-    add("--validation", type=float, default=1 / 6, help="fraction of training data held out")
+    add(
+        "--validation",
+        type=float,
+        default=1 / 6,
+        help="fraction of the training images held out for validation (default: %(default).3g)",
+    )
     add("--limit", type=int, help="use at most this many training and test images")
-    add("--device", default="auto", choices=["auto", "numpy", "cpu", "cuda"])
+    add("--device", default="auto", choices=DEVICES, help="where the compiled functions run")
     add("--seed", type=int, default=0, help="seed of the initial weights and the shuffling")
-    add("--plot", help="PNG file for the loss and accuracy curves (default: none)")
+    add("--plot", help="PNG file for the loss and accuracy curves")
     parser.set_defaults(**defaults)
     return parser.parse_args(argv)
 
