@@ -168,10 +168,12 @@ def find_idx_files(name: str, directory: str | os.PathLike | None) -> dict[str, 
     missing = [
         file for _, file, _ in IDX_FILES if not any((c / file).is_file() for c in candidates)
     ]
-    raise FileNotFoundError(
-        f"{name}: expected the files {expected} in {looked_in}; "
-        f"missing: {', '.join(missing) or 'none complete in one folder'}"
+    problem = (
+        f"missing: {', '.join(missing)}"
+        if missing
+        else "each is there, but not all four in one folder"
     )
+    raise FileNotFoundError(f"{name}: expected the files {expected} in {looked_in}; {problem}")
 
 
 def load_idx_dataset(name: str, directory: str | os.PathLike | None = None) -> Dataset:

@@ -100,6 +100,15 @@ def test_missing_files_error_lists_expected_names_and_folders(tmp_path):
     assert f"missing: {', '.join(FILES[1:])}" in message
 
 
+def test_files_split_between_folders_is_an_error(tmp_path):
+    write_dataset(tmp_path)
+    (tmp_path / "mnist").mkdir()
+    for file in FILES[2:]:
+        (tmp_path / file).rename(tmp_path / "mnist" / file)
+    with pytest.raises(FileNotFoundError, match="not all four in one folder"):
+        data.load("mnist", tmp_path)
+
+
 def test_bad_magic_number_names_file(tmp_path):
     labels = write_gzip(tmp_path / "labels.gz", idx_bytes(np.zeros(3, np.uint8)))
     with pytest.raises(data.DataError, match=r"labels\.gz: magic number 0x00000801.*0x00000803"):
