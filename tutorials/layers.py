@@ -1,0 +1,65 @@
+"""Building blocks of the tutorial models: parameters, layers, and the SGD update rule.
+
+Each layer function takes a symbolic input and returns its symbolic output together with the
+shared variables (the parameters) it created, so that a model is a few lines of composition and
+its parameter list is the concatenation of its layers' lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+import symbolic as S
+
+
+def he_normal(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int) -> np.ndarray:
+    """Normal weights with variance 2 / fan_in: keeps activations' scale through ReLU layers."""
+    return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+
+
+def dense(
+    x: S.Variable,
+    n_in: int,
+    n_out: int,
+    rng: np.random.Generator | None,
+    name: str,
+    activation: Callable[[S.Variable], S.Variable] | None = None,
+) -> tuple[S.Variable, list[S.SharedVariable]]:
+    """activation(x @ W + b) for a (batch, n_in) input; W, b are new shared variables.
+
+    `rng` None starts W at zero (enough for a convex model such as softmax regression); else W
+    is drawn by `he_normal`. b starts at zero.
+    """
+    shape = (n_in, n_out)
+    start = np.zeros(shape, np.float32) if rng is None else he_normal(rng, shape, n_in)
+    W = S.shared(start, name=f"{name}.W")
+    b = S.shared(np.zeros(n_out, np.float32), name=f"{name}.b")
+    y = x @ W + b
+    return (y if activation is None else activation(y)), [W, b]
+
+
+def sgd_updates(
+    cost: S.Variable,
+    params: Sequence[S.SharedVariable],
+    learning_rate: S.Variable | float,
+    momentum: float = 0.0,
+) -> list[tuple[S.SharedVariable, S.Variable]]:
+    """Minibatch SGD with (heavy-ball) momentum as `compile` updates.
+
+    v ← μ·v − η·∂cost/∂p, then p ← p + v, with one velocity v per parameter (a new shared
+    variable, zero at the start). With μ = 0 this is plain SGD, p ← p − η·∂cost/∂p, and no
+    velocities are made. All updates use the values before the call, so p's update is written
+    with the new velocity's expression, not the shared velocity.
+    """
+    grads = S.grad(cost, list(params))
+    updates = []
+    for p, g in zip(params, grads):
+        step = -learning_rate * g
+        if momentum:
+            velocity = S.shared(np.zeros_like(p.get_value()), name=f"{p.name}.velocity")
+            step = momentum * velocity + step
+            updates.append((velocity, step))
+        updates.append((p, p + step))
+    return updates
