@@ -87,18 +87,20 @@ def pow_zero(z: Variable, x: Variable, **_) -> Variable | None:
     return ones_like(x, z.dtype) if z.dtype != "bool" and same_shape(z, x) else None
 
 
+DOUBLE_NEG = Rule(
+    "double_neg",
+    P("neg", P("neg", V("x")), name="z"),
+    lambda z, x: x if z.dtype != "bool" else None,
+    "−(−x) = x (exact, also under integer wrap-around)",
+)
+
 IDENTITIES = [
     Rule("mul_by_one", P("mul", V("x"), C(1), name="z"), identity, "x * 1 = 1 * x = x"),
     Rule("add_zero", P("add", V("x"), C(0), name="z"), identity, "x + 0 = 0 + x = x"),
     Rule("sub_zero", P("sub", V("x"), C(0), name="z"), identity, "x − 0 = x"),
     Rule("div_by_one", P("true_div", V("x"), C(1), name="z"), identity, "x / 1 = x"),
     Rule("pow_one", P("pow", V("x"), C(1), name="z"), identity, "x ** 1 = x"),
-    Rule(
-        "double_neg",
-        P("neg", P("neg", V("x")), name="z"),
-        lambda z, x: x if z.dtype != "bool" else None,
-        "−(−x) = x (exact, also under integer wrap-around)",
-    ),
+    DOUBLE_NEG,
     Rule(
         "sub_self_int",
         P("sub", V("x"), V("x"), name="z"),

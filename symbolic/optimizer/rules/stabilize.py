@@ -18,6 +18,7 @@ from symbolic.elemwise import erfc, expm1, log1mexp, log1p, neg, sigmoid, softpl
 from symbolic.graph import Constant, Variable, constant
 from symbolic.nnet import crossentropy_softmax, log_softmax, softmax
 from symbolic.optimizer.pattern import C, P, Rule, V, match
+from symbolic.optimizer.rules.canonicalize import DOUBLE_NEG
 from symbolic.reduction import logsumexp
 from symbolic.shape import DimShuffle, Shape, Size
 
@@ -129,9 +130,18 @@ def build_crossentropy(x: Variable, r: Variable, y: Variable, sm: Variable, pick
         return None
     if picked.owner.op.spec != (("array",), ("array",)):
         return None
-    if not (is_row_range(r, x) or is_row_range(r, sm)):
+    # arange(y.shape[0]) is the idiom too (Theano's): it counts the rows when the labels are
+    # one per row; crossentropy_softmax raises where they are not (NumPy would pick the first
+    # len(y) rows of x)
+    if not (is_row_range(r, x) or is_row_range(r, sm) or is_row_range(r, y)):
         return None
     return crossentropy_softmax(x, y)
+
+
+def build_log_likelihood(**captures) -> Variable | None:
+    """log softmax(x)[arange(n), y]: the negated crossentropy of the rows."""
+    xent = build_crossentropy(**captures)
+    return None if xent is None else neg(xent)
 
 
 def rows(source):
@@ -187,10 +197,13 @@ STABILIZE: list[Rule] = [
          "log Σ e^x = logsumexp(x) = m + log Σ e^(x − m): no overflow"),
     rule("log_softmax_from_logsumexp", P("sub", V("x"), V("lse")),
          build_log_softmax_from_lse, "x − logsumexp(x, axis, keepdims) = log_softmax(x, axis)"),
-    rule("crossentropy_from_log_softmax", P("neg", rows(P("log_softmax", V("x"), name="sm"))),
-         build_crossentropy, "−log_softmax(x)[i, y_i] = crossentropy_softmax(x, y)"),
-    rule("crossentropy_from_softmax", P("neg", P("log", rows(P("softmax", V("x"), name="sm")))),
-         build_crossentropy, "−log(softmax(x)[i, y_i]) = crossentropy_softmax(x, y)"),
+    # no negation in the patterns: −mean(log p[i, y_i]) negates outside the mean, and the
+    # negation a cost does write cancels with the one these make (double_neg)
+    rule("crossentropy_from_log_softmax", rows(P("log_softmax", V("x"), name="sm")),
+         build_log_likelihood, "log_softmax(x)[i, y_i] = −crossentropy_softmax(x, y)"),
+    rule("crossentropy_from_softmax", P("log", rows(P("softmax", V("x"), name="sm"))),
+         build_log_likelihood, "log(softmax(x)[i, y_i]) = −crossentropy_softmax(x, y)"),
+    DOUBLE_NEG,
     # erf complements
     rule("erfc", P("sub", one(), P("erf", V("x"))),
          lambda x, c_1: erfc(x), "1 − erf(x) = erfc(x): no cancellation for x ≫ 0"),

@@ -267,3 +267,29 @@ def test_stabilize_every_rule_fires_in_the_table():
         for dtype in DTYPES:
             stabilized(build(row, dtype)[1], log)
     assert {r.name for r in STABILIZE} - set(log.counts) == set()
+
+
+# Theano's idiom: labels as an input, the rows counted by the labels, the sign outside the mean
+THEANO_COSTS = {
+    "neg_mean_of_log_softmax_rows": lambda x, y: -S.mean(
+        S.log(S.nnet.softmax(x))[S.arange(y.shape[0]), y]
+    ),
+    "neg_sum_of_log_softmax_rows": lambda x, y: -S.nnet.log_softmax(x)[
+        S.arange(y.shape[0]), y
+    ].sum(),
+}
+
+
+@pytest.mark.parametrize("name", list(THEANO_COSTS))
+def test_stabilize_theano_crossentropy_idiom(name, device):
+    x, y = S.matrix("x"), S.vector("y", dtype="int64")
+    cost = THEANO_COSTS[name](x, y)
+    assert "crossentropy_softmax" in stabilized_ops(cost)
+    f = S.compile([x, y], cost, device=device)
+    logits = HUGE.astype("float32")
+    got = f(logits, LABELS)
+    want = xent(HUGE).mean() if "mean" in name else xent(HUGE).sum()
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    # labels that are not one per row: an error naming the op, not a read past the labels
+    with pytest.raises(IndexError, match="crossentropy_softmax"):
+        f(logits, LABELS[:2])
