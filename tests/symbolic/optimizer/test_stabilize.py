@@ -271,12 +271,12 @@ def test_stabilize_every_rule_fires_in_the_table():
 
 # Theano's idiom: labels as an input, the rows counted by the labels, the sign outside the mean
 THEANO_COSTS = {
-    "neg_mean_of_log_softmax_rows": lambda x, y: -S.mean(
-        S.log(S.nnet.softmax(x))[S.arange(y.shape[0]), y]
+    "neg_mean_of_log_softmax_rows": lambda x, y: (
+        -S.mean(S.log(S.nnet.softmax(x))[S.arange(y.shape[0]), y])
     ),
-    "neg_sum_of_log_softmax_rows": lambda x, y: -S.nnet.log_softmax(x)[
-        S.arange(y.shape[0]), y
-    ].sum(),
+    "neg_sum_of_log_softmax_rows": lambda x, y: (
+        -S.nnet.log_softmax(x)[S.arange(y.shape[0]), y].sum()
+    ),
 }
 
 
