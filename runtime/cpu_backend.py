@@ -1,9 +1,12 @@
 """The `cpu` device: the graph's kernels compiled from generated C, run in schedule order.
 
-Nodes with a C kernel (see docs/kernels.md) run it through ctypes on buffers this program
-allocates; the rest (dot through NumPy's BLAS, indexing, reshapes) run their NumPy reference.
-A node's launch plan (output shapes, merged axes, strides) depends only on its inputs' shapes
-and strides, so it is computed once per layout and reused on every later call.
+Nodes with a C kernel (see docs/kernels.md) run it on buffers the runtime allocates; the rest
+(dot through NumPy's BLAS, indexing, reshapes) run their NumPy reference. A node's launch
+plan (output shapes, merged axes, strides, which input buffer an output may take) depends
+only on its inputs' shapes and strides, so it is computed once per layout, here, and reused
+on every later call. The schedule runs in C (runtime/native.py: one call from Python per
+function call) or, where that extension cannot be built, in Python with a ctypes call per
+kernel (`KernelStep.__call__`); both launch the same plans.
 """
 
 from __future__ import annotations
@@ -45,14 +48,26 @@ def _int64s(values) -> ctypes.Array:
 
 
 class Launch:
-    """One kernel call: fixed sizes and strides, fresh outputs each call."""
+    """One kernel call for one layout of its inputs: sizes and strides (docs/kernels.md), the
+    outputs' shapes and dtypes, `views` (None, or per input a function giving the array the
+    kernel reads, for inputs it cannot stride), and `inplace`: per output, the input whose
+    buffer it may take when that input dies (see runner.c), or -1.
 
-    __slots__ = ("fn", "sizes", "strides", "out_shapes", "out_dtypes", "views", "n_in")
+    Called (the ctypes path), it allocates fresh outputs; `native` is the same plan as
+    runner.c reads it: (int64 bytes [n_sizes, sizes…, n_strides, strides…, then per output
+    ndim, shape…, in-place input], output dtypes, views)."""
 
-    def __init__(self, fn, sizes, strides, out_shapes, out_dtypes, views, n_in):
+    __slots__ = ("fn", "sizes", "strides", "out_shapes", "out_dtypes", "views", "n_in", "native")
+
+    def __init__(self, fn, sizes, strides, out_shapes, out_dtypes, views, n_in, inplace=None):
         self.fn, self.sizes, self.strides = fn, _int64s(sizes), _int64s(strides)
         self.out_shapes, self.out_dtypes = out_shapes, out_dtypes
-        self.views, self.n_in = views, n_in
+        self.views, self.n_in = None if views is None else tuple(views), n_in
+        packed = [len(sizes), *sizes, len(strides), *strides]
+        for shape, source in zip(out_shapes, inplace or [-1] * len(out_shapes)):
+            packed += [len(shape), *shape, source]
+        dtypes = tuple(np.dtype(d) for d in out_dtypes)
+        self.native = (np.array(packed, np.int64).tobytes(), dtypes, self.views)
 
     def __call__(self, arrays):
         if self.views is not None:
@@ -65,6 +80,23 @@ class Launch:
         return outs
 
 
+def inplace_sources(node, arrays, shape) -> list[int]:
+    """Per output of an elementwise node, an input whose buffer it may take, or -1: one of
+    its dtype that already has the output's shape, C-contiguous, so element i of both lies at
+    the same place; each input serves one output at most."""
+    taken, sources = set(), []
+    for out in node.outputs:
+        source = -1
+        for i, (a, var) in enumerate(zip(arrays, node.inputs)):
+            if i not in taken and var.dtype == out.dtype and a.shape == shape:
+                if a.flags.c_contiguous:
+                    source = i
+                    taken.add(i)
+                    break
+        sources.append(source)
+    return sources
+
+
 def plan_elementwise(fn, node, arrays) -> Launch | None:
     shape = np.broadcast_shapes(*[a.shape for a in arrays])
     out_types = [o.type for o in node.outputs]
@@ -75,9 +107,9 @@ def plan_elementwise(fn, node, arrays) -> Launch | None:
     merged, merged_strides = merge_axes(shape, strides)
     sizes = [len(merged), *merged]
     flat = [s for per_arg in merged_strides for s in per_arg]
-    return Launch(
-        fn, sizes, flat, [shape] * len(out_types), [t.dtype for t in out_types], None, len(arrays)
-    )
+    out_dtypes = [t.dtype for t in out_types]
+    inplace = inplace_sources(node, arrays, shape)
+    return Launch(fn, sizes, flat, [shape] * len(out_types), out_dtypes, None, len(arrays), inplace)
 
 
 def reduction_axes(op) -> tuple:
@@ -149,11 +181,25 @@ class KernelStep:
     def __init__(self, node, fn, kind: str):
         self.node, self.fn, self.planner, self.plans = node, fn, PLANNERS[kind], {}
 
-    def __call__(self, *arrays):
+    def plan(self, arrays) -> Launch | None:
         key = tuple((a.shape, a.strides) for a in arrays)
         launch = self.plans.get(key, False)
         if launch is False:
             launch = self.plans[key] = self.planner(self.fn, self.node, arrays)
+        return launch
+
+    def native_plan(self, *arrays) -> tuple | None:
+        """The plan for these inputs as runner.c reads it (`Launch.native`), or None."""
+        launch = self.plan(arrays)
+        return None if launch is None else launch.native
+
+    @property
+    def address(self) -> int:
+        """The kernel's C function pointer."""
+        return ctypes.cast(self.fn, ctypes.c_void_p).value
+
+    def __call__(self, *arrays):  # the ctypes path
+        launch = self.plan(arrays)
         if launch is None:
             return self.node.op.perform(*arrays)
         outs = launch(arrays)
@@ -181,8 +227,12 @@ class Kernel:
         return f"<{self.target} kernel {self.name}>"
 
 
-def build_cpu_program(fgraph: FunctionGraph, leaves: list) -> tuple[NumpyProgram, list[Kernel]]:
-    """The schedule with a C kernel for every node that has one, all built as one library."""
+def build_cpu_program(fgraph: FunctionGraph, leaves: list):
+    """The schedule with a C kernel for every node that has one, all built as one library,
+    run by the C runner (runtime/native.py) where it builds, else by the Python interpreter;
+    returns (program, kernels)."""
+    from runtime import native
+
     described = []
     for i, node in enumerate(fgraph.nodes):
         kernel = describe(node)
@@ -196,6 +246,7 @@ def build_cpu_program(fgraph: FunctionGraph, leaves: list) -> tuple[NumpyProgram
     for name, _, kernel in described:
         symbols.setdefault(kernel, name)
     steps = {}
+    runner = native.start_runner_build()  # compiles, on a cold cache, while the kernels do
     if described:
         with passive_openmp():
             library = build_module([(name, kernel) for kernel, name in symbols.items()])
@@ -204,8 +255,14 @@ def build_cpu_program(fgraph: FunctionGraph, leaves: list) -> tuple[NumpyProgram
             fn.restype = None
             fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
             steps[id(node)] = KernelStep(node, fn, kernel.kind)
-    program = NumpyProgram(fgraph, leaves, lambda node: steps.get(id(node), node.op.perform))
-    return program, kernels
+
+    def make_step(node):
+        return steps.get(id(node), node.op.perform)
+
+    module = runner()
+    if module is None:
+        return NumpyProgram(fgraph, leaves, make_step), kernels
+    return native.NativeProgram(fgraph, leaves, make_step, module), kernels
 
 
 def build_module(named_kernels: list) -> ctypes.CDLL:
