@@ -20,6 +20,7 @@ import numpy as np
 from runtime.layout import as_matrix_view, contiguous_strides, element_strides, merge_axes
 from runtime.numpy_backend import NumpyProgram
 from symbolic.codegen.kernel import describe, structure_key
+from symbolic.linalg import MatMul
 from symbolic.optimizer.fgraph import FunctionGraph
 
 # OpenMP threads that spin-wait after a parallel loop (libgomp's default) take a core from
@@ -173,13 +174,37 @@ def plan_rows(fn, node, arrays) -> Launch | None:
 PLANNERS = {"elementwise": plan_elementwise, "reduction": plan_reduction, "rows": plan_rows}
 
 
-class KernelStep:
-    """A node with a C kernel: plans per input layout, NumPy reference where no plan fits."""
+def plan_matmul(fn, node, arrays) -> Launch | None:
+    """The output of a @ b for NumPy's BLAS to write: its shape, or None where the reference
+    must run (a cast, or shapes that do not match: the reference raises)."""
+    a, b = arrays
+    out = node.outputs[0].type
+    if a.dtype != out.dtype or b.dtype != out.dtype or a.shape[-1] != b.shape[-2]:
+        return None
+    try:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        return None
+    return Launch(None, [], [], [(*batch, a.shape[-2], b.shape[-1])], [out.dtype], None, 2)
+
+
+def matmul_into(a, b, out) -> None:
+    np.matmul(a, b, out=out)
+
+
+# Nodes the C runner runs as a NumPy call writing outputs it provides (so they come from its
+# memory planning, as kernels' do): op type → (planner, writer(*inputs, *outputs)).
+WRITERS = {MatMul: (plan_matmul, matmul_into)}
+
+
+class PlannedStep:
+    """A node run on outputs planned per input layout; its NumPy reference where no plan
+    fits. `planner(fn, node, arrays)` gives the Launch of a layout (or None)."""
 
     __slots__ = ("node", "fn", "planner", "plans")
 
-    def __init__(self, node, fn, kind: str):
-        self.node, self.fn, self.planner, self.plans = node, fn, PLANNERS[kind], {}
+    def __init__(self, node, fn, planner):
+        self.node, self.fn, self.planner, self.plans = node, fn, planner, {}
 
     def plan(self, arrays) -> Launch | None:
         key = tuple((a.shape, a.strides) for a in arrays)
@@ -193,10 +218,19 @@ class KernelStep:
         launch = self.plan(arrays)
         return None if launch is None else launch.native
 
-    @property
-    def address(self) -> int:
-        """The kernel's C function pointer."""
-        return ctypes.cast(self.fn, ctypes.c_void_p).value
+
+class KernelStep(PlannedStep):
+    """A node with a generated C kernel (`fn`, loaded with ctypes)."""
+
+    __slots__ = ()
+
+    def __init__(self, node, fn, kind: str):
+        super().__init__(node, fn, PLANNERS[kind])
+
+    def native_spec(self) -> tuple:
+        """(kernel address, reference, planner, writer) for runner.c."""
+        address = ctypes.cast(self.fn, ctypes.c_void_p).value
+        return address, self.node.op.perform, self.native_plan, None
 
     def __call__(self, *arrays):  # the ctypes path
         launch = self.plan(arrays)
@@ -204,6 +238,19 @@ class KernelStep:
             return self.node.op.perform(*arrays)
         outs = launch(arrays)
         return outs[0] if len(outs) == 1 else outs
+
+
+class WriterStep(PlannedStep):
+    """A node NumPy computes into outputs the C runner provides (see WRITERS)."""
+
+    __slots__ = ("writer",)
+
+    def __init__(self, node):
+        planner, self.writer = WRITERS[type(node.op)]
+        super().__init__(node, None, planner)
+
+    def native_spec(self) -> tuple:
+        return 0, self.node.op.perform, self.native_plan, self.writer
 
 
 class Kernel:
@@ -262,6 +309,9 @@ def build_cpu_program(fgraph: FunctionGraph, leaves: list):
     module = runner()
     if module is None:
         return NumpyProgram(fgraph, leaves, make_step), kernels
+    for node in fgraph.nodes:
+        if type(node.op) in WRITERS:
+            steps[id(node)] = WriterStep(node)
     return native.NativeProgram(fgraph, leaves, make_step, module), kernels
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.cpu_backend import KernelStep
+from runtime.cpu_backend import PlannedStep
 from runtime.schedule import Schedule
 from symbolic.optimizer.fgraph import FunctionGraph
 
@@ -123,11 +123,9 @@ class NativeProgram:
     def __init__(self, fgraph: FunctionGraph, leaves: list, make_step, module):
         self.schedule = schedule = Schedule(fgraph, leaves, make_step)
         specs = []
-        for (step, ins, outs, node), dead in zip(schedule.steps, schedule.dead):
-            if isinstance(step, KernelStep):
-                specs.append((step.address, node.op.perform, step.native_plan, ins, outs, dead))
-            else:
-                specs.append((0, step, None, ins, outs, dead))
+        for (step, ins, outs, _), dead in zip(schedule.steps, schedule.dead):
+            spec = step.native_spec() if isinstance(step, PlannedStep) else (0, step, None, None)
+            specs.append((*spec, ins, outs, dead))
         self._runner = module.Runner(
             schedule.size,
             schedule.leaf_slots,

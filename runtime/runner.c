@@ -1,19 +1,21 @@
 /* A compiled function's whole schedule in one call from Python (see runtime/native.py).
  *
- * A Runner holds the schedule as data: value slots, and steps that are either a generated
- * kernel (a C function pointer, docs/kernels.md) or a Python callable (dot through NumPy's
- * BLAS, indexing, views). `call(*leaves)` puts the leaves (inputs, then shared values) in
- * their slots, runs the steps in order, drops each value after its last reader, and returns
- * the results (outputs, then update values) as a tuple.
+ * A Runner holds the schedule as data: value slots, and steps that are a generated kernel (a
+ * C function pointer, docs/kernels.md), a NumPy call writing outputs the runner provides (a
+ * matrix product through NumPy's BLAS), or any other Python callable (indexing, views).
+ * `call(*leaves)` puts the leaves (inputs, then shared values) in their slots, runs the
+ * steps in order, drops each value after its last reader, and returns the results (outputs,
+ * then update values) as a tuple.
  *
  * Planning stays in Python (runtime/cpu_backend.py): what a kernel launch needs besides its
- * data pointers depends only on its inputs' shapes and strides, so a step keeps the plan of
- * the last layout it saw and asks the Python planner only when the layout changes. A call
- * with the layouts of the call before runs no Python code but the Python steps.
+ * data pointers (and what outputs a product writes) depends only on its inputs' shapes and
+ * strides, so a step keeps the plan of the last layout it saw and asks the Python planner
+ * only when the layout changes. A call with the layouts of the call before runs no Python
+ * code but the Python steps.
  *
  * Memory. A value is ours alone when only its slot holds a reference to it and it owns its
  * data (a view keeps its base alive, so the base is not ours alone). Such a value returns,
- * when it dies, to a pool of the call; a kernel output takes, in this order: the buffer of an
+ * when it dies, to a pool of the call; a planned output takes, in this order: the buffer of an
  * input that dies at this step and is ours alone, where the plan allows it (elementwise,
  * same dtype, shape and strides: the kernels read element i of every input before they write
  * element i of any output); with borrowed outputs, the array the last call returned for this
@@ -39,14 +41,15 @@ typedef void (*kernel_fn)(const int64_t *sizes, const int64_t *strides, char **d
 #define ON_STACK 32
 
 typedef struct {
-    kernel_fn fn;           /* NULL: a Python step */
-    PyObject *callable;     /* the step's Python callable (a kernel's NumPy reference) */
-    PyObject *planner;      /* kernels: planner(*inputs) -> plan tuple, or None */
+    kernel_fn fn;           /* a generated kernel, or NULL */
+    PyObject *callable;     /* the step's Python callable (a planned step's NumPy reference) */
+    PyObject *planner;      /* planned steps: planner(*inputs) -> plan tuple or None; or None */
+    PyObject *writer;       /* planned steps without a kernel: writer(*inputs, *outputs) */
     Py_ssize_t n_in, n_out, n_dead;
     Py_ssize_t *ins, *outs, *dead;  /* slots; `dead`: those whose last reader this step is */
     char *dies;             /* per input: its slot is in `dead` */
     Py_ssize_t *result_of;  /* per output: the result position it is first returned at, or -1 */
-    PyObject *plan;         /* kernels: the plan of the last layout (NULL before any) */
+    PyObject *plan;         /* planned steps: the plan of the last layout (NULL before any) */
     int64_t *key;           /* that layout: per input ndim, shape, strides */
     Py_ssize_t key_len;
 } Step;
@@ -202,9 +205,10 @@ static int run_python(Step *st, Call *c, PyObject **inputs) {
     return result ? store_results(st, c, result) : -1;
 }
 
-/* A plan (from cpu_backend.Launch.native): (packed int64 bytes, output dtypes, views). packed
- * is [n_sizes, sizes…, n_strides, strides…, then per output: ndim, shape…, in-place input]. */
-static int run_kernel(Runner *r, Step *st, Call *c, PyObject **inputs) {
+/* A planned step: outputs from its plan, then the kernel or the writer on them. A plan (from
+ * cpu_backend.Launch.native) is (packed int64 bytes, output dtypes, views), packed as
+ * [n_sizes, sizes…, n_strides, strides…, then per output: ndim, shape…, in-place input]. */
+static int run_planned(Runner *r, Step *st, Call *c, PyObject **inputs) {
     int64_t key_stack[8 * ON_STACK];
     Py_ssize_t len = layout_key(st, inputs, key_stack, 8 * ON_STACK);
     if (len < 0 || !st->plan || len != st->key_len ||
@@ -254,7 +258,11 @@ static int run_kernel(Runner *r, Step *st, Call *c, PyObject **inputs) {
         npy_intp size = PyArray_SIZE((PyArrayObject *)args[k]);
         work = size > work ? size : work;
     }
-    if (work >= RELEASE_GIL_ELEMENTS) {
+    if (!st->fn) {  /* NumPy writes the outputs (a matrix product through its BLAS) */
+        PyObject *none = PyObject_Vectorcall(st->writer, args, (size_t)n_args, NULL);
+        if (!none) goto fail;
+        Py_DECREF(none);
+    } else if (work >= RELEASE_GIL_ELEMENTS) {
         Py_BEGIN_ALLOW_THREADS
         st->fn(sizes, strides, data);
         Py_END_ALLOW_THREADS
@@ -360,7 +368,8 @@ static PyObject *run(Runner *r, PyObject *const *leaves, Py_ssize_t n_leaves, do
             goto done;
         }
         for (Py_ssize_t i = 0; i < st->n_in; i++) inputs[i] = c.values[st->ins[i]];
-        int status = st->fn ? run_kernel(r, st, &c, inputs) : run_python(st, &c, inputs);
+        int status = st->planner != Py_None ? run_planned(r, st, &c, inputs)
+                                            : run_python(st, &c, inputs);
         if (status < 0) explain_failure(r, k, inputs);
         if (inputs != inputs_stack) PyMem_Free(inputs);
         if (status < 0) goto done;
@@ -431,7 +440,8 @@ static Py_ssize_t *slots_of(PyObject *seq, Py_ssize_t *n, Py_ssize_t n_slots) {
 static void Runner_dealloc(Runner *r) {
     for (Py_ssize_t k = 0; r->steps && k < r->n_steps; k++) {
         Step *st = &r->steps[k];
-        Py_XDECREF(st->callable), Py_XDECREF(st->planner), Py_XDECREF(st->plan);
+        Py_XDECREF(st->callable), Py_XDECREF(st->planner), Py_XDECREF(st->writer);
+        Py_XDECREF(st->plan);
         PyMem_Free(st->ins), PyMem_Free(st->outs), PyMem_Free(st->dead);
         PyMem_Free(st->dies), PyMem_Free(st->result_of), PyMem_Free(st->key);
     }
@@ -445,10 +455,10 @@ static void Runner_dealloc(Runner *r) {
 
 static int init_step(Step *st, PyObject *spec, Runner *r) {
     PyObject *address, *ins, *outs, *dead;
-    if (!PyArg_ParseTuple(spec, "OOOOOO", &address, &st->callable, &st->planner, &ins, &outs,
-                          &dead))
+    if (!PyArg_ParseTuple(spec, "OOOOOOO", &address, &st->callable, &st->planner, &st->writer,
+                          &ins, &outs, &dead))
         return -1;
-    Py_INCREF(st->callable), Py_INCREF(st->planner);
+    Py_INCREF(st->callable), Py_INCREF(st->planner), Py_INCREF(st->writer);
     st->fn = (kernel_fn)PyLong_AsVoidPtr(address);
     if (PyErr_Occurred()) return -1;
     if (!(st->ins = slots_of(ins, &st->n_in, r->n_slots))) return -1;
@@ -471,7 +481,7 @@ static int init_step(Step *st, PyObject *spec, Runner *r) {
 
 /* Runner(n_slots, leaf_slots, constants, result_slots, n_outputs, steps, fail, borrow):
  * constants as (slot, array) pairs; steps as (kernel address or 0, callable, planner or
- * None, input slots, output slots, slots dying after it). */
+ * None, writer or None, input slots, output slots, slots dying after it). */
 static int Runner_init(Runner *r, PyObject *args, PyObject *kwargs) {
     PyObject *leaves, *constants, *results, *steps;
     int borrow;
