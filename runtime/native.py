@@ -28,7 +28,8 @@ from runtime.cpu_backend import PlannedStep
 from runtime.schedule import Schedule
 from symbolic.optimizer.fgraph import FunctionGraph
 
-RUNNER_SOURCE = Path(__file__).with_name("runner.c")
+# One translation unit: the call (runner.c), then the Python type built on it (runner_type.c).
+RUNNER_SOURCES = tuple(Path(__file__).with_name(n) for n in ("runner.c", "runner_type.c"))
 MODULE_NAME = "symbolic_runner"  # runner.c's PyInit_symbolic_runner
 
 # -O1: the runner is glue (pointer chasing, calls into NumPy), where -O3 gains nothing
@@ -93,7 +94,7 @@ def _build_and_import():
     versions = (
         f"Python {sys.version.split()[0]} ({sys.implementation.cache_tag}), NumPy {np.__version__}"
     )
-    source = f"/* {versions} */\n{RUNNER_SOURCE.read_text()}"
+    source = f"/* {versions} */\n" + "\n".join(p.read_text() for p in RUNNER_SOURCES)
     try:
         path = build_python_extension(source, (*RUNNER_FLAGS, *[f"-I{d}" for d in dirs]))
         loader = importlib.machinery.ExtensionFileLoader(MODULE_NAME, str(path))
@@ -126,20 +127,21 @@ class NativeProgram:
 
     def __init__(self, fgraph: FunctionGraph, leaves: list, make_step, module):
         self.schedule = schedule = Schedule(fgraph, leaves, make_step)
-        specs = []
+        results, n_outputs = schedule.output_slots, schedule.n_outputs
+        first_result: dict = {}  # slot → the first output position it is returned at
+        for position, s in enumerate(results[:n_outputs]):
+            first_result.setdefault(s, position)
+        steps = []
         for (step, ins, outs, _), dead in zip(schedule.steps, schedule.dead):
             spec = step.native_spec() if isinstance(step, PlannedStep) else (0, step, None, None)
-            specs.append((*spec, ins, outs, dead))
-        self._runner = module.Runner(
-            schedule.size,
-            schedule.leaf_slots,
-            [(s, np.asarray(data)) for s, data in schedule.constants],
-            schedule.output_slots,
-            schedule.n_outputs,
-            specs,
-            schedule.fail,
-            False,
-        )
+            dies = [s in dead for s in ins]
+            table = [len(ins), len(outs), len(dead), *ins, *outs, *dead, *dies]
+            steps.append((*spec, _int64s(table + [first_result.get(s, -1) for s in outs])))
+        slots, constants = zip(*schedule.constants) if schedule.constants else ((), ())
+        table = [schedule.size, len(schedule.leaf_slots), len(results), n_outputs]
+        table += [*schedule.leaf_slots, *results, *slots]
+        constants = tuple(np.asarray(c) for c in constants)
+        self._runner = module.Runner(_int64s(table), constants, steps, schedule.fail, False)
         self.call = self._runner.call
 
     @property
@@ -162,3 +164,8 @@ class NativeProgram:
         for (_, _, _, node), seconds in zip(self.schedule.steps, times):
             profile.record(node, float(seconds))
         return results
+
+
+def _int64s(values) -> bytes:
+    """A runner table: the values as native int64 bytes (runner.c reads them in place)."""
+    return np.array(values, np.int64).tobytes()

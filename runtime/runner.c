@@ -45,10 +45,12 @@ typedef struct {
     PyObject *callable;     /* the step's Python callable (a planned step's NumPy reference) */
     PyObject *planner;      /* planned steps: planner(*inputs) -> plan tuple or None; or None */
     PyObject *writer;       /* planned steps without a kernel: writer(*inputs, *outputs) */
+    PyObject *table;        /* int64 bytes [n_in, n_out, n_dead, ins, outs, dead, dies,
+                               result_of] that the pointers below read */
     Py_ssize_t n_in, n_out, n_dead;
-    Py_ssize_t *ins, *outs, *dead;  /* slots; `dead`: those whose last reader this step is */
-    char *dies;             /* per input: its slot is in `dead` */
-    Py_ssize_t *result_of;  /* per output: the result position it is first returned at, or -1 */
+    const int64_t *ins, *outs, *dead;  /* slots; `dead`: those whose last reader this step is */
+    const int64_t *dies;    /* per input: 1 when its slot is in `dead` */
+    const int64_t *result_of;  /* per output: the result position it is first returned at, or -1 */
     PyObject *plan;         /* planned steps: the plan of the last layout (NULL before any) */
     int64_t *key;           /* that layout: per input ndim, shape, strides */
     Py_ssize_t key_len;
@@ -56,14 +58,16 @@ typedef struct {
 
 typedef struct {
     PyObject_HEAD
-    Py_ssize_t n_slots, n_steps, n_leaves, n_constants, n_results, n_outputs, max_pool;
-    Py_ssize_t *leaf_slots, *constant_slots, *result_slots;
-    PyObject **constants;
+    PyObject *table;        /* int64 bytes [n_slots, n_leaves, n_results, n_outputs, leaf slots,
+                               result slots (outputs, then update values), constant slots] */
+    Py_ssize_t n_slots, n_leaves, n_results, n_outputs, n_constants, n_steps, max_pool;
+    const int64_t *leaf_slots, *result_slots, *constant_slots;
+    PyObject *constants;    /* a tuple of arrays, one per constant slot */
     Step *steps;
     PyObject *fail;         /* fail(k, inputs, error) -> the exception to raise instead */
     int borrow;             /* outputs may be written in place by the next call */
     PyObject **kept;        /* borrow: the outputs the last call returned (n_outputs) */
-    Py_ssize_t counts[4];   /* kernel outputs so far: in place, borrowed, pooled, allocated */
+    Py_ssize_t counts[4];   /* planned outputs so far: in place, borrowed, pooled, allocated */
 } Runner;
 
 enum { IN_PLACE, BORROWED, POOLED, ALLOCATED };
@@ -343,8 +347,9 @@ static PyObject *run(Runner *r, PyObject *const *leaves, Py_ssize_t n_leaves, do
         c.values[r->leaf_slots[i]] = leaves[i];
     }
     for (Py_ssize_t i = 0; i < r->n_constants; i++) {
-        Py_INCREF(r->constants[i]);
-        c.values[r->constant_slots[i]] = r->constants[i];
+        PyObject *constant = PyTuple_GET_ITEM(r->constants, i);
+        Py_INCREF(constant);
+        c.values[r->constant_slots[i]] = constant;
     }
     if (r->borrow) {  /* last call's outputs, unless this call reads them */
         c.reuse = c.pool + r->max_pool;
@@ -401,204 +406,4 @@ done:
         for (Py_ssize_t j = 0; j < r->n_outputs; j++) Py_XDECREF(c.reuse[j]);
     if (memory != stack) PyMem_Free(memory);
     return result;
-}
-
-/* ---- the Python type ---------------------------------------------------------------------- */
-
-static PyObject *Runner_call(Runner *r, PyObject *const *args, Py_ssize_t n) {
-    return run(r, args, n, NULL);
-}
-
-static PyObject *Runner_timed(Runner *r, PyObject *const *args, Py_ssize_t n) {
-    if (n < 1 || !PyArray_Check(args[0]) || PyArray_TYPE((PyArrayObject *)args[0]) != NPY_DOUBLE ||
-        PyArray_SIZE((PyArrayObject *)args[0]) != r->n_steps ||
-        !PyArray_ISCARRAY((PyArrayObject *)args[0]))
-        return PyErr_Format(PyExc_TypeError, "timed(times, *leaves): times is a float64 array "
-                            "of one entry per step");
-    return run(r, args + 1, n - 1, (double *)PyArray_DATA((PyArrayObject *)args[0]));
-}
-
-/* A tuple of ints as a new C array (length in *n); NULL with an exception set on error. */
-static Py_ssize_t *slots_of(PyObject *seq, Py_ssize_t *n, Py_ssize_t n_slots) {
-    PyObject *fast = PySequence_Fast(seq, "slots must be a sequence of ints");
-    if (!fast) return NULL;
-    *n = PySequence_Fast_GET_SIZE(fast);
-    Py_ssize_t *out = PyMem_Malloc((size_t)(*n + 1) * sizeof(Py_ssize_t));
-    for (Py_ssize_t i = 0; out && i < *n; i++) {
-        out[i] = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(fast, i));
-        if ((out[i] == -1 && PyErr_Occurred()) || out[i] < 0 || out[i] >= n_slots) {
-            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "slot out of range");
-            PyMem_Free(out);
-            out = NULL;
-        }
-    }
-    if (!out && !PyErr_Occurred()) PyErr_NoMemory();
-    Py_DECREF(fast);
-    return out;
-}
-
-static void Runner_dealloc(Runner *r) {
-    for (Py_ssize_t k = 0; r->steps && k < r->n_steps; k++) {
-        Step *st = &r->steps[k];
-        Py_XDECREF(st->callable), Py_XDECREF(st->planner), Py_XDECREF(st->writer);
-        Py_XDECREF(st->plan);
-        PyMem_Free(st->ins), PyMem_Free(st->outs), PyMem_Free(st->dead);
-        PyMem_Free(st->dies), PyMem_Free(st->result_of), PyMem_Free(st->key);
-    }
-    for (Py_ssize_t i = 0; r->constants && i < r->n_constants; i++) Py_XDECREF(r->constants[i]);
-    for (Py_ssize_t j = 0; r->kept && j < r->n_outputs; j++) Py_XDECREF(r->kept[j]);
-    PyMem_Free(r->steps), PyMem_Free(r->constants), PyMem_Free(r->kept);
-    PyMem_Free(r->leaf_slots), PyMem_Free(r->constant_slots), PyMem_Free(r->result_slots);
-    Py_XDECREF(r->fail);
-    Py_TYPE(r)->tp_free((PyObject *)r);
-}
-
-static int init_step(Step *st, PyObject *spec, Runner *r) {
-    PyObject *address, *ins, *outs, *dead;
-    if (!PyArg_ParseTuple(spec, "OOOOOOO", &address, &st->callable, &st->planner, &st->writer,
-                          &ins, &outs, &dead))
-        return -1;
-    Py_INCREF(st->callable), Py_INCREF(st->planner), Py_INCREF(st->writer);
-    st->fn = (kernel_fn)PyLong_AsVoidPtr(address);
-    if (PyErr_Occurred()) return -1;
-    if (!(st->ins = slots_of(ins, &st->n_in, r->n_slots))) return -1;
-    if (!(st->outs = slots_of(outs, &st->n_out, r->n_slots))) return -1;
-    if (!(st->dead = slots_of(dead, &st->n_dead, r->n_slots))) return -1;
-    st->dies = PyMem_Calloc((size_t)st->n_in + 1, 1);
-    st->result_of = PyMem_Malloc((size_t)(st->n_out + 1) * sizeof(Py_ssize_t));
-    if (!st->dies || !st->result_of) { PyErr_NoMemory(); return -1; }
-    for (Py_ssize_t i = 0; i < st->n_in; i++)
-        for (Py_ssize_t d = 0; d < st->n_dead; d++)
-            if (st->ins[i] == st->dead[d]) st->dies[i] = 1;
-    for (Py_ssize_t j = 0; j < st->n_out; j++) {
-        st->result_of[j] = -1;
-        for (Py_ssize_t p = 0; p < r->n_outputs && st->result_of[j] < 0; p++)
-            if (r->result_slots[p] == st->outs[j]) st->result_of[j] = p;
-    }
-    st->key_len = -1;
-    return 0;
-}
-
-/* Runner(n_slots, leaf_slots, constants, result_slots, n_outputs, steps, fail, borrow):
- * constants as (slot, array) pairs; steps as (kernel address or 0, callable, planner or
- * None, writer or None, input slots, output slots, slots dying after it). */
-static int Runner_init(Runner *r, PyObject *args, PyObject *kwargs) {
-    PyObject *leaves, *constants, *results, *steps;
-    int borrow;
-    if (r->steps) {
-        PyErr_SetString(PyExc_TypeError, "a Runner is initialized once");
-        return -1;
-    }
-    if (!PyArg_ParseTuple(args, "nOOOnOOp", &r->n_slots, &leaves, &constants, &results,
-                          &r->n_outputs, &steps, &r->fail, &borrow))
-        return -1;
-    Py_INCREF(r->fail);
-    r->borrow = borrow;
-    if (!(r->leaf_slots = slots_of(leaves, &r->n_leaves, r->n_slots))) return -1;
-    if (!(r->result_slots = slots_of(results, &r->n_results, r->n_slots))) return -1;
-    if (r->n_outputs < 0 || r->n_outputs > r->n_results) {
-        PyErr_SetString(PyExc_ValueError, "n_outputs out of range");
-        return -1;
-    }
-    r->kept = PyMem_Calloc((size_t)r->n_outputs + 1, sizeof(PyObject *));
-    PyObject *fast = PySequence_Fast(constants, "constants must be a sequence");
-    if (!fast || !r->kept) return -1;
-    r->n_constants = PySequence_Fast_GET_SIZE(fast);
-    r->constants = PyMem_Calloc((size_t)r->n_constants + 1, sizeof(PyObject *));
-    r->constant_slots = PyMem_Calloc((size_t)r->n_constants + 1, sizeof(Py_ssize_t));
-    for (Py_ssize_t i = 0; r->constants && r->constant_slots && i < r->n_constants; i++) {
-        PyObject *array;
-        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(fast, i), "nO", &r->constant_slots[i],
-                              &array)) {
-            Py_DECREF(fast);
-            return -1;
-        }
-        Py_INCREF(array);
-        r->constants[i] = array;
-    }
-    Py_DECREF(fast);
-    if (!r->constants || !r->constant_slots) { PyErr_NoMemory(); return -1; }
-    if (!(fast = PySequence_Fast(steps, "steps must be a sequence"))) return -1;
-    r->n_steps = PySequence_Fast_GET_SIZE(fast);
-    r->steps = PyMem_Calloc((size_t)r->n_steps + 1, sizeof(Step));
-    for (Py_ssize_t k = 0; r->steps && k < r->n_steps; k++) {
-        if (init_step(&r->steps[k], PySequence_Fast_GET_ITEM(fast, k), r) < 0) {
-            r->n_steps = k + 1;  /* what dealloc frees */
-            Py_DECREF(fast);
-            return -1;
-        }
-        r->max_pool += r->steps[k].n_out;
-    }
-    Py_DECREF(fast);
-    if (!r->steps) { PyErr_NoMemory(); return -1; }
-    return 0;
-}
-
-static PyObject *Runner_get_borrow(Runner *r, void *closure) {
-    return PyBool_FromLong(r->borrow);
-}
-
-static int Runner_set_borrow(Runner *r, PyObject *value, void *closure) {
-    int on = value ? PyObject_IsTrue(value) : 0;
-    if (on < 0) return -1;
-    r->borrow = on;
-    for (Py_ssize_t j = 0; !on && j < r->n_outputs; j++) Py_CLEAR(r->kept[j]);
-    return 0;
-}
-
-static PyObject *Runner_get_counts(Runner *r, void *closure) {
-    PyObject *counts = PyDict_New();
-    for (int k = 0; counts && k < 4; k++) {
-        PyObject *n = PyLong_FromSsize_t(r->counts[k]);
-        if (!n || PyDict_SetItemString(counts, COUNT_NAMES[k], n) < 0) Py_CLEAR(counts);
-        Py_XDECREF(n);
-    }
-    return counts;
-}
-
-static PyMethodDef Runner_methods[] = {
-    {"call", (PyCFunction)(void (*)(void))Runner_call, METH_FASTCALL,
-     "call(*leaves): the results (outputs, then update values) as a tuple of fresh arrays"},
-    {"timed", (PyCFunction)(void (*)(void))Runner_timed, METH_FASTCALL,
-     "timed(times, *leaves): call(*leaves), adding each step's seconds to times[k]"},
-    {NULL},
-};
-
-static PyGetSetDef Runner_getset[] = {
-    {"borrow", (getter)Runner_get_borrow, (setter)Runner_set_borrow,
-     "outputs may be written in place by the next call", NULL},
-    {"counts", (getter)Runner_get_counts, NULL,
-     "where kernel outputs came from so far: in_place, borrowed, pooled, allocated", NULL},
-    {NULL},
-};
-
-static PyTypeObject RunnerType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "symbolic_runner.Runner",
-    .tp_doc = "A compiled schedule run in one call (runtime/runner.c)",
-    .tp_basicsize = sizeof(Runner),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)Runner_init,
-    .tp_dealloc = (destructor)Runner_dealloc,
-    .tp_methods = Runner_methods,
-    .tp_getset = Runner_getset,
-};
-
-static struct PyModuleDef runner_module = {
-    PyModuleDef_HEAD_INIT, "symbolic_runner", "See runtime/native.py.", -1, NULL,
-};
-
-PyMODINIT_FUNC PyInit_symbolic_runner(void) {
-    import_array();
-    if (PyType_Ready(&RunnerType) < 0) return NULL;
-    PyObject *module = PyModule_Create(&runner_module);
-    if (!module) return NULL;
-    Py_INCREF(&RunnerType);
-    if (PyModule_AddObject(module, "Runner", (PyObject *)&RunnerType) < 0) {
-        Py_DECREF(&RunnerType);
-        Py_DECREF(module);
-        return NULL;
-    }
-    return module;
 }

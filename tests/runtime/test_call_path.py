@@ -228,6 +228,29 @@ def test_without_headers_the_runner_is_not_built(monkeypatch):
 def test_a_runner_that_fails_to_build_warns_and_falls_back(monkeypatch, tmp_path, cache_home):
     broken = tmp_path / "runner.c"
     broken.write_text("this is not C\n")
-    monkeypatch.setattr(native, "RUNNER_SOURCE", broken)
+    monkeypatch.setattr(native, "RUNNER_SOURCES", (broken,))
     with pytest.warns(RuntimeWarning, match="C call path did not build"):
         assert native.runner_module() is None
+
+
+def test_the_runner_refuses_tables_that_name_slots_it_does_not_have():
+    module = native.runner_module()
+    if module is None:  # nothing to check without the extension: say so
+        assert native.header_dirs() is None
+        return
+    ok = native._int64s([2, 1, 1, 1, 0, 1])  # 2 slots, leaf 0, result 1, no constants
+
+    def fail(k, inputs, error):
+        return error
+
+    def step(*table):
+        return (0, np.negative, None, None, native._int64s(table))
+
+    runner = module.Runner(ok, (), [step(1, 1, 0, 0, 1, 0, -1)], fail, False)  # slot 0 → 1
+    np.testing.assert_array_equal(runner.call(np.ones(2))[0], [-1.0, -1.0])
+    with pytest.raises(ValueError, match="slot"):
+        module.Runner(native._int64s([2, 1, 1, 1, 0, 5]), (), [], fail, False)
+    with pytest.raises(ValueError, match="slot"):
+        module.Runner(ok, (), [step(1, 1, 0, 0, 7, 0, -1)], fail, False)
+    with pytest.raises(ValueError, match="length"):
+        module.Runner(ok, (), [step(1, 1, 0, 0)], fail, False)
