@@ -89,11 +89,15 @@ def inplace_sources(node, arrays, shape) -> list[int]:
     for out in node.outputs:
         source = -1
         for i, (a, var) in enumerate(zip(arrays, node.inputs)):
-            if i not in taken and var.dtype == out.dtype and a.shape == shape:
-                if a.flags.c_contiguous:
-                    source = i
-                    taken.add(i)
-                    break
+            if (
+                i not in taken
+                and var.dtype == out.dtype
+                and a.shape == shape
+                and a.flags.c_contiguous
+            ):
+                source = i
+                taken.add(i)
+                break
         sources.append(source)
     return sources
 

@@ -120,9 +120,9 @@ class NativeProgram:
     `call(*leaf_values)` gives the results (outputs, then update values) as a tuple of
     fresh arrays, `run(leaf_values, profile)` the same with each node's time recorded.
     `borrow` (settable): the outputs of a call may be written in place by the next one.
-    `memory` counts where the kernels' outputs came from, over every call so far: `in_place`
-    (an input's buffer), `borrowed` (the last call's output), `pooled` (a dead intermediate's
-    buffer) and `allocated` (new memory).
+    `memory` counts where the planned outputs (of kernels and matrix products) came from,
+    over every call so far: `in_place` (an input's buffer), `borrowed` (the last call's
+    output), `pooled` (a dead intermediate's buffer) and `allocated` (new memory).
     """
 
     def __init__(self, fgraph: FunctionGraph, leaves: list, make_step, module):
@@ -136,12 +136,12 @@ class NativeProgram:
             spec = step.native_spec() if isinstance(step, PlannedStep) else (0, step, None, None)
             dies = [s in dead for s in ins]
             table = [len(ins), len(outs), len(dead), *ins, *outs, *dead, *dies]
-            steps.append((*spec, _int64s(table + [first_result.get(s, -1) for s in outs])))
+            steps.append((*spec, _table(table + [first_result.get(s, -1) for s in outs])))
         slots, constants = zip(*schedule.constants) if schedule.constants else ((), ())
         table = [schedule.size, len(schedule.leaf_slots), len(results), n_outputs]
         table += [*schedule.leaf_slots, *results, *slots]
         constants = tuple(np.asarray(c) for c in constants)
-        self._runner = module.Runner(_int64s(table), constants, steps, schedule.fail, False)
+        self._runner = module.Runner(_table(table), constants, steps, schedule.fail, False)
         self.call = self._runner.call
 
     @property
@@ -166,6 +166,6 @@ class NativeProgram:
         return results
 
 
-def _int64s(values) -> bytes:
+def _table(values) -> bytes:
     """A runner table: the values as native int64 bytes (runner.c reads them in place)."""
     return np.array(values, np.int64).tobytes()

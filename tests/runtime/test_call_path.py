@@ -238,18 +238,18 @@ def test_the_runner_refuses_tables_that_name_slots_it_does_not_have():
     if module is None:  # nothing to check without the extension: say so
         assert native.header_dirs() is None
         return
-    ok = native._int64s([2, 1, 1, 1, 0, 1])  # 2 slots, leaf 0, result 1, no constants
+    ok = native._table([2, 1, 1, 1, 0, 1])  # 2 slots, leaf 0, result 1, no constants
 
     def fail(k, inputs, error):
         return error
 
     def step(*table):
-        return (0, np.negative, None, None, native._int64s(table))
+        return (0, np.negative, None, None, native._table(table))
 
     runner = module.Runner(ok, (), [step(1, 1, 0, 0, 1, 0, -1)], fail, False)  # slot 0 → 1
     np.testing.assert_array_equal(runner.call(np.ones(2))[0], [-1.0, -1.0])
     with pytest.raises(ValueError, match="slot"):
-        module.Runner(native._int64s([2, 1, 1, 1, 0, 5]), (), [], fail, False)
+        module.Runner(native._table([2, 1, 1, 1, 0, 5]), (), [], fail, False)
     with pytest.raises(ValueError, match="slot"):
         module.Runner(ok, (), [step(1, 1, 0, 0, 7, 0, -1)], fail, False)
     with pytest.raises(ValueError, match="length"):
