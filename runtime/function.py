@@ -108,14 +108,16 @@ class Function:
     (and static shapes); anything else gives wrong results or an error from deep inside.
     Outputs and updates behave the same either way.
 
-    `borrow_outputs` (default False, settable): when False, every call returns new arrays
-    that share memory with nothing else (no input, shared value, constant, other output, or
-    earlier result). When True, the function may write the next call's outputs into the
-    arrays this call returned (saving their allocation, which for large outputs costs more
-    than computing them): a borrowed output stays valid until the next call of the same
-    function starts, and is overwritten by it, even by a call that fails. It never aliases
-    that call's inputs, a shared variable's value, or another output, and a call that takes
-    the previous output as an input does not write into it. Copy what you keep.
+    `borrow_outputs` (default False, settable): when False, every call returns arrays that
+    share memory with nothing anyone else can see: no input, shared value, constant, other
+    output, or earlier result still referenced (the memory of an output you dropped may
+    hold the next one). When True, the function may write the next call's outputs into the
+    arrays this call returned even while you hold them (saving their allocation, which for
+    large outputs costs as much as a cheap kernel): a borrowed output stays valid until the
+    next call of the same function starts, and is overwritten by it, even by a call that
+    fails. It never aliases that call's inputs, a shared variable's value, or another
+    output, and a call that takes the previous output as an input does not write into it.
+    Copy what you keep.
 
     A Function pickles with its shared variables by value: the functions and shared
     variables of one pickle share state with each other, and with nothing outside it.

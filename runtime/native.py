@@ -121,8 +121,9 @@ class NativeProgram:
     fresh arrays, `run(leaf_values, profile)` the same with each node's time recorded.
     `borrow` (settable): the outputs of a call may be written in place by the next one.
     `memory` counts where the planned outputs (of kernels and matrix products) came from,
-    over every call so far: `in_place` (an input's buffer), `borrowed` (the last call's
-    output), `pooled` (a dead intermediate's buffer) and `allocated` (new memory).
+    over every call so far: `in_place` (an input's buffer), `reused` (the last call's output,
+    dropped by the caller or borrowed), `pooled` (a dead intermediate's buffer) and
+    `allocated` (new memory).
     """
 
     def __init__(self, fgraph: FunctionGraph, leaves: list, make_step, module):

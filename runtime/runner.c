@@ -18,8 +18,9 @@
  * when it dies, to a pool of the call; a planned output takes, in this order: the buffer of an
  * input that dies at this step and is ours alone, where the plan allows it (elementwise,
  * same dtype, shape and strides: the kernels read element i of every input before they write
- * element i of any output); with borrowed outputs, the array the last call returned for this
- * output; a pooled array of its dtype and shape; fresh memory. Leaves and constants never die
+ * element i of any output); the array the last call returned for this output, when the
+ * caller has dropped it (only our reference to it is left) or borrows outputs; a pooled
+ * array of its dtype and shape; fresh memory. Leaves and constants never die
  * and are never ours alone, so they are never written. A result that is not ours alone (a
  * leaf, a constant, a view, a value returned twice) is copied, so results are fresh.
  */
@@ -66,12 +67,12 @@ typedef struct {
     Step *steps;
     PyObject *fail;         /* fail(k, inputs, error) -> the exception to raise instead */
     int borrow;             /* outputs may be written in place by the next call */
-    PyObject **kept;        /* borrow: the outputs the last call returned (n_outputs) */
-    Py_ssize_t counts[4];   /* planned outputs so far: in place, borrowed, pooled, allocated */
+    PyObject **kept;        /* the outputs the last call returned (n_outputs) */
+    Py_ssize_t counts[4];   /* planned outputs so far: in place, reused, pooled, allocated */
 } Runner;
 
-enum { IN_PLACE, BORROWED, POOLED, ALLOCATED };
-static const char *COUNT_NAMES[] = {"in_place", "borrowed", "pooled", "allocated"};
+enum { IN_PLACE, REUSED, POOLED, ALLOCATED };
+static const char *COUNT_NAMES[] = {"in_place", "reused", "pooled", "allocated"};
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
@@ -117,7 +118,7 @@ typedef struct {
     PyObject **values;      /* per slot: a strong reference, or NULL */
     PyObject **pool;        /* arrays ours alone, free for reuse */
     Py_ssize_t n_pool;
-    PyObject **reuse;       /* borrow: per output, the last call's array, or NULL */
+    PyObject **reuse;       /* per output, the last call's array when it may be written */
 } Call;
 
 static void release(Runner *r, Call *c, PyObject *v) {
@@ -139,11 +140,11 @@ static PyObject *output_array(Runner *r, Step *st, Call *c, PyObject **inputs, P
     }
 not_in_place:;
     Py_ssize_t result = st->result_of[j];
-    if (c->reuse && result >= 0 && c->reuse[result] &&
+    if (result >= 0 && c->reuse[result] &&
         same_layout((PyArrayObject *)c->reuse[result], descr->type_num, ndim, dims)) {
         PyObject *kept = c->reuse[result];
         c->reuse[result] = NULL;
-        r->counts[BORROWED]++;
+        r->counts[REUSED]++;
         return kept;
     }
     for (Py_ssize_t k = 0; k < c->n_pool; k++) {
@@ -316,10 +317,10 @@ static void explain_failure(Runner *r, Py_ssize_t k, PyObject **inputs) {
     }
 }
 
-/* The result at position j: the value itself when it is ours alone (or the borrowed array this
- * call wrote), else a copy. */
-static PyObject *fresh(Runner *r, PyObject *v, PyObject *borrowed) {
-    if (v == borrowed || ours_alone(v)) {
+/* The result at position j: the value itself when it is ours alone (or the last call's array,
+ * which this call wrote), else a copy. */
+static PyObject *fresh(PyObject *v, PyObject *reused) {
+    if (v == reused || ours_alone(v)) {
         Py_INCREF(v);
         return v;
     }
@@ -335,8 +336,8 @@ static PyObject *run(Runner *r, PyObject *const *leaves, Py_ssize_t n_leaves, do
     if (need > 3 * ON_STACK && !(memory = PyMem_Malloc(need * sizeof(PyObject *))))
         return PyErr_NoMemory();
     memset(memory, 0, need * sizeof(PyObject *));
-    Call c = {memory, memory + r->n_slots, 0, NULL};
-    PyObject **borrowed = c.pool + r->max_pool + r->n_outputs;  /* what `reuse` held */
+    Call c = {memory, memory + r->n_slots, 0, memory + r->n_slots + r->max_pool};
+    PyObject **reused = c.reuse + r->n_outputs;  /* what `reuse` held before steps took it */
     for (Py_ssize_t i = 0; i < r->n_leaves; i++) {
         if (!PyArray_Check(leaves[i])) {  /* trust_input skips conversion, not this */
             PyErr_Format(PyExc_TypeError, "leaf %zd is a %.100s, not a NumPy array", i,
@@ -351,18 +352,13 @@ static PyObject *run(Runner *r, PyObject *const *leaves, Py_ssize_t n_leaves, do
         Py_INCREF(constant);
         c.values[r->constant_slots[i]] = constant;
     }
-    if (r->borrow) {  /* last call's outputs, unless this call reads them */
-        c.reuse = c.pool + r->max_pool;
-        for (Py_ssize_t j = 0; j < r->n_outputs; j++) {
-            PyObject *kept = r->kept[j];
-            r->kept[j] = NULL;
-            for (Py_ssize_t i = 0; kept && i < r->n_leaves; i++) {
-                if (PyArray_Check(leaves[i]) &&
-                    overlaps((PyArrayObject *)leaves[i], (PyArrayObject *)kept))
-                    Py_CLEAR(kept);
-            }
-            borrowed[j] = c.reuse[j] = kept;
-        }
+    for (Py_ssize_t j = 0; j < r->n_outputs; j++) {  /* last call's outputs we may write */
+        PyObject *kept = r->kept[j];
+        r->kept[j] = NULL;
+        if (kept && !r->borrow && Py_REFCNT(kept) > 1) Py_CLEAR(kept);  /* the caller's now */
+        for (Py_ssize_t i = 0; kept && r->borrow && i < r->n_leaves; i++)  /* read again */
+            if (overlaps((PyArrayObject *)leaves[i], (PyArrayObject *)kept)) Py_CLEAR(kept);
+        reused[j] = c.reuse[j] = kept;
     }
     for (Py_ssize_t k = 0; k < r->n_steps; k++) {
         Step *st = &r->steps[k];
@@ -388,11 +384,11 @@ static PyObject *run(Runner *r, PyObject *const *leaves, Py_ssize_t n_leaves, do
     result = PyTuple_New(r->n_results);
     for (Py_ssize_t j = 0; result && j < r->n_results; j++) {
         PyObject *v = c.values[r->result_slots[j]];
-        PyObject *out = fresh(r, v, j < r->n_outputs && c.reuse ? borrowed[j] : NULL);
+        PyObject *out = fresh(v, j < r->n_outputs ? reused[j] : NULL);
         if (!out) Py_CLEAR(result);
         else PyTuple_SET_ITEM(result, j, out);
     }
-    if (result && r->borrow) {
+    if (result) {
         for (Py_ssize_t j = 0; j < r->n_outputs; j++) {
             PyObject *out = PyTuple_GET_ITEM(result, j);
             Py_INCREF(out);
@@ -402,8 +398,7 @@ static PyObject *run(Runner *r, PyObject *const *leaves, Py_ssize_t n_leaves, do
 done:
     for (Py_ssize_t s = 0; s < r->n_slots; s++) Py_XDECREF(c.values[s]);
     for (Py_ssize_t k = 0; k < c.n_pool; k++) Py_DECREF(c.pool[k]);
-    if (c.reuse)
-        for (Py_ssize_t j = 0; j < r->n_outputs; j++) Py_XDECREF(c.reuse[j]);
+    for (Py_ssize_t j = 0; j < r->n_outputs; j++) Py_XDECREF(c.reuse[j]);
     if (memory != stack) PyMem_Free(memory);
     return result;
 }

@@ -143,7 +143,6 @@ static int Runner_set_borrow(Runner *r, PyObject *value, void *closure) {
     int on = value ? PyObject_IsTrue(value) : 0;
     if (on < 0) return -1;
     r->borrow = on;
-    for (Py_ssize_t j = 0; !on && j < r->n_outputs; j++) Py_CLEAR(r->kept[j]);
     return 0;
 }
 
@@ -169,7 +168,7 @@ static PyGetSetDef Runner_getset[] = {
     {"borrow", (getter)Runner_get_borrow, (setter)Runner_set_borrow,
      "outputs may be written in place by the next call", NULL},
     {"counts", (getter)Runner_get_counts, NULL,
-     "where planned outputs came from so far: in_place, borrowed, pooled, allocated", NULL},
+     "where planned outputs came from so far: in_place, reused, pooled, allocated", NULL},
     {NULL},
 };
 

@@ -81,7 +81,7 @@ def test_a_dying_intermediate_is_written_in_place():
     for _ in range(2):
         np.testing.assert_allclose(f(v), np.tanh(v @ before[1]) * 2 + 1, rtol=1e-6)
     if isinstance(f._program, NativeProgram):  # the fused kernel writes the dot's buffer
-        assert f._program.memory == {"in_place": 2, "borrowed": 0, "pooled": 0, "allocated": 2}
+        assert f._program.memory == {"in_place": 2, "reused": 0, "pooled": 0, "allocated": 2}
     np.testing.assert_array_equal(v, before[0])
     np.testing.assert_array_equal(W.get_value(), before[1])
 
@@ -112,7 +112,7 @@ def test_dead_intermediates_are_reused_so_a_long_chain_needs_two_buffers():
     v = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)
     np.testing.assert_allclose(f(v), S.compile([x], h, device="numpy")(v), rtol=1e-6)
     if isinstance(f._program, NativeProgram):
-        assert f._program.memory == {"in_place": 0, "borrowed": 0, "pooled": 10, "allocated": 2}
+        assert f._program.memory == {"in_place": 0, "reused": 0, "pooled": 10, "allocated": 2}
 
 
 def test_fresh_outputs_never_alias_each_other_inputs_or_updates(call_path):
@@ -132,6 +132,23 @@ def test_fresh_outputs_never_alias_each_other_inputs_or_updates(call_path):
     np.testing.assert_allclose(acc.get_value(), np.ones(3))
 
 
+def test_an_output_the_caller_dropped_is_written_again_and_one_it_holds_is_not():
+    x = S.vector("x")
+    f = S.compile([x], S.exp(x) + 1, device="cpu")
+    v = np.linspace(0, 1, 5, dtype=np.float32)
+    held = f(v)
+    again = f(v)  # `held` is the caller's: not written
+    assert not np.shares_memory(again, held)
+    np.testing.assert_allclose(held, np.exp(v) + 1, rtol=1e-6)
+    address = again.ctypes.data
+    del again  # now only the function refers to it
+    third = f(v * 2)
+    np.testing.assert_allclose(third, np.exp(v * 2) + 1, rtol=1e-6)
+    if isinstance(f._program, NativeProgram):
+        assert third.ctypes.data == address and f._program.memory["reused"] == 1
+    np.testing.assert_allclose(held, np.exp(v) + 1, rtol=1e-6)
+
+
 def test_borrowed_outputs_are_overwritten_by_the_next_call_only(call_path):
     x = S.vector("x")
     W = S.shared(np.ones(3, np.float32), name="W")
@@ -142,7 +159,7 @@ def test_borrowed_outputs_are_overwritten_by_the_next_call_only(call_path):
     np.testing.assert_allclose(second[0], np.exp(np.ones(3)), rtol=1e-6)
     if call_path == "c":
         assert second[0] is first[0]  # written in place: the first result is gone
-        assert f._program.memory["borrowed"] == 2  # both outputs
+        assert f._program.memory["reused"] == 2  # both outputs
     else:
         np.testing.assert_array_equal(first[0], kept)  # the fallback hands out fresh arrays
     assert not np.shares_memory(second[0], W.get_value(borrow=True))
