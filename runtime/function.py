@@ -111,7 +111,7 @@ class Function:
     `borrow_outputs` (default False, settable): when False, every call returns arrays that
     share memory with nothing anyone else can see: no input, shared value, constant, other
     output, or earlier result still referenced (the memory of an output you dropped may
-    hold the next one). When True, the function may write the next call's outputs into the
+    hold the next one: a cpu function keeps its last outputs between calls for that). When True, the function may write the next call's outputs into the
     arrays this call returned even while you hold them (saving their allocation, which for
     large outputs costs as much as a cheap kernel): a borrowed output stays valid until the
     next call of the same function starts, and is overwritten by it, even by a call that
