@@ -10,6 +10,7 @@ loading a cached library in a new process costs a stat, two hashes and a dlopen.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import os
 import shlex
 import subprocess
@@ -26,6 +27,7 @@ __all__ = [
     "NoCompilerError",
     "build_library",
     "build_library_of",
+    "build_python_extension",
     "build_shared_object",
     "find_c_compiler",
     "resolve_cpu_device",
@@ -100,6 +102,12 @@ def build_shared_object(source: str, flags: Sequence[str] = DEFAULT_FLAGS) -> Pa
     which is kept for reading) when the compiler fails, `NoCompilerError` when there is none.
     """
     return _build(source, tuple(flags), rebuild=False)[1]
+
+
+def build_python_extension(source: str, flags: Sequence[str] = DEFAULT_FLAGS) -> Path:
+    """`build_shared_object` for a CPython extension module: linked without `-z defs`, since
+    the interpreter that loads it defines the Python API it calls."""
+    return _build(source, tuple(flags), rebuild=False, extension=True)[1]
 
 
 def build_library(source: str, flags: Sequence[str] = DEFAULT_FLAGS, units: int = 1) -> ctypes.CDLL:
@@ -194,13 +202,16 @@ def _build_and_load(source: str, flags: tuple[str, ...]) -> tuple[ctypes.CDLL, s
     return loaded, entry.key
 
 
-def _toolchain_parts(flags: tuple[str, ...]):
+def _toolchain_parts(flags: tuple[str, ...], extension: bool = False):
     """(the toolchain, the compile flags, the parts of every key besides the source: flags,
-    compiler, machine)."""
+    compiler, machine). `extension`: for a Python extension module (no `-z defs`)."""
     compiler = find_c_compiler()
     if compiler is None:
         raise NoCompilerError(f"cannot build C source: {_why()}")
     tools = toolchain(compiler)
+    if extension:
+        kept = tuple(f for f in tools.link_flags if f != "-Wl,-z,defs")
+        tools = dataclasses.replace(tools, link_flags=kept)
     compile_flags = (*REQUIRED_FLAGS, *flags, *tools.compile_flags)
     parts = (
         shlex.join(compile_flags),
@@ -212,8 +223,10 @@ def _toolchain_parts(flags: tuple[str, ...]):
     return tools, compile_flags, parts
 
 
-def _build(source: str, flags: tuple[str, ...], rebuild: bool) -> tuple[cache.Entry, Path]:
-    tools, compile_flags, parts = _toolchain_parts(flags)
+def _build(
+    source: str, flags: tuple[str, ...], rebuild: bool, extension: bool = False
+) -> tuple[cache.Entry, Path]:
+    tools, compile_flags, parts = _toolchain_parts(flags, extension)
     compiler = tools.compiler
     key = cache.key_of(source, *parts)
     entry = cache.Entry(cache.cache_dir(), key)

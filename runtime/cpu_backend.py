@@ -1,10 +1,12 @@
 """The `cpu` device: the graph's kernels compiled from generated C, run in schedule order.
 
-Nodes with a C kernel (see docs/kernels.md) run it through ctypes on buffers this program
-allocates; the rest (dot through NumPy's BLAS, basic indexing, reshapes) run their NumPy
-reference.
-A node's launch plan (output shapes, merged axes, strides) depends only on its inputs' shapes
-and strides, so it is computed once per layout and reused on every later call.
+Nodes with a C kernel (see docs/kernels.md) run it on buffers the runtime allocates; the rest
+(dot through NumPy's BLAS, basic indexing, reshapes) run their NumPy reference. A node's launch
+plan (output shapes, merged axes, strides, which input buffer an output may take) depends
+only on its inputs' shapes and strides, so it is computed once per layout, here, and reused
+on every later call. The schedule runs in C (runtime/native.py: one call from Python per
+function call) or, where that extension cannot be built, in Python with a ctypes call per
+kernel (`KernelStep.__call__`); both launch the same plans.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from runtime.layout import as_matrix_view, contiguous_strides, element_strides, 
 from runtime.memory import keep_freed_memory
 from runtime.numpy_backend import NumpyProgram
 from symbolic.codegen.kernel import describe, structure_key
+from symbolic.linalg import MatMul
 from symbolic.optimizer.fgraph import FunctionGraph
 
 # OpenMP threads that spin-wait after a parallel loop (libgomp's default) take a core from
@@ -48,14 +51,26 @@ def _int64s(values) -> ctypes.Array:
 
 
 class Launch:
-    """One kernel call: fixed sizes and strides, fresh outputs each call."""
+    """One kernel call for one layout of its inputs: sizes and strides (docs/kernels.md), the
+    outputs' shapes and dtypes, `views` (None, or per input a function giving the array the
+    kernel reads, for inputs it cannot stride), and `inplace`: per output, the input whose
+    buffer it may take when that input dies (see runner.c), or -1.
 
-    __slots__ = ("fn", "sizes", "strides", "out_shapes", "out_dtypes", "views", "n_in")
+    Called (the ctypes path), it allocates fresh outputs; `native` is the same plan as
+    runner.c reads it: (int64 bytes [n_sizes, sizes…, n_strides, strides…, then per output
+    ndim, shape…, in-place input], output dtypes, views)."""
 
-    def __init__(self, fn, sizes, strides, out_shapes, out_dtypes, views, n_in):
+    __slots__ = ("fn", "sizes", "strides", "out_shapes", "out_dtypes", "views", "n_in", "native")
+
+    def __init__(self, fn, sizes, strides, out_shapes, out_dtypes, views, n_in, inplace=None):
         self.fn, self.sizes, self.strides = fn, _int64s(sizes), _int64s(strides)
         self.out_shapes, self.out_dtypes = out_shapes, out_dtypes
-        self.views, self.n_in = views, n_in
+        self.views, self.n_in = None if views is None else tuple(views), n_in
+        packed = [len(sizes), *sizes, len(strides), *strides]
+        for shape, source in zip(out_shapes, inplace or [-1] * len(out_shapes)):
+            packed += [len(shape), *shape, source]
+        dtypes = tuple(np.dtype(d) for d in out_dtypes)
+        self.native = (np.array(packed, np.int64).tobytes(), dtypes, self.views)
 
     def __call__(self, arrays):
         if self.views is not None:
@@ -68,6 +83,27 @@ class Launch:
         return outs
 
 
+def inplace_sources(node, arrays, shape) -> list[int]:
+    """Per output of an elementwise node, an input whose buffer it may take, or -1: one of
+    its dtype that already has the output's shape, C-contiguous, so element i of both lies at
+    the same place; each input serves one output at most."""
+    taken, sources = set(), []
+    for out in node.outputs:
+        source = -1
+        for i, (a, var) in enumerate(zip(arrays, node.inputs)):
+            if (
+                i not in taken
+                and var.dtype == out.dtype
+                and a.shape == shape
+                and a.flags.c_contiguous
+            ):
+                source = i
+                taken.add(i)
+                break
+        sources.append(source)
+    return sources
+
+
 def plan_elementwise(fn, node, arrays) -> Launch | None:
     shape = np.broadcast_shapes(*[a.shape for a in arrays])
     out_types = [o.type for o in node.outputs]
@@ -78,9 +114,9 @@ def plan_elementwise(fn, node, arrays) -> Launch | None:
     merged, merged_strides = merge_axes(shape, strides)
     sizes = [len(merged), *merged]
     flat = [s for per_arg in merged_strides for s in per_arg]
-    return Launch(
-        fn, sizes, flat, [shape] * len(out_types), [t.dtype for t in out_types], None, len(arrays)
-    )
+    out_dtypes = [t.dtype for t in out_types]
+    inplace = inplace_sources(node, arrays, shape)
+    return Launch(fn, sizes, flat, [shape] * len(out_types), out_dtypes, None, len(arrays), inplace)
 
 
 def reduction_axes(op) -> tuple:
@@ -132,7 +168,7 @@ def plan_rows(fn, node, arrays) -> Launch | None:
         return None
     strides = list(found)
     for extra in arrays[1:]:  # the labels of crossentropy_softmax: one per row
-        if extra.shape != (rows,):  # NumPy's reference raises the IndexError
+        if extra.shape != (rows,):  # the reference raises the error
             return None
         strides += [extra.strides[0] // extra.itemsize, 0]
     out = node.outputs[0].type
@@ -140,6 +176,9 @@ def plan_rows(fn, node, arrays) -> Launch | None:
     strides += contiguous_strides((rows, cols if out.ndim == x.ndim else 1))
     return Launch(fn, [rows, cols], strides, [out_shape], [out.dtype], None, len(arrays))
 
+
+# The kinds whose launches runner.c makes itself (their plans are `Launch`es).
+RUNNER_KINDS = ("elementwise", "reduction", "rows")
 
 PLANNERS = {
     "elementwise": plan_elementwise,
@@ -150,23 +189,83 @@ PLANNERS = {
 }
 
 
-class KernelStep:
-    """A node with a C kernel: plans per input layout, NumPy reference where no plan fits."""
+def plan_matmul(fn, node, arrays) -> Launch | None:
+    """The output of a @ b for NumPy's BLAS to write: its shape, or None where the reference
+    must run (a cast, or shapes that do not match: the reference raises)."""
+    a, b = arrays
+    out = node.outputs[0].type
+    if a.dtype != out.dtype or b.dtype != out.dtype or a.shape[-1] != b.shape[-2]:
+        return None
+    try:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        return None
+    return Launch(None, [], [], [(*batch, a.shape[-2], b.shape[-1])], [out.dtype], None, 2)
+
+
+def matmul_into(a, b, out) -> None:
+    np.matmul(a, b, out=out)
+
+
+# Nodes the C runner runs as a NumPy call writing outputs it provides (so they come from its
+# memory planning, as kernels' do): op type → (planner, writer(*inputs, *outputs)).
+WRITERS = {MatMul: (plan_matmul, matmul_into)}
+
+
+class PlannedStep:
+    """A node run on outputs planned per input layout; its NumPy reference where no plan
+    fits. `planner(fn, node, arrays)` gives the Launch of a layout (or None)."""
 
     __slots__ = ("node", "fn", "planner", "plans")
 
-    def __init__(self, node, fn, kind: str):
-        self.node, self.fn, self.planner, self.plans = node, fn, PLANNERS[kind], {}
+    def __init__(self, node, fn, planner):
+        self.node, self.fn, self.planner, self.plans = node, fn, planner, {}
 
-    def __call__(self, *arrays):
+    def plan(self, arrays) -> Launch | None:
         key = tuple((a.shape, a.strides) for a in arrays)
         launch = self.plans.get(key, False)
         if launch is False:
             launch = self.plans[key] = self.planner(self.fn, self.node, arrays)
+        return launch
+
+    def native_plan(self, *arrays) -> tuple | None:
+        """The plan for these inputs as runner.c reads it (`Launch.native`), or None."""
+        launch = self.plan(arrays)
+        return None if launch is None else launch.native
+
+
+class KernelStep(PlannedStep):
+    """A node with a generated C kernel (`fn`, loaded with ctypes)."""
+
+    __slots__ = ()
+
+    def __init__(self, node, fn, kind: str):
+        super().__init__(node, fn, PLANNERS[kind])
+
+    def native_spec(self) -> tuple:
+        """(kernel address, reference, planner, writer) for runner.c."""
+        address = ctypes.cast(self.fn, ctypes.c_void_p).value
+        return address, self.node.op.perform, self.native_plan, None
+
+    def __call__(self, *arrays):  # the ctypes path
+        launch = self.plan(arrays)
         if launch is None:
             return self.node.op.perform(*arrays)
         outs = launch(arrays)
         return outs[0] if len(outs) == 1 else outs
+
+
+class WriterStep(PlannedStep):
+    """A node NumPy computes into outputs the C runner provides (see WRITERS)."""
+
+    __slots__ = ("writer",)
+
+    def __init__(self, node):
+        planner, self.writer = WRITERS[type(node.op)]
+        super().__init__(node, None, planner)
+
+    def native_spec(self) -> tuple:
+        return 0, self.node.op.perform, self.native_plan, self.writer
 
 
 class Kernel:
@@ -190,8 +289,12 @@ class Kernel:
         return f"<{self.target} kernel {self.name}>"
 
 
-def build_cpu_program(fgraph: FunctionGraph, leaves: list) -> tuple[NumpyProgram, list[Kernel]]:
-    """The schedule with a C kernel for every node that has one, all built as one library."""
+def build_cpu_program(fgraph: FunctionGraph, leaves: list):
+    """The schedule with a C kernel for every node that has one, all built as one library,
+    run by the C runner (runtime/native.py) where it builds, else by the Python interpreter;
+    returns (program, kernels)."""
+    from runtime import native
+
     keep_freed_memory()
     described = []
     for i, node in enumerate(fgraph.nodes):
@@ -206,6 +309,7 @@ def build_cpu_program(fgraph: FunctionGraph, leaves: list) -> tuple[NumpyProgram
     for name, _, kernel in described:
         symbols.setdefault(kernel, name)
     steps = {}
+    runner = native.start_runner_build()  # compiles, on a cold cache, while the kernels do
     if described:
         with passive_openmp():
             library = build_module([(name, kernel) for kernel, name in symbols.items()])
@@ -213,9 +317,21 @@ def build_cpu_program(fgraph: FunctionGraph, leaves: list) -> tuple[NumpyProgram
             fn = getattr(library, symbols[kernel])
             fn.restype = None
             fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-            steps[id(node)] = KernelStep(node, fn, kernel.kind)
-    program = NumpyProgram(fgraph, leaves, lambda node: steps.get(id(node), node.op.perform))
-    return program, kernels
+            step = KernelStep(node, fn, kernel.kind)
+            # a gather's or scatter's launch passes constant indices and a status cell
+            # (runtime/indexing_plan.py), which runner.c does not: the runner calls it back
+            steps[id(node)] = step if kernel.kind in RUNNER_KINDS else step.__call__
+
+    def make_step(node):
+        return steps.get(id(node), node.op.perform)
+
+    module = runner()
+    if module is None:
+        return NumpyProgram(fgraph, leaves, make_step), kernels
+    for node in fgraph.nodes:
+        if type(node.op) in WRITERS:
+            steps[id(node)] = WriterStep(node)
+    return native.NativeProgram(fgraph, leaves, make_step, module), kernels
 
 
 def build_module(named_kernels: list) -> ctypes.CDLL:

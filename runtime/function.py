@@ -2,10 +2,11 @@
 
 A call costs little beyond the program's own work: what each input must be is worked out at
 compile time, an input that already is an array of exactly that dtype and ndim passes with
-three comparisons, and the outputs are copied only where they alias an input, a shared value,
-each other, or memory the call does not own. With `trust_input` set even those comparisons
-are skipped. Pickling a Function stores its graph (see runtime/serialize.py) and compiles it
-again on load, which finds its C library in the cache instead of running the compiler.
+three comparisons, and the program (runtime/native.py on the cpu device: the whole schedule
+in one C call) hands back results that are already fresh. With `trust_input` set even the
+comparisons are skipped. Pickling a Function stores its graph (see runtime/serialize.py) and
+compiles it again on load, which finds its C library in the cache instead of running the
+compiler.
 """
 
 from __future__ import annotations
@@ -100,12 +101,23 @@ class Function:
     """Call with NumPy arrays (one per input); returns one array or a list, as compiled.
 
     Attributes: `inputs`, `outputs`, `updates`, `device`, `graph` (networkx), `kernels`,
-    `source`, `rewrites`, `profile`, `trust_input`.
+    `source`, `rewrites`, `profile`, `trust_input`, `borrow_outputs`.
 
     `trust_input` (default False, settable): when True, the arguments are handed to the
     program unchecked, so they must be NumPy arrays of exactly the inputs' dtypes and ndims
-    (and static shapes); anything else gives wrong results or a crash. Outputs stay fresh
-    and updates stay all or nothing either way.
+    (and static shapes); anything else gives wrong results or an error from deep inside.
+    Outputs and updates behave the same either way.
+
+    `borrow_outputs` (default False, settable): when False, every call returns arrays that
+    share memory with nothing anyone else can see: no input, shared value, constant, other
+    output, or earlier result still referenced (the memory of an output you dropped may
+    hold the next one: a cpu function keeps its last outputs between calls for that). When True, the function may write the next call's outputs into the
+    arrays this call returned even while you hold them (saving their allocation, which for
+    large outputs costs as much as a cheap kernel): a borrowed output stays valid until the
+    next call of the same function starts, and is overwritten by it, even by a call that
+    fails. It never aliases that call's inputs, a shared variable's value, or another
+    output, and a call that takes the previous output as an input does not write into it.
+    Copy what you keep.
 
     A Function pickles with its shared variables by value: the functions and shared
     variables of one pickle share state with each other, and with nothing outside it.
@@ -125,6 +137,7 @@ class Function:
         profile: bool = False,
         kernels=(),
         trust_input: bool = False,
+        borrow_outputs: bool = False,
     ):
         self.inputs = list(inputs)
         self.outputs = list(outputs)
@@ -136,13 +149,23 @@ class Function:
         self.profile = Profile() if profile else None
         self.trust_input = trust_input
         self._program = program
+        self._call = program.call  # leaf values → fresh results (outputs, then update values)
         self._single = single_output
         self._shared = list(shared)  # the program's leaves after the inputs, in this order
         self._graph = None
         self._check = build_checker(self.inputs)
         self._n_outputs = len(fgraph.outputs) - len(fgraph.update_targets)
         self._targets = list(fgraph.update_targets)
-        self._plain = not self._shared and len(fgraph.outputs) == 1 and self.profile is None
+        self.borrow_outputs = borrow_outputs
+
+    @property
+    def borrow_outputs(self) -> bool:
+        return self._borrow
+
+    @borrow_outputs.setter
+    def borrow_outputs(self, value: bool) -> None:
+        self._borrow = bool(value)
+        self._program.borrow = self._borrow  # the numpy program ignores it: results stay fresh
 
     @property
     def graph(self):
@@ -169,44 +192,20 @@ class Function:
     def __call__(self, *args):
         if not self.trust_input:
             args = self._check(args)
-        if self._plain:  # one output, no state: the common case, without the lists
-            out = self._program.call(*args)[0]
-            flags = out.flags
-            if not (flags.owndata and flags.writeable) or _is_one_of(out, args):
-                out = out.copy()
-            return out if self._single else [out]
-        leaves = (*args, *[s._value for s in self._shared])
+        if self._shared:
+            args = (*args, *[s._value for s in self._shared])
         if self.profile is None:
-            results = self._program.call(*leaves)
+            results = self._call(*args)
         else:
-            results = self._program.run(leaves, self.profile)
-        n = self._n_outputs
-        outputs = _fresh(results[:n], leaves)
-        new_state = _fresh(results[n:], (*leaves, *outputs))
-        for target, value in zip(self._targets, new_state):  # nothing above has failed
-            target._value = value
-        return outputs[0] if self._single else outputs
+            results = self._program.run(args, self.profile)
+        if self._targets:  # every value is computed: the updates apply together
+            for target, value in zip(self._targets, results[self._n_outputs :]):
+                target._value = value
+        if self._single:
+            return results[0]
+        return list(results[: self._n_outputs])
 
     def __reduce__(self):
         from runtime.serialize import function_state, load_function
 
         return load_function, (function_state(self),)
-
-
-def _is_one_of(a: np.ndarray, arrays: Sequence[np.ndarray]) -> bool:
-    for b in arrays:
-        if a is b:
-            return True
-    return False
-
-
-def _fresh(arrays: Sequence[np.ndarray], taken: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """The arrays, copied where they are views or alias `taken` or each other."""
-    seen = {id(a) for a in taken}
-    out = []
-    for a in arrays:
-        if id(a) in seen or not a.flags.owndata or not a.flags.writeable:
-            a = a.copy()
-        seen.add(id(a))
-        out.append(a)
-    return out

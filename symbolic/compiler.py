@@ -123,6 +123,7 @@ def compile(
     optimize: bool = True,
     profile: bool = False,
     trust_input: bool = False,
+    borrow_outputs: bool = False,
 ):
     """Compile a function from `inputs` to `outputs`, applying `updates` after each call.
 
@@ -137,6 +138,8 @@ def compile(
     optimize : run the optimizer's phases (False: run the graph as built).
     profile : collect per-node call counts and time in `f.profile`.
     trust_input : skip the input checks (see `Function`; also settable as `f.trust_input`).
+    borrow_outputs : let the next call write its outputs into the arrays this call returned
+        (see `Function`; also settable as `f.borrow_outputs`).
     """
     from runtime.cpu_backend import build_cpu_program
     from runtime.function import Function
@@ -179,4 +182,5 @@ def compile(
         profile=profile,
         kernels=kernels,
         trust_input=trust_input,
+        borrow_outputs=borrow_outputs,
     )

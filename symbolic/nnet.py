@@ -101,6 +101,8 @@ class CrossentropySoftmax(Op):
         return [TensorType(dtypes.to_float(x.dtype), (rows,))]
 
     def perform(self, x, y):
+        if y.shape != x.shape[:1]:
+            raise ValueError(f"{x.shape[0]} rows of logits but {y.shape[0]} labels")
         x = x.astype(dtypes.to_float(x.dtype.name), copy=False)
         shifted = x - np.max(x, axis=1, keepdims=True)
         lse = np.log(np.sum(np.exp(shifted), axis=1))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime import build, toolchain
+from runtime import build, native, toolchain
 
 
 @pytest.fixture
@@ -19,6 +19,7 @@ def cache_home(monkeypatch, tmp_path) -> Path:
     monkeypatch.setattr(build, "_LOADED", {})
     monkeypatch.setattr(toolchain, "_TOOLCHAINS", {})
     monkeypatch.setattr(build, "_warned_no_compiler", False)
+    monkeypatch.setattr(native, "_MODULE", None)  # the C runner is built in this cache too
     return home
 
 

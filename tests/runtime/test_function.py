@@ -336,7 +336,7 @@ def test_rendered_schedule_frees_intermediates_and_names_failing_node(device):
     f = S.compile([x, y], S.exp(S.dot(x, y)) + S.sum(x), device=device)
     from runtime.numpy_backend import render_schedule
 
-    source = render_schedule(f._program)
+    source = render_schedule(f._program.schedule)
     assert "del " in source  # the dot's operands die once it has run
     with pytest.raises(ValueError, match="(?s)dot.*test_function.py"):
         f(np.ones(2), np.ones(3))
