@@ -175,7 +175,7 @@ class Function:
             if not (flags.owndata and flags.writeable) or _is_one_of(out, args):
                 out = out.copy()
             return out if self._single else [out]
-        leaves = (*args, *[s._value for s in self._shared])
+        leaves = (*args, *[_host(s._value) for s in self._shared])
         if self.profile is None:
             results = self._program.call(*leaves)
         else:
@@ -191,6 +191,11 @@ class Function:
         from runtime.serialize import function_state, load_function
 
         return load_function, (function_state(self),)
+
+
+def _host(value) -> np.ndarray:
+    """A shared value as a host array: one a cuda function left on the GPU is copied back."""
+    return value if value.__class__ is np.ndarray else np.asarray(value)
 
 
 def _is_one_of(a: np.ndarray, arrays: Sequence[np.ndarray]) -> bool:

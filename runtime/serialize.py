@@ -93,6 +93,7 @@ def function_state(f) -> dict:
         "device": f.device,
         "profile": f.profile is not None,
         "trust_input": f.trust_input,
+        "fast_math": getattr(f, "fast_math", False),
         "rewrites": list(f.rewrites),
     }
 
@@ -112,6 +113,7 @@ def load_function(state: dict):
         optimize=False,
         profile=state["profile"],
         trust_input=state["trust_input"],
+        fast_math=state.get("fast_math", False),
     )
     f.outputs = [variables[i] for i in state["user_outputs"]]
     f.updates = [(t, variables[i]) for t, i in state["user_updates"]]

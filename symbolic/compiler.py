@@ -85,15 +85,18 @@ def _substitute(givens, expressions: list[Variable]) -> list[Variable]:
 
 
 def _resolve_device(device: str) -> str:
-    """numpy and cpu as asked; auto: cpu where a C compiler is found, else numpy (warned)."""
+    """numpy, cpu and cuda as asked (cuda compiles anywhere; only its calls need a GPU);
+    auto: cuda where PyCUDA imports and a GPU answers, else cpu where a C compiler is found,
+    else numpy (warned)."""
     from runtime.build import resolve_cpu_device
 
     if device not in DEVICES:
         raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
-    if device == "cuda":
-        raise NotImplementedError(
-            "device='cuda' is not available in this version; use 'cpu', 'numpy' or 'auto'"
-        )
+    if device == "auto":
+        from runtime.cuda.device import available
+
+        if available():
+            return "cuda"
     return resolve_cpu_device(device)
 
 
@@ -106,6 +109,7 @@ def compile(
     optimize: bool = True,
     profile: bool = False,
     trust_input: bool = False,
+    fast_math: bool = False,
 ):
     """Compile a function from `inputs` to `outputs`, applying `updates` after each call.
 
@@ -120,6 +124,9 @@ def compile(
     optimize : run the optimizer's phases (False: run the graph as built).
     profile : collect per-node call counts and time in `f.profile`.
     trust_input : skip the input checks (see `Function`; also settable as `f.trust_input`).
+    fast_math : cuda only: float32 exp, log, sin, cos, tan, pow use the GPU's approximate
+        intrinsics (`__expf`, …; a few ulp, less near the ends of their ranges); other
+        devices compute exactly either way.
     """
     from runtime.cpu_backend import build_cpu_program
     from runtime.function import Function
@@ -143,12 +150,17 @@ def compile(
         expressions = optimize_graph(expressions, log)
     fgraph = FunctionGraph(inputs, expressions, [t for t, _ in updates])
     shared = [v for v in fgraph.variables() if isinstance(v, SharedVariable)]
-    kernels = []
+    kernels, options = [], {}
     if device == "cpu":
         program, kernels = build_cpu_program(fgraph, inputs + shared)
+    elif device == "cuda":
+        from runtime.cuda.function import CudaFunction, build_cuda_program
+
+        program, kernels = build_cuda_program(fgraph, inputs + shared, fast_math)
+        options = {"fast_math": fast_math}
     else:
         program = NumpyProgram(fgraph, inputs + shared)
-    return Function(
+    return (CudaFunction if device == "cuda" else Function)(
         inputs,
         outputs,
         updates,
@@ -161,4 +173,5 @@ def compile(
         profile=profile,
         kernels=kernels,
         trust_input=trust_input,
+        **options,
     )
