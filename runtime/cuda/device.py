@@ -101,7 +101,9 @@ class Device:
 
     def to_device(self, host) -> DeviceArray:
         """A device copy of a host array."""
-        host = np.ascontiguousarray(host)
+        host = np.asarray(host)
+        if not host.flags.c_contiguous:  # (np.ascontiguousarray would make a 0-d array 1-d)
+            host = host.copy(order="C")
         out = self.empty(host.shape, host.dtype)
         if host.nbytes:
             self.driver.upload(out.ptr, host)
