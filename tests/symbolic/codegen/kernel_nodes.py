@@ -4,6 +4,8 @@ test_cuda.py)."""
 
 from __future__ import annotations
 
+import os
+
 import symbolic as S
 from symbolic import dtypes
 from symbolic.codegen.kernel import describe
@@ -65,3 +67,32 @@ def row_nodes():
 def named(nodes) -> list:
     """(k<i>_<op>, description) for each node, as the runtimes name them."""
     return [(f"k{i}_{n.op.name}", describe(n)) for i, n in enumerate(nodes)]
+
+
+def golden_kernels() -> dict:
+    """{file stem: (description, kernel name)}: representative kernels whose source is kept as
+    golden files (<stem>.c for C, <stem>.cu for CUDA), so a diff shows what a change did."""
+    x, y = S.vector("x"), S.vector("y")
+    e1 = S.tanh(x * y + S.exp(-x)) * S.sigmoid(y) + 0.5 * x * x
+    d = S.matrix("x", dtype="float64")
+    return {
+        "e1_fused_float32": (describe(S.optimize(e1).owner), "k0_e1"),
+        "sum_prologue_float64": (
+            describe(S.optimize(S.sum(S.exp(d - 1.0) * d, axis=1)).owner),
+            "k0_fused_sum",
+        ),
+        "softmax_float32": (describe(S.nnet.softmax(S.matrix("x")).owner), "k0_softmax"),
+        "logsumexp_float32": (describe(S.logsumexp(S.matrix("x"), axis=1).owner), "k0_logsumexp"),
+        "argmax_int32": (
+            describe(S.argmax(S.matrix("x", dtype="int32"), axis=1).owner),
+            "k0_argmax",
+        ),
+    }
+
+
+def check_golden(path, source: str) -> None:
+    """`source` equals the golden file at `path` (SYMBOLIC_UPDATE_GOLDEN=1 rewrites it)."""
+    if os.environ.get("SYMBOLIC_UPDATE_GOLDEN") == "1":
+        path.write_text(source)
+    assert path.exists(), f"no golden file {path}: run with SYMBOLIC_UPDATE_GOLDEN=1"
+    assert source == path.read_text(), f"{path.name} changed; SYMBOLIC_UPDATE_GOLDEN=1 rewrites it"

@@ -7,13 +7,19 @@ OpenMP, and a few representative kernels match their golden files byte for byte.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
-from kernel_nodes import elementwise_nodes, named, reduction_nodes, row_nodes
+from kernel_nodes import (
+    check_golden,
+    elementwise_nodes,
+    golden_kernels,
+    named,
+    reduction_nodes,
+    row_nodes,
+)
 
 import symbolic as S
 from symbolic.codegen.c import render_kernel, render_module
@@ -133,31 +139,9 @@ def test_steps_print_in_their_dtype():
     assert "maximum_f32(x0, x1)" in src  # NaN-propagating, not fmaxf
 
 
-def golden(name: str, source: str) -> None:
-    path = GOLDEN / f"{name}.c"
-    if os.environ.get("SYMBOLIC_UPDATE_GOLDEN") == "1":
-        path.write_text(source)
-    assert path.exists(), f"no golden file {path}: run with SYMBOLIC_UPDATE_GOLDEN=1"
-    assert source == path.read_text(), f"{name} changed; SYMBOLIC_UPDATE_GOLDEN=1 rewrites it"
-
-
-def test_golden_e1_fused_elementwise_float32():
-    x, y = S.vector("x"), S.vector("y")
-    z = S.tanh(x * y + S.exp(-x)) * S.sigmoid(y) + 0.5 * x * x
-    golden("e1_fused_float32", render_kernel(describe(S.optimize(z).owner), "k0_e1"))
-
-
-def test_golden_sum_with_prologue_float64():
-    x = S.matrix("x", dtype="float64")
-    node = S.optimize(S.sum(S.exp(x - 1.0) * x, axis=1)).owner
-    golden("sum_prologue_float64", render_kernel(describe(node), "k0_fused_sum"))
-
-
-def test_golden_softmax_rows_float32():
-    node = S.nnet.softmax(S.matrix("x")).owner
-    golden("softmax_float32", render_kernel(describe(node), "k0_softmax"))
-
-
-def test_golden_logsumexp_float32():
-    node = S.logsumexp(S.matrix("x"), axis=1).owner
-    golden("logsumexp_float32", render_kernel(describe(node), "k0_logsumexp"))
+@pytest.mark.parametrize(
+    "name", ["e1_fused_float32", "sum_prologue_float64", "softmax_float32", "logsumexp_float32"]
+)
+def test_golden_kernels(name):
+    kernel, function = golden_kernels()[name]
+    check_golden(GOLDEN / f"{name}.c", render_kernel(kernel, function))

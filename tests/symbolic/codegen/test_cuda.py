@@ -15,7 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from kernel_nodes import elementwise_nodes, named, reduction_nodes, row_nodes
+from kernel_nodes import (
+    check_golden,
+    elementwise_nodes,
+    golden_kernels,
+    named,
+    reduction_nodes,
+    row_nodes,
+)
 
 import symbolic as S
 from runtime.cuda.build import NVCC_FLAGS, find_nvcc, nvcc_command
@@ -108,31 +115,9 @@ def test_source_is_deterministic():
     assert build() == build()
 
 
-def golden(name: str, source: str) -> None:
-    path = GOLDEN / f"{name}.cu"
-    if os.environ.get("SYMBOLIC_UPDATE_GOLDEN") == "1":
-        path.write_text(source)
-    assert path.exists(), f"no golden file {path}: run with SYMBOLIC_UPDATE_GOLDEN=1"
-    assert source == path.read_text(), f"{name} changed; SYMBOLIC_UPDATE_GOLDEN=1 rewrites it"
-
-
-def test_golden_e1_fused_elementwise_float32():
-    x, y = S.vector("x"), S.vector("y")
-    z = S.tanh(x * y + S.exp(-x)) * S.sigmoid(y) + 0.5 * x * x
-    golden("e1_fused_float32", render_kernel(describe(S.optimize(z).owner), "k0_e1"))
-
-
-def test_golden_sum_with_prologue_float64():
-    x = S.matrix("x", dtype="float64")
-    node = S.optimize(S.sum(S.exp(x - 1.0) * x, axis=1)).owner
-    golden("sum_prologue_float64", render_kernel(describe(node), "k0_fused_sum"))
-
-
-def test_golden_softmax_rows_float32():
-    node = S.nnet.softmax(S.matrix("x")).owner
-    golden("softmax_float32", render_kernel(describe(node), "k0_softmax"))
-
-
-def test_golden_argmax_int32():
-    node = S.argmax(S.matrix("x", dtype="int32"), axis=1).owner
-    golden("argmax_int32", render_kernel(describe(node), "k0_argmax"))
+@pytest.mark.parametrize(
+    "name", ["e1_fused_float32", "sum_prologue_float64", "softmax_float32", "argmax_int32"]
+)
+def test_golden_kernels(name):
+    kernel, function = golden_kernels()[name]
+    check_golden(GOLDEN / f"{name}.cu", render_kernel(kernel, function))
