@@ -8,6 +8,7 @@ through `from_interface` without a copy, and a DeviceArray exports the same inte
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -16,14 +17,17 @@ from runtime.layout import contiguous_strides
 
 
 class DeviceArray:
-    """An n-d array on the GPU. `get()` copies it to a new NumPy array."""
+    """An n-d array on the GPU. `get()` copies it to a new NumPy array.
+
+    Made by the runtime (Device.empty, views, `from_interface`), which passes the shape and
+    strides as tuples of ints and the dtype as a NumPy dtype: a call makes several, so the
+    constructor converts nothing.
+    """
 
     __slots__ = ("ptr", "shape", "strides", "dtype", "owner", "device", "fresh", "__weakref__")
 
-    def __init__(self, ptr: int, shape, dtype, strides=None, owner=None, device=None, fresh=False):
-        self.ptr, self.shape, self.dtype = int(ptr), tuple(int(n) for n in shape), np.dtype(dtype)
-        item = self.dtype.itemsize
-        self.strides = tuple(strides) if strides is not None else _c_strides(self.shape, item)
+    def __init__(self, ptr: int, shape: tuple, dtype, strides: tuple, owner, device, fresh=False):
+        self.ptr, self.shape, self.dtype, self.strides = ptr, shape, dtype, strides
         self.owner, self.device = owner, device  # what frees the memory; who copies it
         self.fresh = fresh  # exactly a buffer the runtime allocated (not a view, not a user's)
 
@@ -48,8 +52,10 @@ class DeviceArray:
     @property
     def is_contiguous(self) -> bool:
         """C-contiguous (strides of size-1 axes do not matter)."""
-        want = _c_strides(self.shape, self.itemsize)
-        return all(n == 1 or s == w for n, s, w in zip(self.shape, self.strides, want))
+        want = c_strides(self.shape, self.itemsize)
+        return self.strides == want or all(
+            n == 1 or s == w for n, s, w in zip(self.shape, self.strides, want)
+        )
 
     def __repr__(self) -> str:
         return f"DeviceArray(shape={self.shape}, dtype={self.dtype.name}, ptr=0x{self.ptr:x})"
@@ -92,6 +98,7 @@ class DeviceArray:
 
     def view_as(self, shape, strides, offset: int = 0) -> DeviceArray:
         """A view of the same memory starting `offset` bytes in."""
+        shape, strides = tuple(int(n) for n in shape), tuple(int(s) for s in strides)
         return DeviceArray(
             self.ptr + offset, shape, self.dtype, strides, self.owner or self, self.device
         )
@@ -103,7 +110,7 @@ class DeviceArray:
             return self
         if not self.is_contiguous:
             raise NotContiguousError("reshape of a non-contiguous device array needs a copy")
-        return self.view_as(shape, _c_strides(shape, self.itemsize))
+        return self.view_as(shape, c_strides(shape, self.itemsize))
 
     def transpose(self, axes) -> DeviceArray:
         axes = tuple(axes)
@@ -179,7 +186,9 @@ class NotAViewError(ValueError):
     """The operation is not a view of device memory: the runtime computes it on the host."""
 
 
-def _c_strides(shape, itemsize: int) -> tuple:
+@functools.lru_cache(maxsize=1024)
+def c_strides(shape: tuple, itemsize: int) -> tuple:
+    """The byte strides of a C-contiguous array."""
     return tuple(s * itemsize for s in contiguous_strides(shape))
 
 
@@ -202,4 +211,7 @@ def from_interface(obj, device=None) -> DeviceArray:
     dtype = np.dtype(cai["typestr"])
     if cai.get("mask") is not None:
         raise TypeError("masked device arrays are not supported")
-    return DeviceArray(cai["data"][0], cai["shape"], dtype, cai.get("strides"), obj, device)
+    shape = tuple(int(n) for n in cai["shape"])
+    strides = cai.get("strides")
+    strides = c_strides(shape, dtype.itemsize) if strides is None else tuple(map(int, strides))
+    return DeviceArray(int(cai["data"][0]), shape, dtype, strides, obj, device)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from runtime.cuda.array import DeviceArray, from_interface
+from runtime.cuda.array import DeviceArray, c_strides, from_interface
 from symbolic.codegen.cuda import arity, render_module
 from symbolic.codegen.cuda_prelude import BLOCK, MAX_RANK, SIZES
 from symbolic.codegen.kernel import ElementwiseKernel, ReductionKernel, single_step_program
@@ -87,8 +87,10 @@ class Device:
     def empty(self, shape, dtype) -> DeviceArray:
         """A new C-contiguous array from the pool (its memory is not set)."""
         dtype = np.dtype(dtype)
+        shape = tuple(shape)
         allocation = self.driver.allocate(math.prod(shape) * dtype.itemsize)
-        return DeviceArray(int(allocation), shape, dtype, None, allocation, self, fresh=True)
+        strides = c_strides(shape, dtype.itemsize)
+        return DeviceArray(int(allocation), shape, dtype, strides, allocation, self, True)
 
     def copy(self, a: DeviceArray) -> DeviceArray:
         """A new contiguous copy of `a`."""

@@ -82,16 +82,24 @@ class CudaFunction(Function):
         self.device_outputs = False
 
     def _arguments(self, device, args) -> tuple:
-        if not any(hasattr(a, "__cuda_array_interface__") for a in args):
+        """The arguments checked (unless `trust_input`): NumPy arrays as the cpu device checks
+        them, device arrays (ours, or any `__cuda_array_interface__`) by dtype and shape."""
+        if all(a.__class__ is np.ndarray for a in args):
             return args if self.trust_input else self._check(args)
         if len(args) != len(self.inputs):
             return self._check(args)  # raises the count error
-        return tuple(
-            device_input(v, i, device.from_interface(a))
-            if hasattr(a, "__cuda_array_interface__")
-            else (a if self.trust_input else convert_input(v, i, a))
-            for i, (v, a) in enumerate(zip(self.inputs, args))
-        )
+        checked = []
+        for i, (var, a) in enumerate(zip(self.inputs, args)):
+            if a.__class__ is not DeviceArray and hasattr(a, "__cuda_array_interface__"):
+                a = device.from_interface(a)
+            if not self.trust_input:
+                a = (
+                    device_input(var, i, a)
+                    if a.__class__ is DeviceArray
+                    else convert_input(var, i, a)
+                )
+            checked.append(a)
+        return tuple(checked)
 
     def __call__(self, *args):
         program = self._program

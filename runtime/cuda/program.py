@@ -235,11 +235,11 @@ class CudaProgram:
             values[s] = self.device_constants.get(s, data)
         for s, v in zip(self.leaf_slots, leaf_values):
             values[s] = v
-        for k, (node, ins, outs) in enumerate(self.schedule):
+        for step, (node, ins, outs), release in zip(self.steps, self.schedule, self.release):
             args = [values[s] for s in ins]
             start = time.perf_counter() if profile is not None else 0.0
             try:
-                result = self.steps[k](device, args)
+                result = step(device, args)
                 if profile is not None:
                     device.driver.synchronize()
             except Exception as e:
@@ -251,7 +251,7 @@ class CudaProgram:
             else:
                 for s, r in zip(outs, result):
                     values[s] = _value(r)
-            for s in self.release[k]:
+            for s in release:
                 values[s] = None
         return [values[s] for s in self.output_slots]
 
@@ -259,4 +259,5 @@ class CudaProgram:
 def _value(result):
     """A step's result as a value: device arrays as they are, anything else as an ndarray (a
     reference may hand back a NumPy scalar)."""
-    return result if isinstance(result, (DeviceArray, np.ndarray)) else np.asarray(result)
+    cls = result.__class__
+    return result if cls is DeviceArray or cls is np.ndarray else np.asarray(result)
