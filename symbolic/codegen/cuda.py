@@ -156,11 +156,17 @@ class CudaRenderer(CStyleLanguage):
             "const int64_t step = column ? blockDim.x / 32 : blockDim.x;",
         ]
 
-    def fold(self, state: State, value: str, index: str = "i") -> list[str]:
-        """Fold the C expression `value` at `index` into `st`."""
-        update = [line.replace("st.at = i", f"st.at = {index}") for line in state.update]
+    def fold(
+        self, state: State, element: list[str], value: str, start: str, stop: str
+    ) -> list[str]:
+        """Fold the values at start, start + step, … < stop into `st`: `element` (statements
+        reading index i) computes `value` there; sym_fold keeps four loads in flight."""
         t = ctype(state.value)
-        return [f"const {t} v = ({t}){value};", *update]
+        return [
+            *block("const auto value = [&](int64_t i)", [*element, f"return ({t}){value};"], "};"),
+            *block(f"const auto fold = [&](const {t} v, int64_t i)", list(state.update), "};"),
+            f"sym_fold({start}, {stop}, step, value, fold);",
+        ]
 
     def render_reduction(self, k: ReductionKernel) -> list[str]:
         lines, args = self.reduction_setup(k)
@@ -180,10 +186,7 @@ class CudaRenderer(CStyleLanguage):
             f"const {self.input_ctype(k.input_dtypes[a])} *{self.restrict} q{a} = p{a} + o * so{a};"
             for a in args
         ]
-        values = block(
-            "for (int64_t i = begin + first; i < end; i += step)",
-            [*element, *self.fold(state, outs[0][0])],
-        )
+        values = self.fold(state, element, outs[0][0], "begin + first", "end")
         merge = "for (int64_t j = first; j < parts; j += step) combine(st, partial[o * parts + j]);"
         body = [
             "const int64_t o = column ? group * 32 + lane : group;",
@@ -211,9 +214,7 @@ class CudaRenderer(CStyleLanguage):
         exp, log = self.libm("exp", t), self.libm("log", t)
         state = online_state(t, exp)
         lines = [*self.rows_setup(k), *self.grid_of_rows(state, "rows", split=False)]
-        values = block(
-            "for (int64_t j = first; j < cols; j += step)", self.fold(state, "q[j * sc]", "j")
-        )
+        values = self.fold(state, [], "q[i * sc]", "first", "cols")
         # the sums of a row whose maximum is not finite are NaN, as in the C kernels' two passes
         finish = [f"const {out} m = st.m;", "const double total = isfinite(m) ? st.s : NAN;"]
         each = "for (int64_t j = first; j < cols; j += step)"
@@ -221,12 +222,14 @@ class CudaRenderer(CStyleLanguage):
             finish += [
                 f"const {out} t = ({out})total;",
                 f"{out} *{self.restrict} y = r + o * cols;",
+                "#pragma unroll 4",
                 f"{each} y[j] = {exp}(({out})q[j * sc] - m) / t;",
             ]
         elif k.function == "log_softmax":
             finish += [
                 f"const {out} lse = {log}(({out})total);",
                 f"{out} *{self.restrict} y = r + o * cols;",
+                "#pragma unroll 4",
                 f"{each} y[j] = (({out})q[j * sc] - m) - lse;",
             ]
         else:  # −log softmax(x)[y]: lse − (x_y − m); a label past either end gives NaN

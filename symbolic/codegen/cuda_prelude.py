@@ -31,7 +31,7 @@ template <typename T, int V> struct alignas(sizeof(T) * V) SymVec {{
     T v[V];
 }};
 
-static __device__ __forceinline__ bool sym_aligned(const void *p, int bytes) {{
+__device__ __forceinline__ bool sym_aligned(const void *p, int bytes) {{
     return (uintptr_t)p % bytes == 0;
 }}
 
@@ -49,6 +49,20 @@ static __device__ __forceinline__ void sym_grid_loop(int64_t start, int64_t n, F
         for (int64_t i = start + (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += step)
             body(i);
     }}
+}}
+
+/* fold(value(i), i) for i = start, start + step, ... < stop, in order: four values are read
+   before any is folded, so four loads per thread are in flight (one would leave most of the
+   memory bandwidth idle: it takes many bytes in flight to cover the latency). */
+template <typename V, typename F>
+static __device__ __forceinline__ void sym_fold(int64_t i, int64_t stop, int64_t step, V value,
+                                                F fold) {{
+    for (; i + 3 * step < stop; i += 4 * step) {{
+        const auto v0 = value(i), v1 = value(i + step), v2 = value(i + 2 * step);
+        const auto v3 = value(i + 3 * step);
+        fold(v0, i), fold(v1, i + step), fold(v2, i + 2 * step), fold(v3, i + 3 * step);
+    }}
+    for (; i < stop; i += step) fold(value(i), i);
 }}
 
 /* The state held by the lane `mask` away, moved as 32-bit words. */
@@ -89,7 +103,7 @@ static __device__ __forceinline__ S sym_block_combine(S st, F combine, bool colu
 template <typename T> static __device__ __forceinline__ T sym_shift(T m) {{
     return isfinite(m) ? m : (T)0;
 }}
-static __device__ __forceinline__ double sym_rescale(double s, double from, double to) {{
+__device__ __forceinline__ double sym_rescale(double s, double from, double to) {{
     return (s == 0 || from == to) ? s : s * exp(from - to);
 }}
 """

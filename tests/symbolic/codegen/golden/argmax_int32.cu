@@ -29,11 +29,14 @@ extern "C" __global__ void __launch_bounds__(SYM_BLOCK) k0_argmax(const SymArgs<
         State st = {0, -1};
         if (o < outer && phase == 0) {
             const int32_t *__restrict__ q0 = p0 + o * so0;
-            for (int64_t i = begin + first; i < end; i += step) {
+            const auto value = [&](int64_t i) {
                 const int32_t x0 = q0[i * si0];
-                const int32_t v = (int32_t)x0;
+                return (int32_t)x0;
+            };
+            const auto fold = [&](const int32_t v, int64_t i) {
                 if (st.at < 0 || v > st.best) { st.best = v; st.at = i; }
-            }
+            };
+            sym_fold(begin + first, end, step, value, fold);
         } else if (o < outer) {
             for (int64_t j = first; j < parts; j += step) combine(st, partial[o * parts + j]);
         }

@@ -25,11 +25,14 @@ extern "C" __global__ void __launch_bounds__(SYM_BLOCK) k0_softmax(const SymArgs
         const float *__restrict__ q = p0 + o * so;
         State st = {-INFINITY, 0};
         if (o < rows) {
-            for (int64_t j = first; j < cols; j += step) {
-                const float v = (float)q[j * sc];
+            const auto value = [&](int64_t i) {
+                return (float)q[i * sc];
+            };
+            const auto fold = [&](const float v, int64_t i) {
                 if (v > st.m) { st.s = sym_rescale(st.s, sym_shift(st.m), sym_shift(v)); st.m = v; }
                 st.s += expf(v - sym_shift(st.m));
-            }
+            };
+            sym_fold(first, cols, step, value, fold);
         }
         st = sym_block_combine(st, combine, column, states);
         if (o < rows) {
@@ -37,6 +40,7 @@ extern "C" __global__ void __launch_bounds__(SYM_BLOCK) k0_softmax(const SymArgs
             const double total = isfinite(m) ? st.s : NAN;
             const float t = (float)total;
             float *__restrict__ y = r + o * cols;
+            #pragma unroll 4
             for (int64_t j = first; j < cols; j += step) y[j] = expf((float)q[j * sc] - m) / t;
         }
     }

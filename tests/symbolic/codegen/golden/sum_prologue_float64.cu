@@ -30,14 +30,17 @@ extern "C" __global__ void __launch_bounds__(SYM_BLOCK) k0_fused_sum(const SymAr
         State st = {0};
         if (o < outer && phase == 0) {
             const double *__restrict__ q0 = p0 + o * so0;
-            for (int64_t i = begin + first; i < end; i += step) {
+            const auto value = [&](int64_t i) {
                 const double x0 = q0[i * si0];
                 const double s0 = x0 - c0;
                 const double s1 = exp(s0);
                 const double s2 = s1*x0;
-                const double v = (double)s2;
+                return (double)s2;
+            };
+            const auto fold = [&](const double v, int64_t i) {
                 st.acc += v;
-            }
+            };
+            sym_fold(begin + first, end, step, value, fold);
         } else if (o < outer) {
             for (int64_t j = first; j < parts; j += step) combine(st, partial[o * parts + j]);
         }
