@@ -31,10 +31,12 @@ class NumpyProgram:
     `run(leaf_values, profile)` does the same, timing each node into `profile` when given.
     """
 
-    def __init__(self, fgraph: FunctionGraph, leaves: list, make_step=None):
+    def __init__(self, fgraph: FunctionGraph, leaves: list, make_step=None, as_value=np.asarray):
         """`make_step(node)` gives the callable that runs a node (default: its NumPy
-        reference); other devices pass their own."""
+        reference); other devices pass their own, and `as_value`, which turns a step's result
+        that is not an ndarray into a value (the cuda device keeps its device arrays)."""
         make_step = make_step or (lambda node: node.op.perform)
+        self.as_value = as_value
         slot = {}
         for v in fgraph.variables():
             slot[id(v)] = len(slot)
@@ -74,10 +76,10 @@ class NumpyProgram:
             if profile is not None:
                 profile.record(node, time.perf_counter() - start)
             if len(outs) == 1:
-                values[outs[0]] = np.asarray(result)
+                values[outs[0]] = self.as_value(result)
             else:
                 for s, r in zip(outs, result):
-                    values[s] = np.asarray(r)
+                    values[s] = self.as_value(r)
         return [values[s] for s in self.output_slots]
 
     def fail(self, k: int, scope: dict, error: Exception) -> Exception:
@@ -125,7 +127,7 @@ def render_schedule(program: NumpyProgram) -> str:
 
 def build_schedule(program: NumpyProgram):
     """The rendered schedule compiled into a function of the leaf values."""
-    scope = {"ndarray": np.ndarray, "asarray": np.asarray, "fail": program.fail}
+    scope = {"ndarray": np.ndarray, "asarray": program.as_value, "fail": program.fail}
     scope.update((f"s{k}", step[0]) for k, step in enumerate(program.steps))
     scope.update((f"v{s}", data) for s, data in program.constants)
     exec(compile(render_schedule(program), "<schedule>", "exec"), scope)

@@ -156,7 +156,7 @@ def compile(
     elif device == "cuda":
         from runtime.cuda.function import CudaFunction, build_cuda_program
 
-        program, kernels = build_cuda_program(fgraph, inputs + shared, fast_math)
+        program, kernels = build_cuda_program(fgraph, inputs + shared, fast_math, profile)
         options = {"fast_math": fast_math}
     else:
         program = NumpyProgram(fgraph, inputs + shared)

@@ -13,7 +13,7 @@ import numpy as np
 
 from runtime.cpu_backend import Kernel
 from runtime.cuda.array import DeviceArray
-from runtime.cuda.program import CudaProgram, on_host
+from runtime.cuda.program import CudaContext, build_program, on_host
 from runtime.function import Function, _fresh, convert_input
 from symbolic.codegen.kernel import describe
 
@@ -36,7 +36,7 @@ class CudaKernel(Kernel):
         return self._source
 
 
-def build_cuda_program(fgraph, leaves: list, fast_math: bool = False):
+def build_cuda_program(fgraph, leaves: list, fast_math: bool = False, profile: bool = False):
     """(the program, its kernels): kernels are described now and built at the first call, so
     a machine without a GPU can compile and read them."""
     described = []
@@ -45,7 +45,10 @@ def build_cuda_program(fgraph, leaves: list, fast_math: bool = False):
         if kernel is not None:
             described.append((f"k{i}_{node.op.name}", node, kernel))
     kernels = [CudaKernel(name, kernel, fast_math) for name, _, kernel in described]
-    return CudaProgram(fgraph, leaves, described, fast_math), kernels
+    context = CudaContext(described, fast_math, sync_each=profile)
+    program = build_program(fgraph, leaves, described, context)
+    program.context = context
+    return program, kernels
 
 
 def device_input(var, position: int, array: DeviceArray) -> DeviceArray:
@@ -103,10 +106,13 @@ class CudaFunction(Function):
 
     def __call__(self, *args):
         program = self._program
-        device = program.device or program.build()  # CudaUnavailableError without a GPU
+        device = program.context.load()  # CudaUnavailableError without a GPU
         args = self._arguments(device, args)
         leaves = (*args, *[s._value for s in self._shared])
-        results = program.run(leaves, self.profile)
+        if self.profile is None:
+            results = program.call(*leaves)
+        else:
+            results = program.run(leaves, self.profile)
         n = self._n_outputs
         outputs = fresh(device, results[:n], leaves)
         new_state = fresh(device, results[n:], (*leaves, *outputs))
