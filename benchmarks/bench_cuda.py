@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 from bench_elementwise import e1_reference, e2_reference
-from bench_mlp import LR, mlp_graph, mlp_inputs, mlp_reference
+from bench_mlp import LR, mlp_graph, mlp_inputs, mlp_reference, mlp_torch
 
 E1_SIZE = 2**26
 E2_SHAPE = (8192, 8192)
@@ -159,34 +159,6 @@ def m1_ours(params, x, labels):
     return lambda: f(dx, dy)  # the loss comes back to the host: one wait per step
 
 
-def m1_torch(params, x, labels, compiled=False):
-    import torch
-    import torch.nn.functional as F
-
-    ps = [torch.tensor(p, requires_grad=True, device="cuda") for p in params]
-    tx, ty = torch.from_numpy(x).cuda(), torch.from_numpy(labels).cuda()
-
-    def loss_of(tx, ty):
-        h = tx
-        for i in range(0, len(ps), 2):
-            h = torch.addmm(ps[i + 1], h, ps[i])
-            if i < len(ps) - 2:
-                h = torch.relu(h)
-        return F.cross_entropy(h, ty)
-
-    loss_of = torch.compile(loss_of) if compiled else loss_of
-
-    def run():
-        loss = loss_of(tx, ty)
-        grads = torch.autograd.grad(loss, ps)
-        with torch.no_grad():
-            for p, g in zip(ps, grads):
-                p.sub_(g, alpha=LR)
-        return loss.item()
-
-    return run
-
-
 def o1_ours(x):
     import symbolic as S
     from runtime.cuda.device import get_device
@@ -216,6 +188,10 @@ def compiled(builder):
     return functools.partial(builder, compiled=True)
 
 
+def on_gpu(builder):
+    return functools.partial(builder, device="cuda")
+
+
 WORKLOADS = {
     "E1": (
         e1_inputs,
@@ -233,7 +209,7 @@ WORKLOADS = {
         m1_inputs,
         mlp_reference,
         m1_ours,
-        {"torch": m1_torch, "torch.compile": compiled(m1_torch)},
+        {"torch": on_gpu(mlp_torch), "torch.compile": compiled(on_gpu(mlp_torch))},
     ),
     "O1": (
         lambda: (np.ones(1, np.float32),),

@@ -110,20 +110,26 @@ def mlp_jax(params, x, labels):
     return run
 
 
-def mlp_torch(params, x, labels):
+def mlp_torch(params, x, labels, device: str = "cpu", compiled: bool = False):
+    """PyTorch's eager step on `device` (the forward pass through torch.compile if `compiled`)."""
     import torch
     import torch.nn.functional as F
 
-    ps = [torch.tensor(p, requires_grad=True) for p in params]
-    tx, ty = torch.from_numpy(x), torch.from_numpy(labels)
+    ps = [torch.tensor(p, requires_grad=True, device=device) for p in params]
+    tx, ty = torch.from_numpy(x).to(device), torch.from_numpy(labels).to(device)
 
-    def run():
+    def loss_of(tx, ty):
         h = tx
         for i in range(0, len(ps), 2):
             h = torch.addmm(ps[i + 1], h, ps[i])
             if i < len(ps) - 2:
                 h = torch.relu(h)
-        loss = F.cross_entropy(h, ty)
+        return F.cross_entropy(h, ty)
+
+    loss_of = torch.compile(loss_of) if compiled else loss_of
+
+    def run():
+        loss = loss_of(tx, ty)
         grads = torch.autograd.grad(loss, ps)
         with torch.no_grad():
             for p, g in zip(ps, grads):

@@ -14,7 +14,7 @@ import numpy as np
 from runtime.cpu_backend import Kernel
 from runtime.cuda.array import DeviceArray
 from runtime.cuda.program import CudaContext, build_program, on_host
-from runtime.function import Function, _fresh, convert_input
+from runtime.function import Function, _fresh, check_shape, convert_input, input_label
 from symbolic.codegen.kernel import describe
 
 
@@ -52,23 +52,15 @@ def build_cuda_program(fgraph, leaves: list, fast_math: bool = False, profile: b
 
 
 def device_input(var, position: int, array: DeviceArray) -> DeviceArray:
-    """A device argument checked against its input's type, or a TypeError/ValueError naming it."""
-    label = f"input {var.name!r} (position {position})" if var.name else f"input {position}"
+    """A device argument checked against its input's type, or a TypeError/ValueError naming it
+    (no conversion on the device: its dtype must be the input's)."""
+    label = input_label(var, position)
     if array.dtype != np.dtype(var.dtype):
         raise TypeError(
             f"{label} expects {var.dtype}, got a device array of {array.dtype}; convert it "
             f"on the device (e.g. .astype({var.dtype!r})) first"
         )
-    if array.ndim != var.ndim:
-        raise TypeError(
-            f"{label} expects a {var.ndim}-d {var.dtype} array, got shape {array.shape}"
-        )
-    for axis, (want, have) in enumerate(zip(var.type.shape, array.shape)):
-        if want is not None and want != have:
-            raise ValueError(
-                f"{label} has static shape {var.type.shape}, got shape {array.shape} (axis {axis})"
-            )
-    return array
+    return check_shape(var, label, array)
 
 
 class CudaFunction(Function):
