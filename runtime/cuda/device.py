@@ -15,7 +15,6 @@ from contextlib import contextmanager
 import numpy as np
 
 from runtime.cuda.array import DeviceArray, c_strides, from_interface
-from symbolic.codegen.cuda import arity, render_module
 from symbolic.codegen.cuda_prelude import BLOCK, MAX_RANK, SIZES
 from symbolic.codegen.kernel import ElementwiseKernel, ReductionKernel, single_step_program
 from symbolic.dtypes import DTYPES
@@ -154,6 +153,8 @@ class Device:
         return module
 
     def kernel(self, module, name: str, description) -> KernelFunction:
+        from symbolic.codegen.cuda import arity
+
         n = arity(description)
         fn = self.driver.function(module, name, param_bytes(n))
         return KernelFunction(self, fn, n, description)
@@ -172,6 +173,8 @@ class Device:
 
 @functools.cache
 def utility_source() -> str:
+    from symbolic.codegen.cuda import render_module  # here: device="auto" imports this module
+
     return render_module(list(utility_kernels().items()))
 
 

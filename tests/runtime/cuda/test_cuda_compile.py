@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -56,3 +60,15 @@ def test_pickled_cuda_function_keeps_its_kernels():
     f = S.compile([x], S.logsumexp(x * 3, axis=1), device="cuda")
     g = pickle.loads(pickle.dumps(f))
     assert g.device == "cuda" and g.source == f.source
+
+
+def test_auto_asks_for_a_gpu_without_importing_sympy():
+    """Resolving "auto" loads the cuda runtime's device module, which must stay light: a warm
+    cpu start imports no sympy (tests/runtime/test_startup.py)."""
+    code = (
+        "import sys; from symbolic.compiler import _resolve_device; "
+        "print(_resolve_device('auto') in ('cuda', 'cpu', 'numpy'), 'sympy' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.stdout.split() == ["True", "False"], done.stderr
