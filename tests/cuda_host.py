@@ -80,7 +80,8 @@ class HostDriver:
     def wait_for_foreign_stream(self, handle) -> None:
         pass
 
-    def build_module(self, source: str):
+    def build_module(self, render, structure=None):
+        source = render()
         digest = hashlib.sha256(source.encode()).hexdigest()
         if digest not in _BUILT:
             _BUILT[digest] = build_host_module(source)

@@ -55,32 +55,61 @@ def nvcc_command(nvcc: str, arch: str, source: Path, output: Path, flags=NVCC_FL
     return [nvcc, "-cubin", f"-arch={arch}", *flags, "-o", str(output), str(source)]
 
 
+def _nvcc() -> str:
+    nvcc = find_nvcc()
+    if nvcc is None:
+        raise CompileError("nvcc was not found (set $CUDA_HOME or put it on the PATH)", Path())
+    return nvcc
+
+
 def build_cubin(source: str, arch: str, flags=NVCC_FLAGS) -> bytes:
     """The cubin of `source` for `arch` (e.g. "sm_90"): from the cache, or built by nvcc.
 
     Raises `CompileError` with nvcc's output and the path of the source it kept.
     """
-    nvcc = find_nvcc()
-    if nvcc is None:
-        raise CompileError("nvcc was not found (set $CUDA_HOME or put it on the PATH)", Path())
+    return _build(source, arch, flags)[0].library.read_bytes()
+
+
+def build_cubin_of(structure: str | None, render, arch: str, flags=NVCC_FLAGS) -> bytes:
+    """`build_cubin(render())`, without calling `render` when a cubin was built for
+    `structure` before (codegen.kernel.structure_key: a key that determines the source), as
+    runtime.build.build_library_of does for C: a warm start renders no CUDA."""
+    if structure is None:
+        return build_cubin(render(), arch, flags)
+    nvcc = _nvcc()
+    index = cache.key_of("index", "cuda", structure, arch, shlex.join(flags), nvcc_version(nvcc))
+    known = cache.read_index(index)
+    if known is not None:
+        entry = CubinEntry(cache.cache_dir(), known)
+        if entry.is_intact():
+            return entry.library.read_bytes()
+    entry, key = _build(render(), arch, flags)
+    if key != known:
+        cache.write_index(index, key)
+    return entry.library.read_bytes()
+
+
+def _build(source: str, arch: str, flags) -> tuple[CubinEntry, str]:
+    nvcc = _nvcc()
     key = cache.key_of(source, "cuda", arch, shlex.join(flags), nvcc_version(nvcc))
     entry = CubinEntry(cache.cache_dir(), key)
-    if not entry.is_intact():
-        cache.remove_stale_temporaries(entry.directory)
-        cache.write_atomic(entry.source, source.encode())
-        built = cache.temp_path(entry.library)
-        try:
-            argv = nvcc_command(nvcc, arch, entry.source, built, flags)
-            result = subprocess.run(argv, capture_output=True, text=True)
-            if result.returncode != 0 or not built.exists():
-                output = (result.stdout + result.stderr).strip()
-                raise CompileError(
-                    f"nvcc failed (exit status {result.returncode}) on {entry.source}\n"
-                    f"  command: {shlex.join(argv)}\n{output}",
-                    entry.source,
-                    output,
-                )
-            entry.publish(built)
-        finally:
-            built.unlink(missing_ok=True)
-    return entry.library.read_bytes()
+    if entry.is_intact():
+        return entry, key
+    cache.remove_stale_temporaries(entry.directory)
+    cache.write_atomic(entry.source, source.encode())
+    built = cache.temp_path(entry.library)
+    try:
+        argv = nvcc_command(nvcc, arch, entry.source, built, flags)
+        result = subprocess.run(argv, capture_output=True, text=True)
+        if result.returncode != 0 or not built.exists():
+            output = (result.stdout + result.stderr).strip()
+            raise CompileError(
+                f"nvcc failed (exit status {result.returncode}) on {entry.source}\n"
+                f"  command: {shlex.join(argv)}\n{output}",
+                entry.source,
+                output,
+            )
+        entry.publish(built)
+    finally:
+        built.unlink(missing_ok=True)
+    return entry, key

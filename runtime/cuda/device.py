@@ -145,11 +145,23 @@ class Device:
 
     # ---- code ---------------------------------------------------------------------------------
 
-    def module(self, source: str):
-        """The module built from `source`, once per process and device."""
-        module = self._modules.get(source)
+    def module(self, named_kernels: list, fast_math: bool = False):
+        """The module of the (name, description) pairs, built once per process and device;
+        a warm start finds its cubin by the descriptions' key, without rendering CUDA."""
+        from symbolic.codegen.kernel import structure_key
+
+        structure = structure_key([("cuda", fast_math), *named_kernels])
+        key = structure or tuple(named_kernels)
+        module = self._modules.get((key, fast_math))
         if module is None:
-            module = self._modules[source] = self.driver.build_module(source)
+
+            def render() -> str:
+                from symbolic.codegen.cuda import render_module
+
+                return render_module(named_kernels, fast_math)
+
+            module = self.driver.build_module(render, structure)
+            self._modules[(key, fast_math)] = module
         return module
 
     def kernel(self, module, name: str, description) -> KernelFunction:
@@ -165,17 +177,10 @@ class Device:
         if found is None:
             from runtime.cuda.launch import UtilityKernel
 
-            module = self.module(utility_source())
+            module = self.module(list(utility_kernels().items()))
             found = UtilityKernel(self.kernel(module, name, utility_kernels()[name]))
             self._utilities[name] = found
         return found
-
-
-@functools.cache
-def utility_source() -> str:
-    from symbolic.codegen.cuda import render_module  # here: device="auto" imports this module
-
-    return render_module(list(utility_kernels().items()))
 
 
 @functools.cache

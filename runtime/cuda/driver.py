@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from runtime.cuda import blas
-from runtime.cuda.build import build_cubin
+from runtime.cuda.build import build_cubin_of
 
 
 class PyCudaDriver:
@@ -74,9 +74,10 @@ class PyCudaDriver:
         major, minor = self.compute_capability
         return f"sm_{major}{minor}"
 
-    def build_module(self, source: str):
-        """The module of `source` compiled for this GPU (nvcc → cubin, cached by content)."""
-        return self._cuda.module_from_buffer(build_cubin(source, self.arch))
+    def build_module(self, render, structure: str | None = None):
+        """The module of the source `render()` gives, compiled for this GPU (nvcc → cubin,
+        cached by content; found by `structure` without rendering when it was built before)."""
+        return self._cuda.module_from_buffer(build_cubin_of(structure, render, self.arch))
 
     def function(self, module, name: str, param_bytes: int):
         """Kernel `name` of `module`, prepared to take `param_bytes` of parameters."""

@@ -22,7 +22,6 @@ from runtime.cuda.launch import plan_elementwise, plan_reduction, plan_rows
 from runtime.cuda.matmul import matmul
 from runtime.numpy_backend import NumpyProgram
 from symbolic.alloc import BroadcastTo, SumTo
-from symbolic.codegen.cuda import render_module
 from symbolic.graph import Constant
 from symbolic.indexing import Subtensor, build_index
 from symbolic.linalg import MatMul
@@ -31,7 +30,7 @@ from symbolic.shape import DimShuffle, Reshape, Shape, Size
 
 class CudaContext:
     """What the steps of one cuda function share: the device and the module of its kernels,
-    made at the first call (compiling renders the kernels only, so it needs no GPU).
+    made at the first call (compiling only describes the kernels, so it needs no GPU).
     `sync_each` (profiling) makes each step wait for the GPU, so that its time is its own."""
 
     def __init__(self, described: list, fast_math: bool, sync_each: bool = False):
@@ -48,8 +47,7 @@ class CudaContext:
             for name, _, kernel in self.described:
                 symbols.setdefault(kernel, name)
             if symbols:
-                named = [(n, k) for k, n in symbols.items()]
-                module = device.module(render_module(named, self.fast_math))
+                module = device.module([(n, k) for k, n in symbols.items()], self.fast_math)
                 self.kernels = {k: device.kernel(module, n, k) for k, n in symbols.items()}
             self.device = device
         return self.device
