@@ -24,9 +24,9 @@ TOLERANCES = {"E1": (1e-3, 1e-4), "E2": (1e-4, 1e-3), "M1": (1e-3, 1e-3), "O1": 
 
 
 def synchronize() -> None:
-    import pycuda.driver
+    from runtime.cuda.device import get_device
 
-    pycuda.driver.Context.synchronize()  # the primary context: ours, CuPy's and PyTorch's
+    get_device().driver.synchronize_context()  # the primary context: ours, CuPy's, PyTorch's
 
 
 def to_numpy(x) -> np.ndarray:

@@ -77,6 +77,8 @@ class HostDriver:
     def synchronize(self) -> None:
         pass
 
+    synchronize_context = synchronize
+
     def wait_for_foreign_stream(self, handle) -> None:
         pass
 

@@ -60,12 +60,16 @@ class PyCudaDriver:
         """Wait for everything queued on the stream."""
         self.stream.synchronize()
 
+    def synchronize_context(self) -> None:
+        """Wait for everything queued in the context, by us or by CuPy and PyTorch."""
+        self._cuda.Context.synchronize()
+
     def wait_for_foreign_stream(self, handle) -> None:
         """Order our stream after work another library queued on stream `handle` (the
         `stream` entry of a `__cuda_array_interface__`): 1 and 2 are the default streams,
         which a blocking stream such as ours already waits for; others sync the context."""
         if handle not in (None, 1, 2, self.stream_handle):
-            self._cuda.Context.synchronize()
+            self.synchronize_context()
 
     # ---- code ---------------------------------------------------------------------------------
 

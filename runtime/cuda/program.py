@@ -62,22 +62,34 @@ def on_host(device, values) -> list:
     return [next(copied) if isinstance(v, DeviceArray) else v for v in values]
 
 
+# host values up to this size that a step reads again unchanged (an arange, a size) are not
+# copied again: device arrays are never written after their kernel, so the last copy serves
+REUSED_BYTES = 1 << 16
+
+
 def to_device(node, context):
-    """A function giving a step's arguments as device arrays: host arrays copied, each
-    constant of the node once."""
+    """A function giving a step's arguments as device arrays: host arrays copied (each
+    constant of the node once, a small value again only when it changed)."""
     constant = [isinstance(v, Constant) for v in node.inputs]
-    uploaded: dict = {}
+    uploaded: dict = {}  # argument position -> (what was copied, its device array)
 
     def convert(args) -> list:
         device, out = context.device, []
         for i, a in enumerate(args):
             if a.__class__ is not DeviceArray:
+                last = uploaded.get(i)
                 if constant[i]:
-                    if i not in uploaded:
-                        uploaded[i] = device.to_device(a)
-                    a = uploaded[i]
+                    if last is None:
+                        last = uploaded[i] = (None, device.to_device(a))
+                    a = last[1]
                 else:
-                    a = device.to_device(a)
+                    a = np.asarray(a)
+                    seen = (a.dtype, a.shape, a.tobytes()) if a.nbytes <= REUSED_BYTES else None
+                    if seen is None or last is None or last[0] != seen:
+                        last = (seen, device.to_device(a))
+                        if seen is not None:
+                            uploaded[i] = last
+                    a = last[1]
             out.append(a)
         return out
 
