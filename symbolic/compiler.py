@@ -125,8 +125,8 @@ def compile(
     profile : collect per-node call counts and time in `f.profile`.
     trust_input : skip the input checks (see `Function`; also settable as `f.trust_input`).
     fast_math : cuda only: float32 exp, log, sin, cos, tan, pow use the GPU's approximate
-        intrinsics (`__expf`, …; a few ulp, less near the ends of their ranges); other
-        devices compute exactly either way.
+        intrinsics (`__expf`, …: faster, a few ulp off, more far from 0); other devices
+        compute exactly either way.
     """
     from runtime.cpu_backend import build_cpu_program
     from runtime.function import Function
