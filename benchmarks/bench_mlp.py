@@ -102,16 +102,22 @@ def jax_sgd_step(loss, params, x, labels, lr: float):
     return run
 
 
-def torch_sgd_step(logits, params, x, labels, lr: float):
-    """A call running one eager SGD step of the cross-entropy of `logits(ps, x)` (tensors)."""
+def torch_sgd_step(logits, params, x, labels, lr: float, device="cpu", compiled=False):
+    """A call running one eager SGD step of the cross-entropy of `logits(ps, x)` (tensors on
+    `device`; the loss through torch.compile if `compiled`)."""
     import torch
     import torch.nn.functional as F
 
-    ps = [torch.tensor(p, requires_grad=True) for p in params]
-    tx, ty = torch.from_numpy(x), torch.from_numpy(labels)
+    ps = [torch.tensor(p, requires_grad=True, device=device) for p in params]
+    tx, ty = torch.from_numpy(x).to(device), torch.from_numpy(labels).to(device)
+
+    def loss_of(tx, ty):
+        return F.cross_entropy(logits(ps, tx), ty)
+
+    loss_of = torch.compile(loss_of) if compiled else loss_of
 
     def run():
-        loss = F.cross_entropy(logits(ps, tx), ty)
+        loss = loss_of(tx, ty)
         grads = torch.autograd.grad(loss, ps)
         with torch.no_grad():
             for p, g in zip(ps, grads):
@@ -137,7 +143,8 @@ def mlp_jax(params, x, labels):
     return jax_sgd_step(loss, params, x, labels, LR)
 
 
-def mlp_torch(params, x, labels):
+def mlp_torch(params, x, labels, device: str = "cpu", compiled: bool = False):
+    """PyTorch's eager step on `device` (the forward pass through torch.compile if `compiled`)."""
     import torch
 
     def logits(ps, h):
@@ -147,7 +154,7 @@ def mlp_torch(params, x, labels):
                 h = torch.relu(h)
         return h
 
-    return torch_sgd_step(logits, params, x, labels, LR)
+    return torch_sgd_step(logits, params, x, labels, LR, device, compiled)
 
 
 def mlp_numpy(params, x, labels):

@@ -1,7 +1,7 @@
 """The CPU backend's benchmark suite: our compiled functions against NumPy, numexpr, PyTensor,
 JAX and PyTorch, side by side in one process (G1 in fresh child processes).
 
-    python benchmarks/run.py [--device cpu|numpy] [--only E1,E2,M1,C1,O1,G1] [--repeat N]
+    python benchmarks/run.py [--device cpu|numpy|cuda] [--only E1,E2,M1,C1,O1,G1] [--repeat N]
                              [--threads 2] [--json out.json]
 
 Prints the machine, the thread settings, and a table: our median time, the target and whether
@@ -160,13 +160,13 @@ def finish(row: dict) -> dict:
     return row
 
 
-def print_table(rows: list[dict]) -> None:
+def print_table(rows: list[dict], peers=PEERS) -> None:
     head = f"{'workload':<11}{'ours':>11}{'target':>11}{'met':>5}  "
-    print(head + "".join(f"{p:<22}" for p in PEERS))
+    print(head + "".join(f"{p:<22}" for p in peers))
     for r in rows:
         met = {True: "yes", False: "NO", None: "-"}[r["met"]]
         cells = []
-        for p in PEERS:
+        for p in peers:
             t = r["peers"][p]
             cell = f"{fmt(t)} ({r['ratios'][p]:.2f}x)" if p in r["ratios"] else fmt(t)
             cells.append(f"{cell[:21]:<22}")
@@ -186,7 +186,7 @@ def print_table(rows: list[dict]) -> None:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu", choices=("cpu", "numpy", "auto"))
+    parser.add_argument("--device", default="cpu", choices=("cpu", "numpy", "auto", "cuda"))
     parser.add_argument("--only", default="E1,E2,M1,C1,O1,G1", help="comma-separated workloads")
     parser.add_argument("--repeat", type=int, default=10, help="timed calls per measurement")
     parser.add_argument(
@@ -209,6 +209,8 @@ def main(argv=None) -> dict:
     import bench_overhead
 
     threads.update(harness.apply_library_threads(args.threads))
+    if args.device == "cuda":
+        return run_cuda([w for w in only if w not in ("G1", "C1")], args)  # cpu-only workloads
     in_process = {
         "E1": [("E1", bench_elementwise.E1)],
         "E2": [("E2", bench_elementwise.E2)],
@@ -249,6 +251,25 @@ def main(argv=None) -> dict:
         "versions": versions,
         "rows": rows,
     }
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2, default=str)
+    return result
+
+
+def run_cuda(only: list[str], args) -> dict:
+    """The GPU suite (bench_cuda.py): same table, peers CuPy and PyTorch."""
+    import bench_cuda
+
+    info, rows = bench_cuda.run_suite(only, args.repeat, check)
+    print(f"gpu: {info['gpu']}; device-to-device copy {info['copy_bandwidth_GBps']:.0f} GB/s")
+    print(f"device=cuda; {args.repeat} calls per measurement, timed to the GPU's end\n")
+    rows = [finish(r) for r in rows]
+    print_table(rows, bench_cuda.PEERS)
+    for r in rows:
+        if "bandwidth_share" in r:
+            print(f"  {r['workload']}: {r['bandwidth_share']:.0%} of the copy bandwidth")
+    result = {"benchmark": "cuda_backend", "device": "cuda", **info, "rows": rows}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2, default=str)

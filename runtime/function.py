@@ -22,9 +22,28 @@ from symbolic.graph import SharedVariable, Variable
 from symbolic.optimizer.fgraph import FunctionGraph
 
 
+def input_label(var: Variable, position: int) -> str:
+    """How errors name an input: by its name and position."""
+    return f"input {var.name!r} (position {position})" if var.name else f"input {position}"
+
+
+def check_shape(var: Variable, label: str, array):
+    """`array` (of var's dtype) when its ndim and shape fit var's type; else the error."""
+    if array.ndim != var.ndim:
+        raise TypeError(
+            f"{label} expects a {var.ndim}-d {var.dtype} array, got shape {array.shape}"
+        )
+    for axis, (want_n, have) in enumerate(zip(var.type.shape, array.shape)):
+        if want_n is not None and want_n != have:
+            raise ValueError(
+                f"{label} has static shape {var.type.shape}, got shape {array.shape} (axis {axis})"
+            )
+    return array
+
+
 def convert_input(var: Variable, position: int, arg) -> np.ndarray:
     """The argument as an array of var's type, or a TypeError/ValueError naming the input."""
-    label = f"input {var.name!r} (position {position})" if var.name else f"input {position}"
+    label = input_label(var, position)
     want = np.dtype(var.dtype)  # native byte order: C kernels read the bytes as they are
     if isinstance(arg, (np.ndarray, np.generic)):
         array = np.asarray(arg)
@@ -50,16 +69,7 @@ def convert_input(var: Variable, position: int, arg) -> np.ndarray:
         if dtypes.kind(var.dtype) != "f" and not np.array_equal(cast, array):
             raise TypeError(f"{label}: values do not fit in {var.dtype}")
         array = cast
-    if array.ndim != var.ndim:
-        raise TypeError(
-            f"{label} expects a {var.ndim}-d {var.dtype} array, got shape {array.shape}"
-        )
-    for axis, (want_n, have) in enumerate(zip(var.type.shape, array.shape)):
-        if want_n is not None and want_n != have:
-            raise ValueError(
-                f"{label} has static shape {var.type.shape}, got shape {array.shape} (axis {axis})"
-            )
-    return array
+    return check_shape(var, label, array)
 
 
 def render_checker(inputs: Sequence[Variable]) -> str:
@@ -193,7 +203,7 @@ class Function:
         if not self.trust_input:
             args = self._check(args)
         if self._shared:
-            args = (*args, *[s._value for s in self._shared])
+            args = (*args, *[_host(s._value) for s in self._shared])
         if self.profile is None:
             results = self._call(*args)
         else:
@@ -209,3 +219,8 @@ class Function:
         from runtime.serialize import function_state, load_function
 
         return load_function, (function_state(self),)
+
+
+def _host(value) -> np.ndarray:
+    """A shared value as a host array: one a cuda function left on the GPU is copied back."""
+    return value if value.__class__ is np.ndarray else np.asarray(value)

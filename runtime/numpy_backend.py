@@ -33,15 +33,20 @@ class NumpyProgram:
 
     borrow = False  # settable; the results stay fresh either way (borrowing is a permission)
 
-    def __init__(self, fgraph: FunctionGraph, leaves: list, make_step=None):
+    def __init__(
+        self, fgraph: FunctionGraph, leaves: list, make_step=None, as_value=np.asarray, finish=fresh
+    ):
         """`make_step(node)` gives the callable that runs a node (default: its NumPy
-        reference); other devices pass their own."""
+        reference); other devices pass their own, with `as_value`, which turns a step's
+        result that is not an ndarray into a value, and `finish(results, leaves)`, which makes
+        the results fresh (the cuda device keeps its device arrays and copies them itself)."""
         self.schedule = Schedule(fgraph, leaves, make_step)
+        self.as_value, self.finish = as_value, finish
         if len(self.schedule.steps) <= MAX_RENDERED_STEPS:
-            rendered = build_schedule(self.schedule)
+            rendered = build_schedule(self.schedule, as_value)
         else:
             rendered = self._loop
-        self.call = lambda *leaf_values: fresh(rendered(*leaf_values), leaf_values)
+        self.call = lambda *leaf_values: finish(rendered(*leaf_values), leaf_values)
 
     def _loop(self, *leaf_values, profile=None) -> list[np.ndarray]:
         schedule = self.schedule
@@ -60,14 +65,14 @@ class NumpyProgram:
             if profile is not None:
                 profile.record(schedule.steps[k][3], time.perf_counter() - start)
             if len(outs) == 1:
-                values[outs[0]] = np.asarray(result)
+                values[outs[0]] = self.as_value(result)
             else:
                 for s, r in zip(outs, result):
-                    values[s] = np.asarray(r)
+                    values[s] = self.as_value(r)
         return [values[s] for s in schedule.output_slots]
 
     def run(self, leaf_values, profile=None) -> tuple:
-        return fresh(self._loop(*leaf_values, profile=profile), leaf_values)
+        return self.finish(self._loop(*leaf_values, profile=profile), leaf_values)
 
 
 def render_schedule(schedule: Schedule) -> str:
@@ -98,7 +103,7 @@ def render_schedule(schedule: Schedule) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_schedule(schedule: Schedule):
+def build_schedule(schedule: Schedule, as_value=np.asarray):
     """The rendered schedule compiled into a function of the leaf values."""
     constants = dict(schedule.constants)
 
@@ -107,7 +112,7 @@ def build_schedule(schedule: Schedule):
         args = [scope[f"v{s}"] if f"v{s}" in scope else constants.get(s) for s in ins]
         return schedule.fail(k, args, error)
 
-    scope = {"ndarray": np.ndarray, "asarray": np.asarray, "fail": fail}
+    scope = {"ndarray": np.ndarray, "asarray": as_value, "fail": fail}
     scope.update((f"s{k}", step[0]) for k, step in enumerate(schedule.steps))
     scope.update((f"v{s}", data) for s, data in schedule.constants)
     exec(compile(render_schedule(schedule), "<schedule>", "exec"), scope)

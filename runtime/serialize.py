@@ -94,6 +94,7 @@ def function_state(f) -> dict:
         "profile": f.profile is not None,
         "trust_input": f.trust_input,
         "borrow_outputs": f.borrow_outputs,
+        "fast_math": getattr(f, "fast_math", False),
         "rewrites": list(f.rewrites),
     }
 
@@ -114,6 +115,7 @@ def load_function(state: dict):
         profile=state["profile"],
         trust_input=state["trust_input"],
         borrow_outputs=state.get("borrow_outputs", False),
+        fast_math=state.get("fast_math", False),
     )
     f.outputs = [variables[i] for i in state["user_outputs"]]
     f.updates = [(t, variables[i]) for t, i in state["user_updates"]]

@@ -102,15 +102,18 @@ def _substitute(givens, expressions: list[Variable]) -> list[Variable]:
 
 
 def _resolve_device(device: str) -> str:
-    """numpy and cpu as asked; auto: cpu where a C compiler is found, else numpy (warned)."""
+    """numpy, cpu and cuda as asked (cuda compiles anywhere; only its calls need a GPU);
+    auto: cuda where PyCUDA imports and a GPU answers, else cpu where a C compiler is found,
+    else numpy (warned)."""
     from runtime.build import resolve_cpu_device
 
     if device not in DEVICES:
         raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
-    if device == "cuda":
-        raise NotImplementedError(
-            "device='cuda' is not available in this version; use 'cpu', 'numpy' or 'auto'"
-        )
+    if device == "auto":
+        from runtime.cuda.device import available
+
+        if available():
+            return "cuda"
     return resolve_cpu_device(device)
 
 
@@ -124,6 +127,7 @@ def compile(
     profile: bool = False,
     trust_input: bool = False,
     borrow_outputs: bool = False,
+    fast_math: bool = False,
 ):
     """Compile a function from `inputs` to `outputs`, applying `updates` after each call.
 
@@ -140,6 +144,9 @@ def compile(
     trust_input : skip the input checks (see `Function`; also settable as `f.trust_input`).
     borrow_outputs : let the next call write its outputs into the arrays this call returned
         (see `Function`; also settable as `f.borrow_outputs`).
+    fast_math : cuda only: float32 exp, log, sin, cos, tan, pow use the GPU's approximate
+        intrinsics (`__expf`, …: faster, a few ulp off, more far from 0); other devices
+        compute exactly either way.
     """
     from runtime.cpu_backend import build_cpu_program
     from runtime.function import Function
@@ -164,12 +171,17 @@ def compile(
         expressions = optimize_graph(expressions, log)
     fgraph = FunctionGraph(inputs, expressions, [t for t, _ in updates])
     shared = [v for v in fgraph.variables() if isinstance(v, SharedVariable)]
-    kernels = []
+    kernels, options = [], {}
     if device == "cpu":
         program, kernels = build_cpu_program(fgraph, inputs + shared)
+    elif device == "cuda":
+        from runtime.cuda.function import CudaFunction, build_cuda_program
+
+        program, kernels = build_cuda_program(fgraph, inputs + shared, fast_math, profile)
+        options = {"fast_math": fast_math}
     else:
         program = NumpyProgram(fgraph, inputs + shared)
-    return Function(
+    return (CudaFunction if device == "cuda" else Function)(
         inputs,
         outputs,
         updates,
@@ -183,4 +195,5 @@ def compile(
         kernels=kernels,
         trust_input=trust_input,
         borrow_outputs=borrow_outputs,
+        **options,
     )

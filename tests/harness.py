@@ -18,7 +18,8 @@ def run(outputs, inputs_values: dict, device: str):
 
 def assert_matches_oracle(got, want, device: str, precision: str | None = None) -> None:
     """Exact on the numpy device; within a few ulps elsewhere (generated code may use vector
-    math, within 4 ulp of libm), with NaN where the oracle has NaN.
+    math, within 4 ulp of libm; CUDA's libdevice documents up to 4 ulp for tanf, erfcf and
+    powf, on top of the oracle's own rounding: 8 on cuda), with NaN where the oracle has NaN.
 
     `precision`: the narrowest float dtype the values were computed through, when narrower
     than the result's (a float32 exp promoted to float64 carries float32's rounding: NumPy's
@@ -29,5 +30,5 @@ def assert_matches_oracle(got, want, device: str, precision: str | None = None) 
     if device == "numpy" or want.dtype.kind not in "fc":
         np.testing.assert_array_equal(got, want)
     else:
-        rtol = 4 * np.finfo(precision or want.dtype).eps
+        rtol = (8 if device == "cuda" else 4) * np.finfo(precision or want.dtype).eps
         np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * 1e-3, equal_nan=True)

@@ -27,17 +27,6 @@ SUM_BLOCK = 1024  # float32 terms per partial sum (see CRenderer.sum_loop)
 class CRenderer(CIndexing, CStyleLanguage):
     """C11 with OpenMP pragmas (ignored without -fopenmp)."""
 
-    def render(self, kernel, name: str) -> str:
-        renderers = {
-            "elementwise": self.render_elementwise,
-            "reduction": self.render_reduction,
-            "rows": self.render_rows,
-            "gather": self.render_gather,
-            "scatter": self.render_scatter,
-        }
-        lines = block(self.signature(name), renderers[kernel.kind](kernel))
-        return "\n".join(lines) + "\n"
-
     def render_module(self, kernels) -> str:
         """The prelude, then each kernel inside `#if` guards that let the runtime compile the
         file as SYMBOLIC_UNITS translation units at once, kernel i in unit i % SYMBOLIC_UNITS
@@ -51,37 +40,15 @@ class CRenderer(CIndexing, CStyleLanguage):
     # ---- elementwise ----------------------------------------------------------------------------
 
     def render_elementwise(self, k: ElementwiseKernel) -> list[str]:
-        program, scalars = k.program, k.scalar_inputs
-        n_in = len(program.input_dtypes)
-        args = [a for a in range(n_in) if not scalars[a]] + [
-            n_in + j for j in range(len(k.output_dtypes))
-        ]
-        lines = [
-            "const int64_t ndim = sizes[0];",
-            "const int64_t *shape = sizes + 1;",
-            "int64_t n = 1;",
-            "for (int64_t d = 0; d < ndim; d++) n *= shape[d];",
-            "if (n == 0) return;",
-            *self.program_setup(program, program.input_dtypes, scalars),
-            *[self.pointer(f"p{a}", program.input_dtypes[a], a, True) for a in args if a < n_in],
-            *[
-                self.pointer(f"p{n_in + j}", d, n_in + j, False)
-                for j, d in enumerate(k.output_dtypes)
-            ],
-        ]
+        lines, args = self.elementwise_setup(k)
 
         def body(index) -> list[str]:
-            element, outs = self.element(
-                program, program.input_dtypes, scalars, lambda a: f"p{a}[{index(a)}]"
+            return self.elementwise_body(
+                k, lambda a: f"p{a}[{index(a)}]", lambda a, value: f"p{a}[{index(a)}] = {value};"
             )
-            stores = [
-                f"p{n_in + j}[{index(n_in + j)}] = {name};" for j, (name, _) in enumerate(outs)
-            ]
-            return element + stores
 
-        unit = " && ".join(f"strides[{a}] == 1" for a in args)
         lines += block(
-            f"if (ndim == 0 || (ndim == 1 && {unit}))",
+            f"if (ndim == 0 || (ndim == 1 && {self.unit_strides(args)}))",
             [
                 "/* contiguous: one flat loop */",
                 "SYM_PARALLEL_FOR_SIMD(n)",
@@ -118,22 +85,10 @@ class CRenderer(CIndexing, CStyleLanguage):
     # ---- reductions -------------------------------------------------------------------------
 
     def render_reduction(self, k: ReductionKernel) -> list[str]:
-        n_in, scalars = len(k.input_dtypes), k.scalar_inputs
-        reduction, value_dtype = k.reduction, k.value_dtype
-        if value_dtype == "bool" and reduction in ("max", "min"):  # max of bools is any
-            reduction = "any" if reduction == "max" else "all"
-        args = [a for a in range(n_in) if not scalars[a]]
-        lines = [
-            "const int64_t outer = sizes[0], inner = sizes[1];",
-            *self.program_setup(k.prologue, k.input_dtypes, scalars),
-            *[self.pointer(f"p{a}", k.input_dtypes[a], a, True) for a in args],
-            *[
-                f"const int64_t so{a} = strides[{2 * a}], si{a} = strides[{2 * a + 1}];"
-                for a in args
-            ],
-            self.pointer("r", k.output_dtype, n_in, False),
-            "SYM_PARALLEL_FOR(outer * inner)",
-        ]
+        scalars = k.scalar_inputs
+        reduction, value_dtype = self.reduction_of(k), k.value_dtype
+        lines, args = self.reduction_setup(k)
+        lines.append("SYM_PARALLEL_FOR(outer * inner)")
         starts = [
             f"const {self.input_ctype(k.input_dtypes[a])} *{self.restrict} q{a} = p{a} + o * so{a};"
             for a in args
@@ -288,21 +243,8 @@ class CRenderer(CIndexing, CStyleLanguage):
     def render_rows(self, k: RowKernel) -> list[str]:
         t, x = k.output_dtype, k.input_dtypes[0]
         out = ctype(t)
-        labels = k.function == "crossentropy_softmax"
-        n_in = 2 if labels else 1
         exp, log = self.libm("exp", t), self.libm("log", t)
-        lines = [
-            "const int64_t rows = sizes[0], cols = sizes[1];",
-            self.pointer("p0", x, 0, True),
-            "const int64_t so = strides[0], sc = strides[1];",
-            *(
-                [self.pointer("p1", k.input_dtypes[1], 1, True), "const int64_t sl = strides[2];"]
-                if labels
-                else []
-            ),
-            self.pointer("r", t, n_in, False),
-            "SYM_PARALLEL_FOR(rows * cols)",
-        ]
+        lines = [*self.rows_setup(k), "SYM_PARALLEL_FOR(rows * cols)"]
 
         def loop(pragma: str | None, update: list[str], start="0", stop="cols") -> list[str]:
             """A loop over the row's columns; `update` reads the value as `v` (and index j)."""

@@ -131,6 +131,8 @@ class ScalarPrinter(C99CodePrinter):
             return f"sign_{suffix(self.dtype)}({a})"
         if self.dtype == "bool":  # NumPy has no sign of booleans; the identity is the meaning
             return a
+        if self.dtype == "uint8":  # never negative (and `a < 0` is a compiler warning)
+            return f"({a} > 0)"
         return f"(({a} > 0) - ({a} < 0))"
 
     def _print_Pow(self, expr):

@@ -65,7 +65,7 @@ QUALIFIER T mod_S(T a, T b) {
     T m = fmodF(a, b);
     if (!b) return m;
     if (m) { if ((b < 0) != (m < 0)) m += b; }
-    else m = copysignF(0, b);
+    else m = copysignF((T)0, b);
     return m;
 }
 QUALIFIER T floordiv_S(T a, T b) {
@@ -73,7 +73,7 @@ QUALIFIER T floordiv_S(T a, T b) {
     T m = fmodF(a, b);
     T d = (a - m) / b;
     if (m && ((b < 0) != (m < 0))) d -= 1;
-    if (!d) return copysignF(0, a / b);
+    if (!d) return copysignF((T)0, a / b);
     T f = floorF(d);
     return (d - f > (T)0.5) ? f + 1 : f;
 }

@@ -7,12 +7,20 @@ OpenMP, and a few representative kernels match their golden files byte for byte.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from kernel_nodes import (
+    check_golden,
+    elementwise_nodes,
+    golden_kernels,
+    named,
+    reduction_nodes,
+    row_nodes,
+    tensor,
+)
 
 import symbolic as S
 from symbolic import dtypes
@@ -26,10 +34,7 @@ from symbolic.codegen.kernel import (
     ScatterKernel,
     describe,
 )
-from symbolic.elemwise import Cast, Elemwise
-from symbolic.nnet import CrossentropySoftmax, LogSoftmax, Softmax
-from symbolic.reduction import REDUCERS, LogSumExp, Reduce
-from symbolic.scalar_ops import SCALAR_OPS
+from symbolic.elemwise import Cast
 
 GOLDEN = Path(__file__).parent / "golden"
 FLAGS = ["-std=c11", "-fwrapv", "-Wall", "-Werror", "-Wno-unknown-pragmas"]
@@ -43,55 +48,6 @@ def compile_c(source: str, tmp_path: Path, flags=OPTIMIZED) -> None:
     cmd = ["cc", *FLAGS, *flags, "-c", str(path), "-o", str(tmp_path / "kernels.o")]
     result = subprocess.run(cmd, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-4000:]
-
-
-def tensor(dtype, ndim=1):
-    return S.tensor(dtype=dtype, shape=(None,) * ndim)
-
-
-def elementwise_nodes():
-    """Every scalar op over every dtype its dtype rule accepts, every cast, some mixed dtypes."""
-    nodes = []
-    for op in SCALAR_OPS.values():
-        for dtype in dtypes.DTYPES:
-            ins = ["bool", dtype, dtype] if op.name == "where" else [dtype] * op.nin
-            try:
-                nodes.append(Elemwise(op).make_node(*map(tensor, ins)))
-            except TypeError:  # e.g. bitwise ops on floats
-                continue
-    for src in dtypes.DTYPES:
-        for dst in dtypes.DTYPES:
-            nodes.append(Cast(dst).make_node(tensor(src)))
-    mixed = [("add", "int8", "uint8"), ("mul", "float32", "int64"), ("lt", "uint8", "int8")]
-    for name, a, b in mixed:
-        nodes.append(Elemwise(SCALAR_OPS[name]).make_node(tensor(a), tensor(b)))
-    return nodes
-
-
-def reduction_nodes():
-    nodes = [Reduce(k, (1,)).make_node(tensor(d, 2)) for k in REDUCERS for d in dtypes.DTYPES]
-    nodes += [LogSumExp((1,)).make_node(tensor(d, 2)) for d in dtypes.DTYPES]
-    x, i = S.matrix("x"), S.matrix("i", dtype="int16")
-    for expr in [
-        S.sum(S.exp(x - 1.0), axis=1),
-        S.max(x * 2 + 1, axis=0),
-        S.min(S.abs(x), axis=1),
-        S.prod(x * 0.5, axis=1),
-        S.logsumexp(x * 3, axis=1),
-        S.sum(i // 3 + i % 5, axis=1),
-        S.sum(x * S.scalar("s"), axis=1),  # a rank-0 input of the prologue
-    ]:
-        nodes.append(S.optimize(expr).owner)
-    return nodes
-
-
-def row_nodes():
-    nodes = []
-    for d in ("float32", "float64", "int32"):
-        nodes += [Softmax(1).make_node(tensor(d, 2)), LogSoftmax(1).make_node(tensor(d, 2))]
-        for labels in ("int64", "uint8"):
-            nodes.append(CrossentropySoftmax().make_node(tensor(d, 2), tensor(labels)))
-    return nodes
 
 
 def indexing_nodes():
@@ -111,7 +67,7 @@ def indexing_nodes():
 
 
 def module(nodes) -> str:
-    return render_module([(f"k{i}_{n.op.name}", describe(n)) for i, n in enumerate(nodes)])
+    return render_module(named(nodes))
 
 
 def test_every_scalar_op_and_dtype_compiles(tmp_path):
@@ -228,37 +184,17 @@ def test_steps_print_in_their_dtype():
     assert "maximum_f32(x0, x1)" in src  # NaN-propagating, not fmaxf
 
 
-def golden(name: str, source: str) -> None:
-    path = GOLDEN / f"{name}.c"
-    if os.environ.get("SYMBOLIC_UPDATE_GOLDEN") == "1":
-        path.write_text(source)
-    assert path.exists(), f"no golden file {path}: run with SYMBOLIC_UPDATE_GOLDEN=1"
-    assert source == path.read_text(), f"{name} changed; SYMBOLIC_UPDATE_GOLDEN=1 rewrites it"
-
-
-def test_golden_e1_fused_elementwise_float32():
-    x, y = S.vector("x"), S.vector("y")
-    z = S.tanh(x * y + S.exp(-x)) * S.sigmoid(y) + 0.5 * x * x
-    golden("e1_fused_float32", render_kernel(describe(S.optimize(z).owner), "k0_e1"))
-
-
-def test_golden_sum_with_prologue_float64():
-    x = S.matrix("x", dtype="float64")
-    node = S.optimize(S.sum(S.exp(x - 1.0) * x, axis=1)).owner
-    golden("sum_prologue_float64", render_kernel(describe(node), "k0_fused_sum"))
-
-
-def test_golden_softmax_rows_float32():
-    node = S.nnet.softmax(S.matrix("x")).owner
-    golden("softmax_float32", render_kernel(describe(node), "k0_softmax"))
-
-
-def test_golden_logsumexp_float32():
-    node = S.logsumexp(S.matrix("x"), axis=1).owner
-    golden("logsumexp_float32", render_kernel(describe(node), "k0_logsumexp"))
+@pytest.mark.parametrize(
+    "name", ["e1_fused_float32", "sum_prologue_float64", "softmax_float32", "logsumexp_float32"]
+)
+def test_golden_kernels(name):
+    kernel, function = golden_kernels()[name]
+    check_golden(GOLDEN / f"{name}.c", render_kernel(kernel, function))
 
 
 def test_golden_gather_one_per_row_float32():
     x, labels = S.matrix("x"), S.vector("labels", dtype="int64")
     node = x[S.arange(x.shape[0]), labels].owner
-    golden("gather_rows_float32", render_kernel(describe(node), "k0_advanced_subtensor"))
+    check_golden(
+        GOLDEN / "gather_rows_float32.c", render_kernel(describe(node), "k0_advanced_subtensor")
+    )

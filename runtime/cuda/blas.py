@@ -1,0 +1,104 @@
+"""cuBLAS through its C API (ctypes): strided batched GEMM in float32 and float64.
+
+cuBLAS is column-major; our arrays are row-major. A row-major matrix is the column-major
+storage of its transpose, so C = A B is computed as Cᵀ = Bᵀ Aᵀ: B goes first and the roles of
+M and N swap (runtime/cuda/matmul.py works out the operands; this module only calls).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+
+OP = {"N": 0, "T": 1}  # cublasOperation_t
+LIBRARY_NAMES = ("libcublas.so.13", "libcublas.so.12", "libcublas.so")
+
+
+def find_cublas() -> str:
+    """The path or name of libcublas: NVIDIA's wheel (cuda.pathfinder) first, then the system."""
+    try:
+        from cuda.pathfinder import load_nvidia_dynamic_lib
+
+        return load_nvidia_dynamic_lib("cublas").abs_path
+    except Exception:  # not installed, or no wheel of cuBLAS: look on the system
+        pass
+    found = ctypes.util.find_library("cublas")
+    for name in ([found] if found else []) + list(LIBRARY_NAMES):
+        try:
+            ctypes.CDLL(name)
+            return name
+        except OSError:
+            continue
+    raise OSError("cuBLAS (libcublas.so) was not found; install nvidia-cublas or the CUDA toolkit")
+
+
+class Cublas:
+    """One cuBLAS handle whose work goes to the stream `stream_handle`."""
+
+    def __init__(self, stream_handle: int):
+        self.lib = ctypes.CDLL(find_cublas())
+        self.handle = ctypes.c_void_p()
+        self._check(self.lib.cublasCreate_v2(ctypes.byref(self.handle)), "cublasCreate")
+        self._check(
+            self.lib.cublasSetStream_v2(self.handle, ctypes.c_void_p(stream_handle)),
+            "cublasSetStream",
+        )
+        i, ll, p = ctypes.c_int, ctypes.c_longlong, ctypes.c_void_p
+        args = [p, i, i, i, i, i, p, p, i, ll, p, i, ll, p, p, i, ll, i]
+        self.functions = {}
+        for dtype, name, scalar in (
+            ("float32", "cublasSgemmStridedBatched", ctypes.c_float),
+            ("float64", "cublasDgemmStridedBatched", ctypes.c_double),
+        ):
+            fn = getattr(self.lib, name)
+            fn.argtypes, fn.restype = args, ctypes.c_int
+            self.functions[dtype] = (fn, scalar(1), scalar(0))
+
+    @staticmethod
+    def _check(status: int, what: str) -> None:
+        if status != 0:
+            raise RuntimeError(f"{what} failed with cuBLAS status {status}")
+
+    def gemm(
+        self,
+        dtype,
+        op_a,
+        op_b,
+        m,
+        n,
+        k,
+        a,
+        lda,
+        stride_a,
+        b,
+        ldb,
+        stride_b,
+        c,
+        ldc,
+        stride_c,
+        batch,
+    ):
+        """C[i] = op(A[i]) op(B[i]) for i < batch, column-major, C of m × n with leading
+        dimension ldc; op is "N" or "T"; pointers are device addresses."""
+        fn, one, zero = self.functions[dtype]
+        status = fn(
+            self.handle,
+            OP[op_a],
+            OP[op_b],
+            m,
+            n,
+            k,
+            ctypes.byref(one),
+            a,
+            lda,
+            stride_a,
+            b,
+            ldb,
+            stride_b,
+            ctypes.byref(zero),
+            c,
+            ldc,
+            stride_c,
+            batch,
+        )
+        self._check(status, f"cublas gemm ({dtype}, m={m} n={n} k={k} batch={batch})")

@@ -1,0 +1,242 @@
+"""The cuda device's program: the graph's schedule with each node on the GPU where it can be.
+
+Values are device arrays or host arrays, and move only where a node needs them elsewhere:
+- nodes with a generated kernel (docs/kernels.md) run it on device arrays;
+- dot through cuBLAS (float32, float64); sum_to through a sum kernel;
+- reshape, dimshuffle, broadcast_to and basic indexing of a device array are views of it;
+- shape and size read the shape only;
+- any other node (advanced indexing, join, arange, …) runs its NumPy reference on the host,
+  its device inputs copied back first; its result goes to the device when a device node reads it.
+Everything is queued on one stream; nothing here waits for the GPU except a copy to the host.
+The schedule itself is the NumPy interpreter's (runtime/numpy_backend.py) with these steps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from runtime.cpu_backend import reduction_axes
+from runtime.cuda.array import DeviceArray, NotAViewError, NotContiguousError
+from runtime.cuda.device import get_device
+from runtime.cuda.launch import plan_elementwise, plan_reduction, plan_rows
+from runtime.cuda.matmul import matmul
+from runtime.numpy_backend import NumpyProgram
+from symbolic.alloc import BroadcastTo, SumTo
+from symbolic.graph import Constant
+from symbolic.indexing import Subtensor, build_index
+from symbolic.linalg import MatMul
+from symbolic.shape import DimShuffle, Reshape, Shape, Size
+
+
+class CudaContext:
+    """What the steps of one cuda function share: the device and the module of its kernels,
+    made at the first call (compiling only describes the kernels, so it needs no GPU).
+    `sync_each` (profiling) makes each step wait for the GPU, so that its time is its own."""
+
+    def __init__(self, described: list, fast_math: bool, sync_each: bool = False):
+        self.described, self.fast_math, self.sync_each = described, fast_math, sync_each
+        self.device = None
+        self.kernels: dict = {}
+
+    def load(self):
+        """The device (`CudaUnavailableError` where there is none), with the kernels built:
+        each distinct description once, under the first node's name."""
+        if self.device is None:
+            device = get_device()
+            symbols: dict = {}
+            for name, _, kernel in self.described:
+                symbols.setdefault(kernel, name)
+            if symbols:
+                module = device.module([(n, k) for k, n in symbols.items()], self.fast_math)
+                self.kernels = {k: device.kernel(module, n, k) for k, n in symbols.items()}
+            self.device = device
+        return self.device
+
+
+def on_host(device, values) -> list:
+    """The values as host arrays (device arrays copied back, with one wait for all)."""
+    moving = [v for v in values if isinstance(v, DeviceArray)]
+    if not moving:
+        return list(values)
+    copied = iter(device.to_host(moving))
+    return [next(copied) if isinstance(v, DeviceArray) else v for v in values]
+
+
+# host values up to this size that a step reads again unchanged (an arange, a size) are not
+# copied again: device arrays are never written after their kernel, so the last copy serves
+REUSED_BYTES = 1 << 16
+
+
+def to_device(node, context):
+    """A function giving a step's arguments as device arrays: host arrays copied (each
+    constant of the node once, a small value again only when it changed)."""
+    constant = [isinstance(v, Constant) for v in node.inputs]
+    uploaded: dict = {}  # argument position -> (what was copied, its device array)
+
+    def convert(args) -> list:
+        device, out = context.device, []
+        for i, a in enumerate(args):
+            if a.__class__ is not DeviceArray:
+                last = uploaded.get(i)
+                if constant[i]:
+                    if last is None:
+                        last = uploaded[i] = (None, device.to_device(a))
+                    a = last[1]
+                else:
+                    a = np.asarray(a)
+                    seen = (a.dtype, a.shape, a.tobytes()) if a.nbytes <= REUSED_BYTES else None
+                    if seen is None or last is None or last[0] != seen:
+                        last = (seen, device.to_device(a))
+                        if seen is not None:
+                            uploaded[i] = last
+                    a = last[1]
+            out.append(a)
+        return out
+
+    return convert
+
+
+def host_step(node, context):
+    """The node's NumPy reference on host copies of its inputs."""
+    perform = node.op.perform
+    return lambda *args: perform(*on_host(context.device, args))
+
+
+def kernel_step(node, description, context):
+    """A generated kernel, planned per input layout; the NumPy reference where no plan fits
+    (an empty reduction, a softmax over another axis than the last)."""
+    plans: dict = {}
+    planner, fallback = planner_of(node, description.kind), host_step(node, context)
+    convert = to_device(node, context)
+
+    def run(*args):
+        args = convert(args)
+        key = tuple((a.shape, a.strides) for a in args)
+        launch = plans.get(key, False)
+        if launch is False:
+            launch = plans[key] = planner(context.kernels[description], args)
+        if launch is None:
+            return fallback(*args)
+        outs = launch(args)
+        return outs[0] if len(outs) == 1 else outs
+
+    return run
+
+
+def planner_of(node, kind: str):
+    """The launch planner for `node`'s kernel, closed over what it needs of the node."""
+    op, outs = node.op, node.outputs
+    if kind == "elementwise":
+        return lambda kernel, args: plan_elementwise(kernel, [o.type for o in outs], args)
+    if kind == "reduction":
+        keepdims = getattr(getattr(op, "reduce", op), "keepdims", False)
+        axes, dtype = reduction_axes(op), outs[0].dtype
+        return lambda kernel, args: plan_reduction(kernel, axes, keepdims, dtype, args)
+    axis = getattr(op, "axis", node.inputs[0].ndim - 1)
+    return lambda kernel, args: plan_rows(kernel, axis, outs[0].ndim, outs[0].dtype, args)
+
+
+def matmul_step(node, context):
+    fallback, convert = host_step(node, context), to_device(node, context)
+
+    def run(*args):
+        a, b = convert(args)
+        out = matmul(context.device, a, b)
+        return fallback(a, b) if out is None else out
+
+    return run
+
+
+def sum_to_step(node, context):
+    """g summed over the axes broadcasting added (SumTo.perform's axes), on the device."""
+    fallback = host_step(node, context)
+
+    def run(g, shape):
+        device = context.device
+        shape = tuple(int(n) for n in on_host(device, [shape])[0])
+        if g.__class__ is not DeviceArray or g.shape == shape:
+            return fallback(g, shape)
+        lead = g.ndim - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
+        )
+        if g.size == 0:
+            return device.zeros(shape, g.dtype)
+        return device.utility(f"sum_{g.dtype.name}").run(device, [g], axes)[0].reshape(shape)
+
+    return run
+
+
+def _dimshuffle(op: DimShuffle, x: DeviceArray) -> DeviceArray:
+    return x.squeeze(op.dropped).transpose(op.kept_order).expand_dims(op.new_axes)
+
+
+def _reshape(device, x: DeviceArray, shape) -> DeviceArray:
+    try:
+        return x.reshape(shape)
+    except NotContiguousError:
+        return device.contiguous(x).reshape(shape)
+
+
+# op class -> the view of a device array it computes (the other inputs on the host)
+VIEWS = {
+    Reshape: lambda device, op, x, shape: _reshape(device, x, tuple(shape)),
+    DimShuffle: lambda device, op, x: _dimshuffle(op, x),
+    BroadcastTo: lambda device, op, x, shape: x.broadcast_to(tuple(shape)),
+    Subtensor: lambda device, op, x, *dynamic: x[build_index(op.spec, dynamic)],
+}
+
+
+def view_step(node, context):
+    """A view of a device input (a host input stays on the host)."""
+    view, fallback = VIEWS[type(node.op)], host_step(node, context)
+
+    def run(x, *rest):
+        rest = on_host(context.device, rest)
+        if x.__class__ is not DeviceArray:
+            return fallback(x, *rest)
+        try:
+            return view(context.device, node.op, x, *rest)
+        except NotAViewError:
+            return fallback(x, *rest)
+
+    return run
+
+
+def shape_step(node, context):
+    """shape and size read only the shape, which a device array has on the host."""
+    return node.op.perform
+
+
+STEPS = {MatMul: matmul_step, SumTo: sum_to_step, Shape: shape_step, Size: shape_step}
+STEPS.update((op, view_step) for op in VIEWS)
+
+
+def as_value(result):
+    """A step's result as a value: device arrays as they are, anything else as an ndarray (a
+    reference may hand back a NumPy scalar)."""
+    return result if result.__class__ is DeviceArray else np.asarray(result)
+
+
+def build_program(fgraph, leaves: list, described: list, context: CudaContext) -> NumpyProgram:
+    """The schedule with the cuda step of each node (the kernel of `described`'s nodes)."""
+    by_node = {id(node): kernel for _, node, kernel in described}
+
+    def make_step(node):
+        description = by_node.get(id(node))
+        if description is not None:
+            step = kernel_step(node, description, context)
+        else:
+            step = STEPS.get(type(node.op), host_step)(node, context)
+        if not context.sync_each:
+            return step
+
+        def timed(*args):  # profiling: the step's time is its GPU work's
+            result = step(*args)
+            context.device.driver.synchronize()
+            return result
+
+        return timed
+
+    # results stay as they are: CudaFunction makes them fresh on the device or the host
+    return NumpyProgram(fgraph, leaves, make_step, as_value, finish=lambda results, _: results)
