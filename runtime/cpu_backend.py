@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from runtime.layout import as_matrix_view, contiguous_strides, element_strides, merge_axes
+from runtime.loops import node_step, nodes_with_inner
 from runtime.numpy_backend import NumpyProgram
 from symbolic.codegen.kernel import describe, structure_key
 from symbolic.optimizer.fgraph import FunctionGraph
@@ -184,7 +185,7 @@ class Kernel:
 def build_cpu_program(fgraph: FunctionGraph, leaves: list) -> tuple[NumpyProgram, list[Kernel]]:
     """The schedule with a C kernel for every node that has one, all built as one library."""
     described = []
-    for i, node in enumerate(fgraph.nodes):
+    for i, node in enumerate(nodes_with_inner(fgraph.nodes)):  # loops' inner nodes too
         kernel = describe(node)
         if kernel is not None:
             described.append((f"k{i}_{node.op.name}", node, kernel))
@@ -204,8 +205,11 @@ def build_cpu_program(fgraph: FunctionGraph, leaves: list) -> tuple[NumpyProgram
             fn.restype = None
             fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
             steps[id(node)] = KernelStep(node, fn, kernel.kind)
-    program = NumpyProgram(fgraph, leaves, lambda node: steps.get(id(node), node.op.perform))
-    return program, kernels
+
+    def make_step(node):
+        return steps.get(id(node)) or node_step(node, make_step)
+
+    return NumpyProgram(fgraph, leaves, make_step), kernels
 
 
 def build_module(named_kernels: list) -> ctypes.CDLL:

@@ -1,0 +1,207 @@
+"""The Scan op: a loop whose body is an inner graph, run once per step.
+
+Outer inputs, in order: `n_steps` (an integer scalar), the sequences (read along axis 0: step t
+sees `seq[t]`), the initial values of the recurrent states, and the non-sequences (read whole by
+every step). The inner graph has one input per sequence slice, per state (its value before the
+step) and per non-sequence, in the same order, and one output per state (its value after the
+step) followed by the mapped outputs (values computed by every step and not fed back).
+
+Outer outputs: for each state, its values after every step stacked along a new axis 0
+(`stacked`) or only its value after the last step (a carried state: shared-variable updates,
+gradient accumulators); then each mapped output stacked along a new axis 0. With `reverse` the
+steps run from t = n_steps − 1 down to 0; step t still reads `seq[t]` and writes row t.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from symbolic import dtypes
+from symbolic.graph import TensorType, Variable
+from symbolic.op import Op
+from symbolic.shape import static_int
+from symbolic.trace import Location
+
+
+def merge_shapes(a: tuple, b: tuple) -> tuple:
+    """Two static shapes of one value: each entry known where either knows it."""
+    return tuple(x if x is not None else y for x, y in zip(a, b))
+
+
+@dataclass(frozen=True, eq=False)  # compared by identity: the inner graph has no value equality
+class Scan(Op):
+    inner_inputs: tuple  # of Variable: sequence slices, states before the step, non-sequences
+    inner_outputs: tuple  # of Variable: states after the step, then the mapped outputs
+    n_sequences: int
+    stacked: tuple  # of bool, one per state: all steps' values (True) or the last one only
+    reverse: bool = False
+    step_name: str = "step"  # the user's step function, for messages
+    step_location: Location | None = None
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    @property
+    def name(self) -> str:
+        return "scan"
+
+    @property
+    def n_states(self) -> int:
+        return len(self.stacked)
+
+    @property
+    def n_mapped(self) -> int:
+        return len(self.inner_outputs) - self.n_states
+
+    @property
+    def n_nonsequences(self) -> int:
+        return len(self.inner_inputs) - self.n_sequences - self.n_states
+
+    def describe_step(self) -> str:
+        where = f" (defined at {self.step_location})" if self.step_location else ""
+        return f"the step function {self.step_name!r}{where}"
+
+    # ---- types ------------------------------------------------------------------------------
+
+    def infer(self, n_steps, *outer):
+        if len(outer) != len(self.inner_inputs):
+            raise TypeError(f"scan takes {len(self.inner_inputs) + 1} inputs, got {len(outer) + 1}")
+        if n_steps.ndim != 0 or not dtypes.is_integer(n_steps.dtype):
+            raise TypeError(f"scan: n_steps must be an integer scalar, got {n_steps.describe()}")
+        s = self.n_sequences
+        for k, (x, inner) in enumerate(zip(outer, self.inner_inputs)):
+            ndim = inner.ndim + (1 if k < s else 0)
+            if x.dtype != inner.dtype or x.ndim != ndim:
+                raise TypeError(
+                    f"scan input {k + 1} ({x.describe()}) must be a {ndim}-d {inner.dtype} tensor"
+                )
+        steps = static_int(n_steps)
+        types = []
+        for k, out in enumerate(self.inner_outputs):
+            if k < self.n_states:
+                shape = merge_shapes(self.inner_inputs[s + k].type.shape, out.type.shape)
+                stacked = self.stacked[k]
+            else:
+                shape, stacked = out.type.shape, True
+            types.append(TensorType(out.dtype, ((steps,) + shape) if stacked else shape))
+        return types
+
+    # ---- running ----------------------------------------------------------------------------
+
+    @functools.cached_property
+    def _reference_step(self):
+        """The inner graph on the NumPy interpreter, built on first use (the numpy device)."""
+        from runtime.numpy_backend import NumpyProgram
+        from symbolic.optimizer.fgraph import FunctionGraph
+
+        inner = FunctionGraph(self.inner_inputs, self.inner_outputs)
+        return NumpyProgram(inner, list(self.inner_inputs)).call
+
+    def perform(self, *arrays):
+        outs = self.run(self._reference_step, arrays)
+        return outs[0] if len(outs) == 1 else outs
+
+    def run(self, step, arrays) -> list[np.ndarray]:
+        """The loop: `step(*inner input values)` returns the inner outputs' values."""
+        s, k = self.n_sequences, self.n_states
+        n = int(arrays[0])
+        sequences, states, fixed = (
+            arrays[1 : 1 + s],
+            list(arrays[1 + s : 1 + s + k]),
+            arrays[1 + s + k :],
+        )
+        self._check_lengths(n, sequences)
+        # rows[j]: the stacked output j (stacked states, then mapped), allocated at the first step
+        stacked = [j for j in range(k) if self.stacked[j]] + list(range(k, len(self.inner_outputs)))
+        rows: list = [None] * len(stacked)
+        for t in range(n - 1, -1, -1) if self.reverse else range(n):
+            try:
+                values = step(*[x[t] for x in sequences], *states, *fixed)
+            except Exception as e:
+                raise self._step_error(t, n, e) from e
+            for j in range(k):
+                if values[j].shape != states[j].shape:
+                    raise ValueError(
+                        f"scan: {self.describe_step()} returned state {j} of shape "
+                        f"{values[j].shape} at step {t}, but the state has shape {states[j].shape}"
+                    )
+            states = list(values[:k])
+            for j, out in enumerate(stacked):
+                if rows[j] is None:
+                    rows[j] = np.empty((n,) + values[out].shape, values[out].dtype)
+                rows[j][t] = values[out]
+        if n == 0:
+            rows = [self._empty_rows(out, states) for out in stacked]
+        found = iter(rows)
+        return [next(found) if j >= k or self.stacked[j] else states[j] for j in range(k)] + list(
+            found
+        )
+
+    def _check_lengths(self, n: int, sequences) -> None:
+        if n < 0:
+            raise ValueError(f"scan of {self.describe_step()}: n_steps is {n}; it must be ≥ 0")
+        for j, x in enumerate(sequences):
+            if x.shape[0] < n:
+                raise ValueError(
+                    f"scan of {self.describe_step()}: sequence {j} has {x.shape[0]} entries, "
+                    f"fewer than n_steps = {n}"
+                )
+
+    def _empty_rows(self, out: int, states) -> np.ndarray:
+        """Zero steps: the stacked output, empty, of the shape its rows would have."""
+        var = self.inner_outputs[out]
+        shape = states[out].shape if out < self.n_states else var.type.shape
+        if None in shape:
+            raise ValueError(
+                f"scan of {self.describe_step()} with zero steps: the shape of output {out} "
+                "is not known without running a step"
+            )
+        return np.empty((0,) + tuple(shape), var.dtype)
+
+    def _step_error(self, t: int, n: int, error: Exception) -> Exception:
+        message = f"scan: step {t} of {n} of {self.describe_step()} failed:\n  {error}"
+        try:
+            return type(error)(message)
+        except Exception:
+            return RuntimeError(message)
+
+    # ---- gradient ---------------------------------------------------------------------------
+
+    def grad(self, inputs, outputs, output_grads):
+        from symbolic.scan.grad import scan_grad
+
+        return scan_grad(self, inputs, outputs, output_grads)
+
+    # ---- pickling: the inner graph as flat entries (see runtime/serialize.py) ---------------
+
+    def __reduce__(self):
+        from runtime.serialize import encode_graph
+
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        inner = fields.pop("inner_inputs"), fields.pop("inner_outputs")
+        entries, at = encode_graph(list(inner[0]), list(inner[0]) + list(inner[1]))
+        return _rebuild_scan, (fields, entries, at, len(inner[0]))
+
+
+def _rebuild_scan(fields: dict, entries: list, at: list, n_inputs: int) -> Scan:
+    from runtime.serialize import decode_graph
+
+    variables = decode_graph(entries)
+    found = [variables[i] for i in at]
+    return Scan(tuple(found[:n_inputs]), tuple(found[n_inputs:]), **fields)
+
+
+def inner_roles(op: Scan) -> tuple[list, list, list]:
+    """(sequence slices, states before the step, non-sequences) of the inner graph."""
+    s, k = op.n_sequences, op.n_states
+    ins = list(op.inner_inputs)
+    return ins[:s], ins[s : s + k], ins[s + k :]
+
+
+def is_scan(var_or_node) -> bool:
+    node = var_or_node.owner if isinstance(var_or_node, Variable) else var_or_node
+    return node is not None and isinstance(node.op, Scan)
