@@ -28,12 +28,22 @@ from symbolic.alloc import BroadcastTo, SumTo, zeros_like
 from symbolic.elemwise import Cast, Elemwise, add, cast
 from symbolic.graph import Constant, Variable, clone_replace, tensor
 from symbolic.indexing import set_subtensor
-from symbolic.join import concatenate
 from symbolic.linalg import MatMul
 from symbolic.scan.parts import LoopParts, dependence, frontier, is_cheap
-from symbolic.shape import DimShuffle, Size, dim, dimshuffle, expand_dims, reshape, static_int
+from symbolic.shape import (
+    DimShuffle,
+    Reshape,
+    Size,
+    dim,
+    dimshuffle,
+    reshape,
+    static_int,
+)
 
 PER_STEP, FIXED, ADJOINT = 1, 2, 4  # what a value of the backward step depends on
+# Recomputed by the backward step from their inputs rather than stored: they cost nothing
+# (views) or make a larger value from a smaller one (broadcasts).
+RECOMPUTED = (BroadcastTo, DimShuffle, Reshape)
 
 
 class Share(NamedTuple):
@@ -101,12 +111,9 @@ def scan_grad(op, inputs, outputs, output_grads) -> list[Variable | None]:
     looped += stacked_needs
 
     # the forward values the backward step reads: stored by the forward loop, or hoisted
-    free = {id(v) for v in fwd.slices + fwd.fixed}
-    free.update(id(v) for v, keep in zip(fwd.states, fwd.stacked) if keep)
+    free = {id(v) for v in fwd.slices + fwd.fixed}  # states before a step are residuals
     replace, residuals = {}, []
-    for v in frontier(looped, lambda v: not flags.get(id(v), 0) & ADJOINT):
-        if is_cheap(v, free):
-            continue
+    for v in _stored(looped, flags, free):
         if flags.get(id(v), 0) & PER_STEP:
             replace[v] = tensor(f"residual{len(residuals)}[t]", v.dtype, v.type.shape)
             residuals.append(v)
@@ -119,10 +126,6 @@ def scan_grad(op, inputs, outputs, output_grads) -> list[Variable | None]:
     for v, x in zip(fwd.slices, fwd.sequences):
         back.add_sequence(v, x[: fwd.n_steps])
         stacks[id(v)] = back.sequences[-1]
-    for k, v in enumerate(fwd.states):
-        if fwd.stacked[k]:
-            back.add_sequence(v, _previous_states(fwd, node, k))
-            stacks[id(v)] = back.sequences[-1]
     back.fixed += fwd.fixed
     back.outer_fixed += fwd.outer_fixed
     renamed = dict(zip(map(id, looped), clone_replace(looped, replace)))
@@ -212,6 +215,24 @@ def _seeds(fwd: LoopParts, output_grads, back: LoopParts):
     return seeds, adjoints, carries
 
 
+def _stored(looped: list[Variable], flags: dict, free: set) -> list[Variable]:
+    """The forward values the backward step reads that it cannot recompute cheaply: the edge
+    of the forward part of its graph (values that depend on no adjoint), pushed back through
+    broadcasts and views, so that zeros_like(z) stores z's shape and not a buffer of zeros."""
+    found, seen = [], set()
+    work = frontier(looped, lambda v: not flags.get(id(v), 0) & ADJOINT)
+    while work:
+        v = work.pop(0)
+        if id(v) in seen or is_cheap(v, free):
+            continue
+        seen.add(id(v))
+        if v.owner is not None and isinstance(v.owner.op, RECOMPUTED):
+            work.extend(v.owner.inputs)
+        else:
+            found.append(v)
+    return found
+
+
 def _step_gradients(fwd: LoopParts, seeds: dict):
     """v ↦ the gradient of one step with respect to inner input v (None where it is zero)."""
     from symbolic.gradient import backprop
@@ -280,13 +301,6 @@ def _forward_stacks(op, node, fwd: LoopParts, residuals: list[Variable]) -> dict
         rows = augmented.make_node(*node.inputs).outputs[len(op.inner_outputs) :]
         stacks.update(zip(map(id, extra), rows))
     return stacks
-
-
-def _previous_states(fwd: LoopParts, node, k: int) -> Variable:
-    """Stacked state k before each step: the initial value, then the rows of the stacked
-    output shifted by one (in the order the steps run)."""
-    rows, first = node.outputs[k], expand_dims(fwd.initials[k], 0)
-    return concatenate([rows[1:], first] if fwd.reverse else [first, rows[:-1]])
 
 
 def _rows_into(x: Variable, rows: Variable, n_steps: Variable) -> Variable:

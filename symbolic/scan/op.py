@@ -61,6 +61,18 @@ class Scan(Op):
     def n_nonsequences(self) -> int:
         return len(self.inner_inputs) - self.n_sequences - self.n_states
 
+    def inner_roots(self) -> list[tuple[str, Variable]]:
+        """(heading, inner output) pairs, for debugprint."""
+        s, k = self.n_sequences, self.n_states
+        states = [
+            (f"state {before.name or j} after the step <-", after)
+            for j, (before, after) in enumerate(
+                zip(self.inner_inputs[s : s + k], self.inner_outputs[:k])
+            )
+        ]
+        mapped = [(f"output {m} <-", y) for m, y in enumerate(self.inner_outputs[k:])]
+        return states + mapped
+
     def describe_step(self) -> str:
         where = f" (defined at {self.step_location})" if self.step_location else ""
         return f"the step function {self.step_name!r}{where}"
@@ -105,8 +117,9 @@ class Scan(Op):
         outs = self.run(self._reference_step, arrays)
         return outs[0] if len(outs) == 1 else outs
 
-    def run(self, step, arrays) -> list[np.ndarray]:
-        """The loop: `step(*inner input values)` returns the inner outputs' values."""
+    def run(self, step, arrays, allocate=None) -> list[np.ndarray]:
+        """The loop: `step(*inner input values)` returns the inner outputs' values.
+        `allocate(j, shape, dtype)` gives the buffer of stacked output j (default: new)."""
         s, k = self.n_sequences, self.n_states
         n = int(arrays[0])
         sequences, states, fixed = (
@@ -132,7 +145,10 @@ class Scan(Op):
             states = list(values[:k])
             for j, out in enumerate(stacked):
                 if rows[j] is None:
-                    rows[j] = np.empty((n,) + values[out].shape, values[out].dtype)
+                    shape, dtype = (n,) + values[out].shape, values[out].dtype
+                    rows[j] = (
+                        np.empty(shape, dtype) if allocate is None else allocate(j, shape, dtype)
+                    )
                 rows[j][t] = values[out]
         if n == 0:
             rows = [self._empty_rows(out, states) for out in stacked]

@@ -102,12 +102,21 @@ def _rebuild(group: list, inputs: list, used: set, log: RewriteLog) -> dict:
     parts.new_states = [parts.new_states[j] for j in kept_states]
     parts.mapped = [parts.mapped[j - k] for j in kept_mapped]
     parts.set_outputs(optimize_graph(parts.outputs(), log))
+    # mapped outputs the optimizer made equal are stacked once
+    kept = kept_states + kept_mapped
+    at, unique = {}, []
+    for y in parts.mapped:
+        if id(y) not in at:
+            at[id(y)] = len(unique)
+            unique.append(y)
+    place = list(range(len(kept_states))) + [len(kept_states) + at[id(y)] for y in parts.mapped]
+    parts.mapped = unique
     parts.drop_unused()
     op = first.op
     new = parts.node(op.step_name, op.step_location)
     new.location = first.location
     mapping = {}
-    for new_out, j in zip(new.outputs, kept_states + kept_mapped):
+    for p, j in zip(place, kept):
         for old in sources[j]:
-            mapping[id(old)] = new_out
+            mapping[id(old)] = new.outputs[p]
     return mapping
