@@ -21,6 +21,7 @@ from symbolic.graph import (
     Variable,
     as_variable,
     constant,
+    graph_inputs,
     tensor,
 )
 from symbolic.scan.hoist import hoist_input_projections, hoist_invariants
@@ -107,10 +108,11 @@ def scan(
         [out for _, _, out in fed] + [v for _, v in updates],
         mapped=mapped,
     )
-    captured = _captured(parts.outputs(), start, set(map(id, slices + previous)), describe)
+    ids = {id(t) for t in targets}
+    captured = _captured(parts.outputs(), start, set(map(id, slices + previous)), ids, describe)
     replace = dict(zip(targets, parts.states[len(fed) :]))
     for v in captured:
-        if id(v) not in {id(t) for t in targets}:
+        if id(v) not in ids:
             parts.add_fixed(tensor(v.name, v.dtype, v.type.shape), v)
             replace[v] = parts.fixed[-1]
     parts.substitute(replace)
@@ -239,10 +241,15 @@ def _check_state(i: int, init: Variable, out: Variable, describe: str) -> None:
     """The output fed back must have the state's type: same dtype and ndim, no static shape
     conflict (the sizes are checked again on every step)."""
     what = f"scan: output {i} of {describe}, fed back as a state"
-    if out.dtype != init.dtype or out.ndim != init.ndim:
+    if out.ndim != init.ndim:
+        raise TypeError(
+            f"{what}, is {out.type} but its initial value outputs_info[{i}] is {init.type}: "
+            f"{out.ndim} axes against {init.ndim}"
+        )
+    if out.dtype != init.dtype:
         raise TypeError(
             f"{what}, is {out.type} but its initial value outputs_info[{i}] is {init.type}; "
-            f"make them agree (e.g. .astype({init.dtype!r}))"
+            f"make the dtypes agree (e.g. .astype({init.dtype!r}))"
         )
     for a, b in zip(out.type.shape, init.type.shape):
         if a is not None and b is not None and a != b:
@@ -262,7 +269,7 @@ def _with_default_updates(updates, fed, mapped, start, placeholders, describe) -
         targets = {id(t) for t, _ in updates}
         pending = [
             v
-            for v in _captured(roots, start, set(map(id, placeholders)), describe)
+            for v in _captured(roots, start, set(map(id, placeholders)), targets, describe)
             if isinstance(v, SharedVariable)
             and id(v) not in targets
             and getattr(v, "default_update", None) is not None
@@ -272,12 +279,16 @@ def _with_default_updates(updates, fed, mapped, start, placeholders, describe) -
         updates += [(v, as_variable(v.default_update, [v])) for v in pending]
 
 
-def _captured(roots: list[Variable], start: Variable, inner: set, describe: str) -> list[Variable]:
+def _captured(
+    roots: list[Variable], start: Variable, inner: set, targets: set, describe: str
+) -> list[Variable]:
     """The variables the step reads that were built before it: the implicit non-sequences.
 
     A walk down from the roots stops at the step's placeholders, at constants, and at every
     variable older than `start` (an input, a shared variable, an expression built outside),
-    which is captured whole. Shared variables built inside the step are captured too.
+    which is captured whole, unless it reads a shared variable the loop updates (ids in
+    `targets`): that expression is rebuilt inside, on the value the step sees. Shared
+    variables built inside the step are captured too.
     """
     found, seen = [], set()
     stack = list(reversed(roots))
@@ -286,7 +297,9 @@ def _captured(roots: list[Variable], start: Variable, inner: set, describe: str)
         if id(v) in seen or id(v) in inner or isinstance(v, Constant):
             continue
         seen.add(id(v))
-        if v.uid < start.uid or isinstance(v, SharedVariable):
+        old = v.uid < start.uid or isinstance(v, SharedVariable)
+        reads_target = targets and v.owner is not None and targets & set(map(id, graph_inputs([v])))
+        if old and not reads_target:
             found.append(v)
         elif v.owner is not None:
             stack.extend(reversed(v.owner.inputs))

@@ -133,7 +133,7 @@ class Scan(Op):
         rows: list = [None] * len(stacked)
         for t in range(n - 1, -1, -1) if self.reverse else range(n):
             try:
-                values = step(*[x[t] for x in sequences], *states, *fixed)
+                values = step(*[x[t, ...] for x in sequences], *states, *fixed)
             except Exception as e:
                 raise self._step_error(t, n, e) from e
             for j in range(k):
