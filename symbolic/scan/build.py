@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from symbolic.compiler import check_updates
 from symbolic.elemwise import minimum
 from symbolic.graph import (
     Constant,
@@ -221,20 +222,7 @@ def _split_return(returned, describe: str) -> tuple[list[Variable], list[tuple]]
             checked.append(as_variable(out))
         except TypeError as e:
             raise TypeError(f"scan: output {k} of {describe} is not a tensor: {e}") from None
-    pairs = list(updates.items()) if isinstance(updates, dict) else list(updates)
-    seen, result = set(), []
-    for target, value in pairs:
-        if id(target) in seen:
-            raise ValueError(f"scan: {describe} updates shared variable {target.name!r} twice")
-        seen.add(id(target))
-        value = as_variable(value, [target])
-        if value.dtype != target.dtype or value.ndim != target.ndim:
-            raise TypeError(
-                f"scan: {describe} updates shared variable {target.name!r} "
-                f"({target.ndim}-d {target.dtype}) with {value.describe()}"
-            )
-        result.append((target, value))
-    return checked, result
+    return checked, check_updates(updates, f"scan: {describe}: ")
 
 
 def _check_state(i: int, init: Variable, out: Variable, describe: str) -> None:
