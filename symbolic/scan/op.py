@@ -118,72 +118,11 @@ class Scan(Op):
         return outs[0] if len(outs) == 1 else outs
 
     def run(self, step, arrays, allocate=None) -> list[np.ndarray]:
-        """The loop: `step(*inner input values)` returns the inner outputs' values.
-        `allocate(j, shape, dtype)` gives the buffer of stacked output j (default: new)."""
-        s, k = self.n_sequences, self.n_states
-        n = int(arrays[0])
-        sequences, states, fixed = (
-            arrays[1 : 1 + s],
-            list(arrays[1 + s : 1 + s + k]),
-            arrays[1 + s + k :],
-        )
-        self._check_lengths(n, sequences)
-        # rows[j]: the stacked output j (stacked states, then mapped), allocated at the first step
-        stacked = [j for j in range(k) if self.stacked[j]] + list(range(k, len(self.inner_outputs)))
-        rows: list = [None] * len(stacked)
-        for t in range(n - 1, -1, -1) if self.reverse else range(n):
-            try:
-                values = step(*[x[t, ...] for x in sequences], *states, *fixed)
-            except Exception as e:
-                raise self._step_error(t, n, e) from e
-            for j in range(k):
-                if values[j].shape != states[j].shape:
-                    raise ValueError(
-                        f"scan: {self.describe_step()} returned state {j} of shape "
-                        f"{values[j].shape} at step {t}, but the state has shape {states[j].shape}"
-                    )
-            states = list(values[:k])
-            for j, out in enumerate(stacked):
-                if rows[j] is None:
-                    shape, dtype = (n,) + values[out].shape, values[out].dtype
-                    rows[j] = (
-                        np.empty(shape, dtype) if allocate is None else allocate(j, shape, dtype)
-                    )
-                rows[j][t] = values[out]
-        if n == 0:
-            rows = [self._empty_rows(out, states) for out in stacked]
-        found = iter(rows)
-        return [next(found) if j >= k or self.stacked[j] else states[j] for j in range(k)] + list(
-            found
-        )
+        """The loop (see loop.py): `step(*inner input values)` gives the inner outputs' values;
+        `allocate(j, shape, dtype)` the buffer of stacked output j (default: a new one)."""
+        from symbolic.scan.loop import run_loop
 
-    def _check_lengths(self, n: int, sequences) -> None:
-        if n < 0:
-            raise ValueError(f"scan of {self.describe_step()}: n_steps is {n}; it must be ≥ 0")
-        for j, x in enumerate(sequences):
-            if x.shape[0] < n:
-                raise ValueError(
-                    f"scan of {self.describe_step()}: sequence {j} has {x.shape[0]} entries, "
-                    f"fewer than n_steps = {n}"
-                )
-
-    def _empty_rows(self, out: int, states) -> np.ndarray:
-        """Zero steps: the stacked output, empty, of the shape its rows would have."""
-        var = self.inner_outputs[out]
-        shape = states[out].shape if out < self.n_states else var.type.shape
-        if None in shape:
-            raise ValueError(
-                f"scan of {self.describe_step()} with zero steps: the shape of output {out} "
-                "is not known without running a step"
-            )
-        return np.empty((0,) + tuple(shape), var.dtype)
-
-    def _step_error(self, t: int, n: int, error: Exception) -> Exception:
-        message = f"scan: step {t} of {n} of {self.describe_step()} failed:\n  {error}"
-        try:
-            return type(error)(message)
-        except Exception:
-            return RuntimeError(message)
+        return run_loop(self, step, arrays, allocate)
 
     # ---- gradient ---------------------------------------------------------------------------
 
