@@ -207,7 +207,7 @@ def build_cpu_program(fgraph: FunctionGraph, leaves: list) -> tuple[NumpyProgram
             steps[id(node)] = KernelStep(node, fn, kernel.kind)
 
     def make_step(node):
-        return steps.get(id(node)) or node_step(node, make_step)
+        return steps.get(id(node)) or node_step(node, make_step, build_cpu_program)
 
     return NumpyProgram(fgraph, leaves, make_step), kernels
 

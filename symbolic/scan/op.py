@@ -41,6 +41,9 @@ class Scan(Op):
     reverse: bool = False
     step_name: str = "step"  # the user's step function, for messages
     step_location: Location | None = None
+    # the inner outputs as they were before the optimizer ran (empty: as they are); a device
+    # may compile the step again from them once the shapes of its inputs are known
+    source: tuple = ()
 
     __eq__ = object.__eq__
     __hash__ = object.__hash__
@@ -133,21 +136,28 @@ class Scan(Op):
 
     # ---- pickling: the inner graph as flat entries (see runtime/serialize.py) ---------------
 
+    @property
+    def source_outputs(self) -> tuple:
+        return self.source or self.inner_outputs
+
     def __reduce__(self):
         from runtime.serialize import encode_graph
 
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        inner = fields.pop("inner_inputs"), fields.pop("inner_outputs")
-        entries, at = encode_graph(list(inner[0]), list(inner[0]) + list(inner[1]))
-        return _rebuild_scan, (fields, entries, at, len(inner[0]))
+        graphs = [fields.pop(name) for name in ("inner_inputs", "inner_outputs", "source")]
+        entries, at = encode_graph(list(graphs[0]), [v for g in graphs for v in g])
+        return _rebuild_scan, (fields, entries, at, tuple(map(len, graphs)))
 
 
-def _rebuild_scan(fields: dict, entries: list, at: list, n_inputs: int) -> Scan:
+def _rebuild_scan(fields: dict, entries: list, at: list, lengths: tuple) -> Scan:
     from runtime.serialize import decode_graph
 
     variables = decode_graph(entries)
-    found = [variables[i] for i in at]
-    return Scan(tuple(found[:n_inputs]), tuple(found[n_inputs:]), **fields)
+    found, graphs = iter(variables[i] for i in at), []
+    for n in lengths:
+        graphs.append(tuple(next(found) for _ in range(n)))
+    inner_inputs, inner_outputs, source = graphs
+    return Scan(inner_inputs, inner_outputs, **fields, source=source)
 
 
 def inner_roles(op: Scan) -> tuple[list, list, list]:
@@ -155,8 +165,3 @@ def inner_roles(op: Scan) -> tuple[list, list, list]:
     s, k = op.n_sequences, op.n_states
     ins = list(op.inner_inputs)
     return ins[:s], ins[s : s + k], ins[s + k :]
-
-
-def is_scan(var_or_node) -> bool:
-    node = var_or_node.owner if isinstance(var_or_node, Variable) else var_or_node
-    return node is not None and isinstance(node.op, Scan)

@@ -62,9 +62,9 @@ class LoopParts:
         if replace:
             self.set_outputs(clone_replace(self.outputs(), replace))
 
-    def drop_unused(self) -> None:
-        """Forget the sequences and non-sequences no inner output reads."""
-        used = {id(v) for v in graph_inputs(self.outputs())}
+    def drop_unused(self, also: list[Variable] = ()) -> None:
+        """Forget the sequences and non-sequences no inner output (nor `also`) reads."""
+        used = {id(v) for v in graph_inputs(self.outputs() + list(also))}
         keep = [i for i, v in enumerate(self.slices) if id(v) in used]
         self.slices = [self.slices[i] for i in keep]
         self.sequences = [self.sequences[i] for i in keep]
@@ -84,7 +84,7 @@ class LoopParts:
         """An inner value that depends only on non-sequences, rebuilt outside the loop."""
         return clone_replace([var], dict(zip(self.fixed, self.outer_fixed)))[0]
 
-    def node(self, step_name: str = "step", step_location=None):
+    def node(self, step_name: str = "step", step_location=None, source: tuple = ()):
         op = Scan(
             tuple(self.slices + self.states + self.fixed),
             tuple(self.outputs()),
@@ -93,6 +93,7 @@ class LoopParts:
             self.reverse,
             step_name,
             step_location,
+            tuple(source),
         )
         return op.make_node(self.n_steps, *self.sequences, *self.initials, *self.outer_fixed)
 

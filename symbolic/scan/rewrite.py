@@ -62,11 +62,11 @@ def _rebuild(group: list, inputs: list, used: set, log: RewriteLog) -> dict:
     """The group as one pruned, optimized node on `inputs`: {id(old output): new output}."""
     from symbolic.optimizer.phases import optimize_graph
 
-    first = group[0]
-    parts = LoopParts.of(first.op.make_node(*inputs))
+    first_node = group[0]
+    parts = LoopParts.of(first_node.op.make_node(*inputs))
     k = len(parts.states)
     # merge: the union of the mapped outputs; sources[j] lists the old outputs of output j
-    sources = [[o] for o in first.outputs]
+    sources = [[o] for o in first_node.outputs]
     position = {id(y): m for m, y in enumerate(parts.mapped)}
     for node in group[1:]:
         log.record("scan_merge")
@@ -101,20 +101,22 @@ def _rebuild(group: list, inputs: list, used: set, log: RewriteLog) -> dict:
     parts.stacked = [parts.stacked[j] for j in kept_states]
     parts.new_states = [parts.new_states[j] for j in kept_states]
     parts.mapped = [parts.mapped[j - k] for j in kept_mapped]
-    parts.set_outputs(optimize_graph(parts.outputs(), log))
+    source = parts.outputs()
+    parts.set_outputs(optimize_graph(source, log))
     # mapped outputs the optimizer made equal are stacked once
-    kept = kept_states + kept_mapped
-    at, unique = {}, []
-    for y in parts.mapped:
+    kept, k_kept = kept_states + kept_mapped, len(kept_states)
+    at, first = {}, []  # id(output) -> its position among the unique ones; their first index
+    for m, y in enumerate(parts.mapped):
         if id(y) not in at:
-            at[id(y)] = len(unique)
-            unique.append(y)
-    place = list(range(len(kept_states))) + [len(kept_states) + at[id(y)] for y in parts.mapped]
-    parts.mapped = unique
-    parts.drop_unused()
-    op = first.op
-    new = parts.node(op.step_name, op.step_location)
-    new.location = first.location
+            at[id(y)] = len(first)
+            first.append(m)
+    place = list(range(k_kept)) + [k_kept + at[id(y)] for y in parts.mapped]
+    source = source[:k_kept] + [source[k_kept + m] for m in first]
+    parts.mapped = [parts.mapped[m] for m in first]
+    parts.drop_unused(also=source)
+    op = first_node.op
+    new = parts.node(op.step_name, op.step_location, source)
+    new.location = first_node.location
     mapping = {}
     for p, j in zip(place, kept):
         for old in sources[j]:

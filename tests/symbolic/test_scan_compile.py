@@ -164,3 +164,23 @@ def test_scan_function_pickles(device, rng, tmp_path):
     g = pickle.loads(pickle.dumps(f))
     for a, b in zip(f(data), g(data)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_cpu_loop_compiles_its_step_for_the_shapes_it_meets(rng):
+    from runtime.loops import Loop
+
+    x, h0 = S.tensor3("x", "float64"), S.matrix("h0", "float64")
+    w = S.shared(rng.standard_normal((4, 5)) * 0.5, name="W")
+    u = S.shared(rng.standard_normal((5, 5)) * 0.5, name="U")
+    cost = (rnn(x, w, u, h0) ** 2).sum()
+    outputs = [cost, *S.grad(cost, [w, u])]
+    f = S.compile([x, h0], outputs, device="cpu")
+    oracle = S.compile([x, h0], outputs, device="numpy")
+    for batch in (3, 2):  # a second batch size is a second signature
+        values = rng.standard_normal((6, batch, 4)), rng.standard_normal((batch, 5))
+        for got, want in zip(f(*values), oracle(*values)):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    loops = [step for step, *_ in f._program.steps if isinstance(step, Loop)]
+    assert len(loops) == 2
+    for loop in loops:
+        assert len(loop.steps) == 2 and all(s is not loop.generic for s in loop.steps.values())
