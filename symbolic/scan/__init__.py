@@ -4,7 +4,9 @@
 - `op.py`: the `Scan` op: types, the loop, pickling;
 - `parts.py`: the pieces of a loop and the graph queries loops need;
 - `hoist.py`: work that does not depend on the step, moved out when the loop is built;
-- `grad.py`: backpropagation through time;
+- `grad.py`: backpropagation through time; `residuals.py`: the forward values it reads;
+- `shapes.py`: shapes recomputed from operands' shapes (for the backward step);
+- `loop.py`: running the steps, stacking rows;
 - `rewrite.py`: the optimizer's loop phase (merge, prune, optimize the inner graph).
 """
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 from symbolic.graph import Variable, tensor, toposort
 from symbolic.linalg import MatMul
 from symbolic.scan.parts import LoopParts, dependence, frontier, is_cheap
+from symbolic.scan.residuals import FIXED, PER_STEP
 from symbolic.shape import DimShuffle, dim, expand_dims, reshape
-
-PER_STEP, FIXED = 1, 2  # dependence flags: on a sequence slice or state; on a non-sequence
 
 
 def step_dependence(parts: LoopParts) -> dict[int, int]:

@@ -60,13 +60,22 @@ def _merge_key(node) -> tuple:
 
 def _rebuild(group: list, inputs: list, used: set, log: RewriteLog) -> dict:
     """The group as one pruned, optimized node on `inputs`: {id(old output): new output}."""
-    from symbolic.optimizer.phases import optimize_graph
+    parts, sources = _merged(group, inputs, log)
+    kept = _pruned(parts, sources, used, log)
+    new, place = _optimized(parts, len(parts.states), group[0], log)
+    mapping = {}
+    for p, j in zip(place, kept):
+        for old in sources[j]:
+            mapping[id(old)] = new.outputs[p]
+    return mapping
 
-    first_node = group[0]
-    parts = LoopParts.of(first_node.op.make_node(*inputs))
+
+def _merged(group: list, inputs: list, log: RewriteLog) -> tuple[LoopParts, list]:
+    """The parts of one loop with the union of the group's mapped outputs, and for each of
+    its outputs the group's old outputs it stands for."""
+    parts = LoopParts.of(group[0].op.make_node(*inputs))
     k = len(parts.states)
-    # merge: the union of the mapped outputs; sources[j] lists the old outputs of output j
-    sources = [[o] for o in first_node.outputs]
+    sources = [[o] for o in group[0].outputs]
     position = {id(y): m for m, y in enumerate(parts.mapped)}
     for node in group[1:]:
         log.record("scan_merge")
@@ -80,20 +89,24 @@ def _rebuild(group: list, inputs: list, used: set, log: RewriteLog) -> dict:
                 parts.mapped.append(y)
                 sources.append([])
             sources[k + position[id(y)]].append(out)
-    # prune: keep what is read, and the states what is kept needs
+    return parts, sources
+
+
+def _pruned(parts: LoopParts, sources: list, used: set, log: RewriteLog) -> list[int]:
+    """Keep the outputs something reads and the states they need; returns the kept outputs'
+    old positions (states, then mapped outputs), the parts cut down to them."""
+    k = len(parts.states)
     keep = [j for j, olds in enumerate(sources) if any(id(o) in used for o in olds)]
     states = {j for j in keep if j < k}
     while True:
-        roots = [parts.new_states[j] for j in sorted(states)] + [
-            parts.mapped[j - k] for j in keep if j >= k
-        ]
+        roots = [parts.new_states[j] for j in sorted(states)]
+        roots += [parts.mapped[j - k] for j in keep if j >= k]
         leaves = {id(v) for v in graph_inputs(roots)}
         needed = states | {j for j, v in enumerate(parts.states) if id(v) in leaves}
         if needed == states:
             break
         states = needed
-    kept_states = sorted(states)
-    kept_mapped = [j for j in keep if j >= k]
+    kept_states, kept_mapped = sorted(states), [j for j in keep if j >= k]
     if len(kept_states) + len(kept_mapped) < len(sources):
         log.record("scan_prune")
     parts.states = [parts.states[j] for j in kept_states]
@@ -101,24 +114,26 @@ def _rebuild(group: list, inputs: list, used: set, log: RewriteLog) -> dict:
     parts.stacked = [parts.stacked[j] for j in kept_states]
     parts.new_states = [parts.new_states[j] for j in kept_states]
     parts.mapped = [parts.mapped[j - k] for j in kept_mapped]
+    return kept_states + kept_mapped
+
+
+def _optimized(parts: LoopParts, n_states: int, first, log: RewriteLog):
+    """The node of the parts with its inner graph optimized (keeping the graph as it was, as
+    the op's `source`), and where each kept output went: mapped outputs the optimizer made
+    equal are stacked once."""
+    from symbolic.optimizer.phases import optimize_graph
+
     source = parts.outputs()
     parts.set_outputs(optimize_graph(source, log))
-    # mapped outputs the optimizer made equal are stacked once
-    kept, k_kept = kept_states + kept_mapped, len(kept_states)
-    at, first = {}, []  # id(output) -> its position among the unique ones; their first index
+    at, first_of = {}, []  # id(output) -> its place among the distinct ones; their first index
     for m, y in enumerate(parts.mapped):
         if id(y) not in at:
-            at[id(y)] = len(first)
-            first.append(m)
-    place = list(range(k_kept)) + [k_kept + at[id(y)] for y in parts.mapped]
-    source = source[:k_kept] + [source[k_kept + m] for m in first]
-    parts.mapped = [parts.mapped[m] for m in first]
+            at[id(y)] = len(first_of)
+            first_of.append(m)
+    place = list(range(n_states)) + [n_states + at[id(y)] for y in parts.mapped]
+    source = source[:n_states] + [source[n_states + m] for m in first_of]
+    parts.mapped = [parts.mapped[m] for m in first_of]
     parts.drop_unused(also=source)
-    op = first_node.op
-    new = parts.node(op.step_name, op.step_location, source)
-    new.location = first_node.location
-    mapping = {}
-    for p, j in zip(place, kept):
-        for old in sources[j]:
-            mapping[id(old)] = new.outputs[p]
-    return mapping
+    new = parts.node(first.op.step_name, first.op.step_location, source)
+    new.location = first.location
+    return new, place
