@@ -210,7 +210,7 @@ def _split_return(returned, describe: str) -> tuple[list[Variable], list[tuple]]
         outputs, updates = [], returned
     elif isinstance(returned, tuple) and len(returned) == 2:
         first, second = returned
-        if _is_update_list(second):
+        if _is_update_list(second) or (isinstance(second, (list, tuple)) and not second):
             outputs, updates = first, second
         elif _is_update_list(first):
             outputs, updates = second, first

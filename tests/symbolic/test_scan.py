@@ -119,6 +119,20 @@ def test_scan_updates_thread_through_the_steps(device, rng):
     close(total.get_value(), want)
 
 
+def test_scan_step_return_forms():
+    x = S.matrix("x")
+    s = S.shared(np.zeros(2, np.float32), name="s")
+    for returned in [
+        lambda x_t: (x_t, []),
+        lambda x_t: (x_t, {}),
+        lambda x_t: ([x_t], {s: s + x_t}),
+        lambda x_t: ({s: s + x_t}, x_t),
+    ]:
+        out, updates = S.scan(returned, sequences=x)
+        assert isinstance(out, S.Variable) and out.ndim == 2
+        assert list(updates) in ([], [s])
+
+
 def test_scan_step_returning_only_updates(device):
     state = S.shared(np.array(1.0), name="state")
     outputs, updates = S.scan(lambda: [(state, state * 3.0)], n_steps=4)
