@@ -128,21 +128,7 @@ def scan_grad(op, inputs, outputs, output_grads) -> list[Variable | None]:
         return renamed.get(id(v), v)
 
     # the backward loop: carries, accumulators, then the stacked values it hands out
-    for (_, carry, start), g in zip(carries, new_carries):
-        back.states.append(carry)
-        back.initials.append(start)
-        back.new_states.append(zeros_like(carry) if g is None else cast(inner(g), carry.dtype))
-        back.stacked.append(False)
-    accumulators = {}
-    for j, (w, ss) in enumerate(zip(fwd.fixed, shares)):
-        added = [inner(s.operands[0]) for s in ss if s.kind == "add"]
-        if added:
-            acc = tensor(f"d({w.name})", w.dtype, w.type.shape)
-            accumulators[j] = len(back.states)
-            back.states.append(acc)
-            back.initials.append(zeros_like(fwd.outer_fixed[j]))
-            back.new_states.append(cast(add(acc, total(added)), acc.dtype))
-            back.stacked.append(False)
+    accumulators = _add_states(back, fwd, carries, new_carries, shares, inner)
     emitted: dict[int, int] = {}
     for v in stacked_needs:
         if id(v) not in stacks and id(inner(v)) not in emitted:
@@ -171,6 +157,27 @@ def scan_grad(op, inputs, outputs, output_grads) -> list[Variable | None]:
         if pieces:
             grads[1 + s + k_states + j] = cast(total(pieces), w.dtype)
     return grads
+
+
+def _add_states(back: LoopParts, fwd: LoopParts, carries, new_carries, shares, inner) -> dict:
+    """The backward loop's states: one carry per float state (λ), then one accumulator per
+    non-sequence with shares added step by step. Returns {non-sequence index: state index}."""
+    for (_, carry, start), g in zip(carries, new_carries):
+        back.states.append(carry)
+        back.initials.append(start)
+        back.new_states.append(zeros_like(carry) if g is None else cast(inner(g), carry.dtype))
+        back.stacked.append(False)
+    accumulators = {}
+    for j, (w, ss) in enumerate(zip(fwd.fixed, shares)):
+        added = [inner(s.operands[0]) for s in ss if s.kind == "add"]
+        if added:
+            acc = tensor(f"d({w.name})", w.dtype, w.type.shape)
+            accumulators[j] = len(back.states)
+            back.states.append(acc)
+            back.initials.append(zeros_like(fwd.outer_fixed[j]))
+            back.new_states.append(cast(add(acc, total(added)), acc.dtype))
+            back.stacked.append(False)
+    return accumulators
 
 
 def _seeds(fwd: LoopParts, output_grads, back: LoopParts):
