@@ -214,3 +214,29 @@ def test_scan_taps_dictionaries(device):
     np.testing.assert_array_equal(compiled([x], out, device)(np.array([1.0, 2.0])), [2, 4])
     with pytest.raises(NotImplementedError, match="taps"):
         S.scan(lambda a, b, s: s, sequences=x, outputs_info={"initial": x[0], "taps": [-2]})
+
+
+def test_scan_reused_buffers_give_the_oracle_on_every_call(device, rng):
+    x = S.tensor3("x", "float64")
+    hs, _ = S.scan(lambda x_t, h: S.tanh(h + x_t), sequences=x, outputs_info=S.zeros_like(x[0]))
+    cost = (hs * hs).sum()  # the stacked rows are an intermediate: their buffer is reused
+    outputs = [cost, S.grad(cost, x)]
+    f, oracle = compiled([x], outputs, device), compiled([x], outputs, "numpy")
+    for _ in range(3):
+        data = rng.standard_normal((5, 2, 3))
+        for got, want in zip(f(data), oracle(data)):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_rows_shared_while_one_array_then_copied():
+    from symbolic.scan.loop import Rows, new_buffer
+
+    rows = Rows(3, 2, new_buffer)
+    a = np.arange(2.0)
+    rows.store(0, [a, a])  # one array: one buffer
+    rows.store(1, [a + 1, a + 1])  # two arrays from here on: the second gets its own copy
+    rows.store(2, [a + 2, a * 10])
+    first, second = rows.result()
+    np.testing.assert_array_equal(first, [[0, 1], [1, 2], [2, 3]])
+    np.testing.assert_array_equal(second, [[0, 1], [1, 2], [0, 10]])
+    assert first is not second
