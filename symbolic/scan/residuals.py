@@ -56,9 +56,11 @@ class ForwardValues:
         return self.shapes[id(x)]
 
     def value(self, v: Variable) -> Variable:
-        if id(v) not in self.memo:
-            self.memo[id(v)] = self._resolve(v)
-        return self.memo[id(v)]
+        node = v.owner  # shape(x) is resolved once per x, however many shape nodes read x
+        key = ("shape", id(node.inputs[0])) if node and isinstance(node.op, Shape) else id(v)
+        if key not in self.memo:
+            self.memo[key] = self._resolve(v)
+        return self.memo[key]
 
     def _resolve(self, v: Variable) -> Variable:
         if is_cheap(v, self.free):
