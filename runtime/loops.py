@@ -10,8 +10,8 @@ checked after each step, non-sequences), so when a loop starts it knows them all
 compiles its step again from the inner graph as it was before optimization, with those shapes
 static and its small integer non-sequences (the shapes a gradient step reads) as constants:
 with every shape known, the optimizer drops the sum_to nodes that broadcasting might have
-needed and fuses across them (the LSTM's backward step goes from 40 nodes and 12 kernels to 9
-nodes and 2). Each signature is compiled once per function (its library is cached like any
+needed and fuses across them (the LSTM's backward step goes from 40 nodes and 12 kernels to 4
+nodes and 1). Each signature is compiled once per function (its library is cached like any
 other); past MAX_SIGNATURES a loop runs its generic step.
 """
 
