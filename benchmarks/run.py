@@ -1,7 +1,8 @@
 """The CPU backend's benchmark suite: our compiled functions against NumPy, numexpr, PyTensor,
 JAX and PyTorch, side by side in one process (G1 in fresh child processes).
 
-    python benchmarks/run.py [--device cpu|numpy|cuda] [--only E1,E2,M1,C1,O1,G1] [--repeat N]
+    python benchmarks/run.py [--device cpu|numpy|cuda] [--only E1,E2,M1,C1,R1,O1,G1]
+                             [--repeat N]
                              [--threads 2] [--json out.json]
 
 Prints the machine, the thread settings, and a table: our median time, the target and whether
@@ -27,6 +28,7 @@ TARGETS = {
     "E2": 5e-3,
     "M1": 14.5e-3,
     "C1": 14e-3,
+    "R1": 28e-3,
     "O1": 3e-6,
     "O1 trusted": 1.5e-6,
     "G1 cold": 0.5,
@@ -39,6 +41,7 @@ TOLERANCES = {
     "M1": (1e-3, 1e-3),
     "C1": (1e-3, 1e-3),
     "O1": (0, 0),
+    "R1": (1e-3, 1e-6),  # gradients of up to 0.03, accumulated over 50 steps in float32
 }
 # XLA's CPU backend reads no thread-count flag offline; see harness.configure_threads.
 XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false"
@@ -57,8 +60,9 @@ def check(result, reference, tolerance) -> str | None:
     return None
 
 
-def time_one(build, inputs, reference, tolerance, repeat: int, per_call: bool):
-    """Median seconds per call of what `build` returns, or a string saying why there is none."""
+def time_one(build, inputs, reference, tolerance, repeat: int, per_call: bool, result=None):
+    """Median seconds per call of what `build` returns, or a string saying why there is none.
+    `result` turns what a call returns into what is compared with the reference."""
     try:
         fn = build(*inputs)
     except ImportError:
@@ -68,7 +72,8 @@ def time_one(build, inputs, reference, tolerance, repeat: int, per_call: bool):
     except Exception as e:  # report it and go on with the other peers
         return f"error: {type(e).__name__}: {str(e).splitlines()[0][:60] if str(e) else ''}"
     try:
-        wrong = check(fn(), reference, tolerance)  # also the warm-up (JIT compiles here)
+        value = fn()  # also the warm-up (JIT compiles here)
+        wrong = check(value if result is None else result(value), reference, tolerance)
         if wrong:
             return wrong
         if per_call:
@@ -82,15 +87,15 @@ def run_in_process(name: str, spec: dict, device: str, repeat: int) -> dict:
     inputs = spec["inputs"]()
     reference = spec["reference"](*inputs)
     tolerance = TOLERANCES[name.split()[0]]
-    per_call = spec.get("per_call", False)
+    per_call, result = spec.get("per_call", False), spec.get("result")
     row = {"workload": name, "size": spec["size"], "target_s": TARGETS[name]}
 
     def ours(*args):
         return spec["ours"](device, *args)
 
-    row["ours_s"] = time_one(ours, inputs, reference, tolerance, repeat, per_call)
+    row["ours_s"] = time_one(ours, inputs, reference, tolerance, repeat, per_call, result)
     row["peers"] = {
-        peer: time_one(spec["peers"][peer], inputs, reference, tolerance, repeat, per_call)
+        peer: time_one(spec["peers"][peer], inputs, reference, tolerance, repeat, per_call, result)
         if peer in spec["peers"]
         else "n/a"
         for peer in PEERS
@@ -187,7 +192,7 @@ def print_table(rows: list[dict], peers=PEERS) -> None:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", choices=("cpu", "numpy", "auto", "cuda"))
-    parser.add_argument("--only", default="E1,E2,M1,C1,O1,G1", help="comma-separated workloads")
+    parser.add_argument("--only", default="E1,E2,M1,C1,R1,O1,G1", help="comma-separated workloads")
     parser.add_argument("--repeat", type=int, default=10, help="timed calls per measurement")
     parser.add_argument(
         "--cold-repeat", type=int, default=3, help="G1: fresh processes per measurement"
@@ -196,7 +201,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--json", help="write the results to this file")
     args = parser.parse_args(argv)
     only = [w.strip().upper() for w in args.only.split(",") if w.strip()]
-    unknown = set(only) - {"E1", "E2", "M1", "C1", "O1", "G1"}
+    unknown = set(only) - {"E1", "E2", "M1", "C1", "R1", "O1", "G1"}
     if unknown:
         parser.error(f"unknown workloads {sorted(unknown)}")
 
@@ -205,18 +210,22 @@ def main(argv=None) -> dict:
     threads.update(harness.configure_pytensor())
     import bench_conv
     import bench_elementwise
+    import bench_lstm
     import bench_mlp
     import bench_overhead
 
     threads.update(harness.apply_library_threads(args.threads))
     if args.device == "cuda":
-        return run_cuda([w for w in only if w not in ("G1", "C1")], args)  # cpu-only workloads
+        return run_cuda(
+            [w for w in only if w not in ("G1", "C1", "R1")], args
+        )  # cpu-only workloads
     in_process = {
         "E1": [("E1", bench_elementwise.E1)],
         "E2": [("E2", bench_elementwise.E2)],
         "M1": [("M1", bench_mlp.M1)],
         "C1": [("C1", bench_conv.C1)],
         "O1": [("O1", bench_overhead.O1), ("O1 trusted", bench_overhead.O1_TRUSTED)],
+        "R1": [("R1", bench_lstm.R1)],
     }
     machine = harness.machine()
     print(

@@ -19,6 +19,7 @@ import numpy as np
 
 from runtime.indexing_plan import plan_gather, plan_scatter
 from runtime.layout import as_matrix_view, contiguous_strides, element_strides, merge_axes
+from runtime.loops import node_step, nodes_with_inner
 from runtime.memory import keep_freed_memory
 from runtime.numpy_backend import NumpyProgram
 from symbolic.codegen.kernel import describe, structure_key
@@ -297,7 +298,7 @@ def build_cpu_program(fgraph: FunctionGraph, leaves: list):
 
     keep_freed_memory()
     described = []
-    for i, node in enumerate(fgraph.nodes):
+    for i, node in enumerate(nodes_with_inner(fgraph.nodes)):  # loops' inner nodes too
         kernel = describe(node)
         if kernel is not None:
             described.append((f"k{i}_{node.op.name}", node, kernel))
@@ -323,7 +324,7 @@ def build_cpu_program(fgraph: FunctionGraph, leaves: list):
             steps[id(node)] = step if kernel.kind in RUNNER_KINDS else step.__call__
 
     def make_step(node):
-        return steps.get(id(node), node.op.perform)
+        return steps.get(id(node)) or node_step(node, make_step, build_cpu_program)
 
     module = runner()
     if module is None:

@@ -110,6 +110,7 @@ from symbolic.reduction import (
     sum,
     var,
 )
+from symbolic.scan import scan
 from symbolic.shape import dimshuffle, expand_dims, flatten, reshape, squeeze, transpose
 
 __version__ = "0.1.0"

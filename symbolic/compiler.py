@@ -52,18 +52,19 @@ def _check_inputs(inputs) -> list[Variable]:
     return inputs
 
 
-def _check_updates(updates) -> list[tuple]:
+def check_updates(updates, where: str = "") -> list[tuple]:
+    """The (shared, value) pairs of a dict or list, checked; `where` starts every message."""
     checked, seen = [], set()
-    for target, value in _pairs(updates, "updates"):
+    for target, value in _pairs(updates, f"{where}updates"):
         if not isinstance(target, SharedVariable):
-            raise TypeError(f"update targets must be shared variables; got {target!r}")
+            raise TypeError(f"{where}update targets must be shared variables; got {target!r}")
         if id(target) in seen:
-            raise ValueError(f"shared variable {target.name!r} is updated twice")
+            raise ValueError(f"{where}shared variable {target.name!r} is updated twice")
         seen.add(id(target))
         value = as_variable(value, [target])
         if value.dtype != target.dtype or value.ndim != target.ndim:
             raise TypeError(
-                f"the update of shared variable {target.name!r} "
+                f"{where}the update of shared variable {target.name!r} "
                 f"({target.ndim}-d {target.dtype}) has type {value.type}; cast it "
                 f"with .astype({target.dtype!r})"
             )
@@ -155,7 +156,7 @@ def compile(
     inputs = _check_inputs(inputs)
     single = not isinstance(outputs, (list, tuple))
     outputs = [as_variable(o) for o in ([outputs] if single else outputs)]
-    updates = _check_updates(updates)
+    updates = check_updates(updates)
     updates = _with_default_updates(updates, outputs + [v for _, v in updates])
     expressions = _substitute(givens, outputs + [v for _, v in updates])
     input_ids = {id(v) for v in inputs}

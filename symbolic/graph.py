@@ -272,7 +272,8 @@ def clone_replace(outputs: Sequence[Variable], replace: dict) -> list[Variable]:
         new_inputs = [memo.get(id(i), i) for i in node.inputs]
         if all(a is b for a, b in zip(new_inputs, node.inputs)):
             continue
-        new_outputs = node.op.make_node(*new_inputs).outputs
-        for old, new in zip(node.outputs, new_outputs):
+        rebuilt = node.op.make_node(*new_inputs)
+        rebuilt.location = node.location  # where the user built it, for error messages
+        for old, new in zip(node.outputs, rebuilt.outputs):
             memo[id(old)] = new
     return [memo.get(id(o), o) for o in outputs]

@@ -1,7 +1,8 @@
 """debugprint: an indented text tree of a graph, Theano-style.
 
 Each node is printed with an id; a sub-tree met a second time is printed as its first line
-only (ending in "···"), so shared sub-graphs appear once.
+only (ending in "···"), so shared sub-graphs appear once (a node of several outputs prints
+its inputs under the first of its outputs met). A scan's inner graph follows the trees.
 """
 
 from __future__ import annotations
@@ -39,33 +40,52 @@ def _line(var: Variable, vid: str) -> str:
 
 
 def render(roots: list[tuple[str | None, Variable]]) -> str:
-    """The tree under each root, each after its heading (if any); ids run across all roots."""
-    ids, labels, lines = _ids(), {}, []
+    """The tree under each root, each after its heading (if any); ids run across all roots.
+    A node with an inner graph (a scan) is followed, after all roots, by its inner graph."""
+    printer = _Printer()
     for heading, out in roots:
+        printer.tree(out, heading)
+    for node, label in printer.loops:  # grows while nested loops are met
+        printer.lines.append(
+            f"inner graph of {node.op.name} [id {label}], {node.op.describe_step()}:"
+        )
+        for heading, out in node.op.inner_roots():
+            printer.tree(out, heading)
+    return "\n".join(printer.lines)
+
+
+class _Printer:
+    def __init__(self):
+        self.ids, self.labels, self.lines = _ids(), {}, []
+        self.expanded: set[int] = set()  # nodes whose inputs are printed (once per node)
+        self.loops: list = []  # (node, label) of the nodes with an inner graph met so far
+
+    def tree(self, out: Variable, heading: str | None) -> None:
         if heading:
-            lines.append(heading)
+            self.lines.append(heading)
         stack = [(out, "", "")]  # (variable, prefix of its line, prefix of its children's)
         while stack:
             var, first, rest = stack.pop()
-            seen = id(var) in labels
-            if not seen:
-                labels[id(var)] = next(ids)
-            expand = var.owner is not None and not seen
-            lines.append(
-                first + _line(var, labels[id(var)]) + (" ···" if seen and var.owner else "")
-            )
-            if expand:
-                children = var.owner.inputs
-                for k in reversed(range(len(children))):
-                    last = k == len(children) - 1
-                    stack.append(
-                        (
-                            children[k],
-                            rest + ("└─ " if last else "├─ "),
-                            rest + ("   " if last else "│  "),
-                        )
+            if id(var) not in self.labels:
+                self.labels[id(var)] = next(self.ids)
+            node = var.owner
+            expand = node is not None and id(node) not in self.expanded
+            more = " ···" if node is not None and not expand else ""
+            self.lines.append(first + _line(var, self.labels[id(var)]) + more)
+            if not expand:
+                continue
+            self.expanded.add(id(node))
+            if hasattr(node.op, "inner_roots"):
+                self.loops.append((node, self.labels[id(var)]))
+            for k in reversed(range(len(node.inputs))):
+                last = k == len(node.inputs) - 1
+                stack.append(
+                    (
+                        node.inputs[k],
+                        rest + ("└─ " if last else "├─ "),
+                        rest + ("   " if last else "│  "),
                     )
-    return "\n".join(lines)
+                )
 
 
 def debugprint(obj, file=None) -> str:

@@ -12,15 +12,18 @@ from symbolic.optimizer.rewriter import RewriteLog, fold_constants, rewrite_to_f
 
 def optimize_graph(outputs: Sequence[Variable], log: RewriteLog | None = None) -> list[Variable]:
     """The outputs rewritten by every phase: merge → constant folding → canonicalize →
-    stabilize → specialize → fuse. Each phase runs to a fixed point; merging of equal nodes
-    and constants happens inside every pass."""
+    stabilize → specialize → loops → fuse. Each phase runs to a fixed point; merging of equal
+    nodes and constants happens inside every pass. The loops phase optimizes the inner graph
+    of every scan with these same phases (symbolic/scan/rewrite.py)."""
     from symbolic.optimizer.fusion import fuse
     from symbolic.optimizer.rules import SPECIALIZE
+    from symbolic.scan.rewrite import optimize_loops
 
     log = log if log is not None else RewriteLog()
     with collector_paused():
         outputs = stabilize_graph(outputs, log)
         outputs = rewrite_to_fixed_point(outputs, SPECIALIZE, log, fold=fold_constants)
+        outputs = optimize_loops(outputs, log)
         return fuse(outputs, log)
 
 

@@ -127,7 +127,8 @@ class Rewriter:
         if known is not None:
             return known
         if any(a is not b for a, b in zip(inputs, node.inputs)):
-            node = node.op.make_node(*inputs)
+            location, node = node.location, node.op.make_node(*inputs)
+            node.location = location  # where the user built it, for error messages
         self.nodes[key] = node
         return node
 

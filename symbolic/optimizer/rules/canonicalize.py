@@ -36,6 +36,7 @@ from symbolic.elemwise import (
 )
 from symbolic.graph import Constant, Variable, constant
 from symbolic.optimizer.pattern import C, P, Rule, V
+from symbolic.optimizer.rules.slices import SLICES
 from symbolic.reduction import Reduce
 from symbolic.scalar_ops import SCALAR_OPS
 from symbolic.shape import Reshape, dimshuffle, static_entries
@@ -386,4 +387,4 @@ SHAPES = [
     ),
 ]
 
-CANONICALIZE: list[Rule] = IDENTITIES + NORMAL_FORMS + CONSTANTS + CASTS + SHAPES
+CANONICALIZE: list[Rule] = IDENTITIES + NORMAL_FORMS + CONSTANTS + CASTS + SHAPES + SLICES

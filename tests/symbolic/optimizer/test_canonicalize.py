@@ -153,7 +153,24 @@ REWRITTEN = [
     ("useless_broadcast_to", [T34], lambda t: S.broadcast_to(t, (3, 4)), [], ["broadcast_to"]),
     ("sum_to_own_shape", [V], lambda x: SumTo()(x, shape_of(x)), [], ["sum_to"]),
     ("broadcast_to_own_shape", [M], lambda m: S.broadcast_to(m, m.shape), [], ["broadcast_to"]),
+    (
+        "join_slice_gradients",
+        [M, M],
+        lambda m, g: sliced_into_zeros(m, g, [(0, 1), (1, 2), (2, None)]),
+        ["concatenate"],
+        ["inc_subtensor", "add"],
+    ),
 ]
+
+
+def sliced_into_zeros(m, g, bounds):
+    """Σ_k inc_subtensor(zeros_like(m)[:, a:b], g[:, a:b]): the gradient of m's column slices."""
+    terms = [S.inc_subtensor(S.zeros_like(m)[:, a:b], g[:, a:b] * 2.0) for a, b in bounds]
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    return total
+
 
 # (id, input spec, expression builder, ops that must stay)
 KEPT = [
@@ -183,6 +200,18 @@ KEPT = [
         [I8],
         lambda i: (i + 100) + S.constant(100, "int64"),
         ["add", "add"],
+    ),
+    (  # a gap at column 1: not one join
+        "slices_with_a_gap",
+        [M, M],
+        lambda m, g: sliced_into_zeros(m, g, [(0, 1), (2, None)]),
+        ["inc_subtensor", "inc_subtensor", "add"],
+    ),
+    (  # the last slice stops before the end (its size is unknown)
+        "slices_short_of_the_end",
+        [M, M],
+        lambda m, g: sliced_into_zeros(m, g, [(0, 1), (1, 2)]),
+        ["inc_subtensor", "inc_subtensor", "add"],
     ),
 ]
 

@@ -1,0 +1,119 @@
+"""The forward values a backward step reads, and how it gets each one (see grad.py).
+
+Backward, a step needs forward values: gate activations, the states before the step, shapes
+for sum_to. Each is free (the backward loop reads it anyway), rebuilt from other values (views,
+broadcasts), a shape computed from input shapes (once before the loop, or per step), hoisted
+(no step changes it), or stored by the forward loop as an extra stacked output (a residual).
+"""
+
+from __future__ import annotations
+
+from symbolic.alloc import BroadcastTo
+from symbolic.graph import Constant, Variable, tensor
+from symbolic.scan.parts import LoopParts, is_cheap
+from symbolic.scan.shapes import shape_rule, size_rule
+from symbolic.shape import DimShuffle, Reshape, Shape, shape_of
+
+PER_STEP, FIXED, ADJOINT = 1, 2, 4  # what a value of the backward step depends on
+# Recomputed by the backward step from their inputs rather than stored: they cost nothing
+# (views) or make a larger value from a smaller one (broadcasts).
+RECOMPUTED = (BroadcastTo, DimShuffle, Reshape)
+
+
+class ForwardValues:
+    """What the backward step uses for each forward value it reads (`value(v)`): v itself
+    where it is free (what the backward loop reads anyway, constants, views of those); views
+    and broadcasts rebuilt on their operands' values (zeros_like(z) needs only z's shape);
+    shapes computed once before the loop when they follow from the inputs' shapes, else
+    recomputed per step from their operands' shapes (shapes.py); else a placeholder for v,
+    stored by the forward loop (`stored`) or, when no step changes it, computed once before
+    the loop (`hoisted`: pairs of placeholder and outer value)."""
+
+    def __init__(self, fwd: LoopParts, flags: dict, free: set):
+        self.fwd, self.flags, self.free, self.memo = fwd, flags, free, {}
+        self.shapes: dict[int, Variable] = {}
+        self.stored: list[tuple[Variable, Variable]] = []
+        self.hoisted: list[tuple[Variable, Variable]] = []
+        # the shape of each inner input, computed outside the loop
+        self.outer_shapes = {id(v): shape_of(x) for v, x in zip(fwd.states, fwd.initials)}
+        self.outer_shapes.update(
+            (id(v), shape_of(x)[1:]) for v, x in zip(fwd.slices, fwd.sequences)
+        )
+        self.outer_shapes.update((id(v), shape_of(x)) for v, x in zip(fwd.fixed, fwd.outer_fixed))
+
+    def flag(self, v: Variable) -> int:
+        """What v depends on; for a value built here, what its operands depend on."""
+        if id(v) not in self.flags:
+            self.flags[id(v)] = 0
+            for i in v.owner.inputs if v.owner is not None else ():
+                self.flags[id(v)] |= self.flag(i)
+        return self.flags[id(v)]
+
+    def shape(self, x: Variable) -> Variable:
+        """The shape node of x, one per x."""
+        if id(x) not in self.shapes:
+            self.shapes[id(x)] = shape_of(x)
+        return self.shapes[id(x)]
+
+    def value(self, v: Variable) -> Variable:
+        node = v.owner  # shape(x) is resolved once per x, however many shape nodes read x
+        key = ("shape", id(node.inputs[0])) if node and isinstance(node.op, Shape) else id(v)
+        if key not in self.memo:
+            self.memo[key] = self._resolve(v)
+        return self.memo[key]
+
+    def _resolve(self, v: Variable) -> Variable:
+        if is_cheap(v, self.free):
+            return v
+        node = v.owner
+        if node is not None and isinstance(node.op, RECOMPUTED):
+            return _rebuilt(node, [self.value(i) for i in node.inputs]).outputs[v.index]
+        outer = self.outside(v)
+        if outer is not None:
+            return self._hoist(v, outer)
+        rule = self.shape_rule(v)
+        if rule is not None:
+            op, reads = rule
+            return _rebuilt(node, [self.value(i) for i in reads], op).outputs[0]
+        if not self.flag(v) & PER_STEP:
+            return self._hoist(v, self.fwd.outer_of_invariant(v))
+        inner = tensor(f"residual{len(self.stored)}[t]", v.dtype, v.type.shape)
+        self.stored.append((v, inner))
+        return inner
+
+    def shape_rule(self, v: Variable):
+        """For v = shape(x) or size(x): (op, what it reads) computing it from x's operands."""
+        node = v.owner
+        if node is not None and isinstance(node.op, Shape):
+            return shape_rule(node.inputs[0], self.shape)
+        return size_rule(v, self.shape)
+
+    def outside(self, v: Variable) -> Variable | None:
+        """v computed before the loop, when it is a shape or size that depends on the shapes
+        of the loop's inputs only (they are the same at every step: rows of one sequence,
+        states as checked, non-sequences), or on values no step changes; else None."""
+        if isinstance(v, Constant):
+            return v
+        node = v.owner
+        if not self.flag(v) & (PER_STEP | ADJOINT):
+            return self.fwd.outer_of_invariant(v)
+        if node is not None and isinstance(node.op, Shape) and node.inputs[0].owner is None:
+            return self.outer_shapes.get(id(node.inputs[0]))
+        rule = self.shape_rule(v) if node is not None else None
+        if rule is None:
+            return None
+        op, reads = rule
+        outer = [self.outside(i) for i in reads]
+        return None if any(o is None for o in outer) else op.make_node(*outer).outputs[0]
+
+    def _hoist(self, v: Variable, outer: Variable) -> Variable:
+        inner = tensor(v.name, v.dtype, v.type.shape)
+        self.hoisted.append((inner, outer))
+        return inner
+
+
+def _rebuilt(node, inputs: list[Variable], op=None):
+    """node's op (or `op`) applied to `inputs`, remembering where the user built node."""
+    new = (op or node.op).make_node(*inputs)
+    new.location = node.location
+    return new
