@@ -21,6 +21,17 @@ from symbolic.codegen.kernel import (
 from symbolic.dtypes import is_float
 
 SUM_BLOCK = 1024  # float32 terms per partial sum (see CRenderer.sum_loop)
+# An elementwise kernel's tiles: TILE elements, fewer where the tile buffers of all its
+# arguments would take more than TILE_BYTES of a thread's stack (64 float64 arguments: 128)
+TILE, TILE_BYTES = 1024, 1 << 16
+
+
+def tile_length(arg_dtypes) -> int:
+    row = sum(np.dtype(d).itemsize for d in arg_dtypes)
+    tile = TILE
+    while tile > 16 and tile * row > TILE_BYTES:
+        tile //= 2
+    return tile
 
 
 class CRenderer(CStyleLanguage):
@@ -48,11 +59,22 @@ class CRenderer(CStyleLanguage):
     # ---- elementwise ----------------------------------------------------------------------------
 
     def render_elementwise(self, k: ElementwiseKernel) -> list[str]:
+        """One vector loop for every layout. The iteration space is cut into tiles along its
+        last axis (a contiguous problem is one long row), the threads share the tiles, and an
+        argument whose stride along that axis is not 1 (a broadcast, a transpose, a reversed
+        view) goes through a buffer: copied in before the loop, or out after it for an output.
+        So the compiler vectorizes one unit-stride loop per kernel: a second, strided copy of
+        the loop made it emulate strided vector loads lane by lane, which took most of the
+        compile time of a module and ran no faster than copying."""
         program, scalars = k.program, k.scalar_inputs
         n_in = len(program.input_dtypes)
+        dtype_of = [*program.input_dtypes, *k.output_dtypes]
+        ctype_of = [*map(self.input_ctype, program.input_dtypes), *map(ctype, k.output_dtypes)]
         args = [a for a in range(n_in) if not scalars[a]] + [
             n_in + j for j in range(len(k.output_dtypes))
         ]
+        tile = tile_length([dtype_of[a] for a in args])
+        steps = ", ".join(f"t{a} = ndim ? strides[{a} * ndim + ndim - 1] : 1" for a in args)
         lines = [
             "const int64_t ndim = sizes[0];",
             "const int64_t *shape = sizes + 1;",
@@ -60,37 +82,11 @@ class CRenderer(CStyleLanguage):
             "for (int64_t d = 0; d < ndim; d++) n *= shape[d];",
             "if (n == 0) return;",
             *self.program_setup(program, program.input_dtypes, scalars),
-            *[self.pointer(f"p{a}", program.input_dtypes[a], a, True) for a in args if a < n_in],
-            *[
-                self.pointer(f"p{n_in + j}", d, n_in + j, False)
-                for j, d in enumerate(k.output_dtypes)
-            ],
-        ]
-
-        def body(index) -> list[str]:
-            element, outs = self.element(
-                program, program.input_dtypes, scalars, lambda a: f"p{a}[{index(a)}]"
-            )
-            stores = [
-                f"p{n_in + j}[{index(n_in + j)}] = {name};" for j, (name, _) in enumerate(outs)
-            ]
-            return element + stores
-
-        unit = " && ".join(f"strides[{a}] == 1" for a in args)
-        lines += block(
-            f"if (ndim == 0 || (ndim == 1 && {unit}))",
-            [
-                "/* contiguous: one flat loop */",
-                "SYM_PARALLEL_FOR_SIMD(n)",
-                *block("for (int64_t i = 0; i < n; i++)", body(lambda a: "i")),
-                "return;",
-            ],
-        )
-        # strided: the last axis is the inner loop; the outer index is decomposed into the
-        # other axes (no carried odometer, so threads can take any outer index)
-        lines += [
-            "/* strided: the last axis inner, the others decomposed from the outer index */",
-            "const int64_t inner = shape[ndim - 1], outer = n / inner;",
+            *[self.pointer(f"p{a}", dtype_of[a], a, a < n_in) for a in args],
+            "/* tiles of the last axis; the other axes are decomposed from the outer index */",
+            "const int64_t inner = ndim ? shape[ndim - 1] : 1;",
+            f"const int64_t tiles = (inner + {tile - 1}) / {tile};",
+            f"const int64_t {steps};",
             "SYM_PARALLEL_FOR(n)",
         ]
         offsets = ", ".join(f"a{a} = 0" for a in args)
@@ -99,18 +95,32 @@ class CRenderer(CStyleLanguage):
             "rest /= shape[d];",
             *[f"a{a} += at * strides[{a} * ndim + d];" for a in args],
         ]
-        steps = ", ".join(f"t{a} = strides[{a} * ndim + ndim - 1]" for a in args)
-        lines += block(
-            "for (int64_t o = 0; o < outer; o++)",
-            [
-                f"int64_t rest = o, {offsets};",
-                *block("for (int64_t d = ndim - 2; d >= 0; d--)", decompose),
-                f"const int64_t {steps};",
-                "#pragma omp simd",
-                *block("for (int64_t i = 0; i < inner; i++)", body(lambda a: f"a{a} + i * t{a}")),
-            ],
-        )
-        return lines
+        body = [
+            f"int64_t rest = o / tiles, {offsets};",
+            *block("for (int64_t d = ndim - 2; d >= 0; d--)", decompose),
+            f"const int64_t start = o % tiles * {tile};",
+            f"const int64_t len = inner - start < {tile} ? inner - start : {tile};",
+        ]
+        for a in args:
+            const = "const " if a < n_in else ""
+            body += [
+                f"{ctype_of[a]} b{a}[{tile}];",
+                f"{const}{ctype_of[a]} *{self.restrict} q{a} = t{a} == 1 ? p{a} + a{a} + start : b{a};",
+            ]
+        copies = {  # input a: buffer <- strided elements; output a: strided elements <- buffer
+            a: f"b{a}[i] = p{a}[a{a} + (start + i) * t{a}];"
+            if a < n_in
+            else f"p{a}[a{a} + (start + i) * t{a}] = b{a}[i];"
+            for a in args
+        }
+        outputs = args[len(args) - len(k.output_dtypes) :]
+        element, outs = self.element(program, program.input_dtypes, scalars, lambda a: f"q{a}[i]")
+        stores = [f"q{a}[i] = {name};" for a, (name, _) in zip(outputs, outs)]
+        loop = "for (int64_t i = 0; i < len; i++)"
+        body += [f"if (t{a} != 1) {loop} {copies[a]}" for a in args if a < n_in]
+        body += ["#pragma omp simd", *block(loop, element + stores)]
+        body += [f"if (t{a} != 1) {loop} {copies[a]}" for a in outputs]
+        return lines + block("for (int64_t o = 0; o < n / inner * tiles; o++)", body)
 
     # ---- reductions -------------------------------------------------------------------------
 

@@ -105,11 +105,8 @@ PRAGMAS = f"""\
 #define SYM_PRAGMA(x) _Pragma(#x)
 #if defined(_OPENMP)
 #define SYM_PARALLEL_FOR(n) SYM_PRAGMA(omp parallel for if ((n) >= {PARALLEL_MIN}) schedule(static))
-#define SYM_PARALLEL_FOR_SIMD(n) \\
-    SYM_PRAGMA(omp parallel for simd if (parallel: (n) >= {PARALLEL_MIN}) schedule(static))
 #else
 #define SYM_PARALLEL_FOR(n)
-#define SYM_PARALLEL_FOR_SIMD(n) SYM_PRAGMA(omp simd)
 #endif
 #if defined(__GNUC__)
 #define SYM_PREFETCH(p) __builtin_prefetch(p)
