@@ -16,9 +16,18 @@ import subprocess
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from runtime import cache
-from runtime.toolchain import find_c_compiler, machine_fingerprint, toolchain
+from runtime.toolchain import (
+    Toolchain,
+    find_c_compiler,
+    likely_toolchain,
+    machine_fingerprint,
+    recorded_toolchain,
+    remember,
+    toolchain,
+)
 
 __all__ = [
     "DEFAULT_FLAGS",
@@ -47,6 +56,8 @@ INSTALL_HINT = (
     "install a C compiler (Debian/Ubuntu: `apt install gcc`; Fedora: `dnf install gcc`; "
     "macOS: `xcode-select --install`) or set $CC to one"
 )
+
+T = TypeVar("T")
 
 _LOADED: dict[str, ctypes.CDLL] = {}  # key → library, so a second build in a process is free
 _warned_no_compiler = False
@@ -99,7 +110,7 @@ def build_shared_object(source: str, flags: Sequence[str] = DEFAULT_FLAGS) -> Pa
     Raises `CompileError` (with the compiler's output and the path of the source it tried,
     which is kept for reading) when the compiler fails, `NoCompilerError` when there is none.
     """
-    return _build(source, tuple(flags), rebuild=False)[1]
+    return _with_toolchain(lambda tools: _build(source, tuple(flags), tools, rebuild=False)[1])
 
 
 def build_library(source: str, flags: Sequence[str] = DEFAULT_FLAGS, units: int = 1) -> ctypes.CDLL:
@@ -112,7 +123,8 @@ def build_library(source: str, flags: Sequence[str] = DEFAULT_FLAGS, units: int 
     A cached library that fails to load (damaged in a way its digest did not catch) is
     rebuilt once; a fresh build that still fails to load raises `CompileError`.
     """
-    return _build_and_load(source, _with_units(tuple(flags), units))[0]
+    flags = _with_units(tuple(flags), units)
+    return _with_toolchain(lambda tools: _build_and_load(source, flags, tools)[0])
 
 
 def build_library_of(
@@ -131,7 +143,11 @@ def build_library_of(
     (symbolic.codegen.kernel.structure_key). A missing, garbled or stale index renders.
     """
     flags = _with_units(tuple(flags), units)
-    index = cache.key_of("index", structure, *_toolchain_parts(flags)[2])
+    return _with_toolchain(lambda tools: _build_indexed(structure, render, flags, tools))
+
+
+def _build_indexed(structure: str, render, flags: tuple[str, ...], tools: Toolchain):
+    index = cache.key_of("index", structure, *_key_parts(flags, tools)[1])
     known = cache.read_index(index)
     if known is not None:
         loaded = _LOADED.get(known)
@@ -146,7 +162,7 @@ def build_library_of(
             else:
                 _LOADED[known] = loaded
                 return loaded
-    loaded, key = _build_and_load(render(), flags)
+    loaded, key = _build_and_load(render(), flags, tools)
     if key != known:
         cache.write_index(index, key)
     return loaded
@@ -175,15 +191,46 @@ def _units(compile_flags: tuple[str, ...]) -> int:
     return 1
 
 
-def _build_and_load(source: str, flags: tuple[str, ...]) -> tuple[ctypes.CDLL, str]:
-    entry, path = _build(source, flags, rebuild=False)
+def _with_toolchain(build: Callable[[Toolchain], T]) -> T:
+    """`build(toolchain)` with the C compiler's toolchain.
+
+    Where no toolchain is recorded for the compiler yet, the first build is the probe: it
+    runs with what the probe builds find on most machines (`likely_toolchain`: one
+    `--version` run instead of five compiler runs, a tenth of a second of a cold start), and
+    its success records that toolchain. A build that fails then is probed for: when the
+    probe finds other flags, it builds again with them; else the failure stands.
+    """
+    compiler = find_c_compiler()
+    if compiler is None:
+        raise NoCompilerError(f"cannot build C source: {_why()}")
+    tools = recorded_toolchain(compiler)
+    if tools is not None:
+        return build(tools)
+    guess = likely_toolchain(compiler)
+    if guess is None:
+        return build(toolchain(compiler))
+    try:
+        result = build(guess)
+    except CompileError:
+        probed = toolchain(compiler)
+        if probed == guess:
+            raise
+        return build(probed)
+    remember(guess)
+    return result
+
+
+def _build_and_load(
+    source: str, flags: tuple[str, ...], tools: Toolchain
+) -> tuple[ctypes.CDLL, str]:
+    entry, path = _build(source, flags, tools, rebuild=False)
     loaded = _LOADED.get(entry.key)
     if loaded is not None:
         return loaded, entry.key
     try:
         loaded = ctypes.CDLL(str(path))
     except OSError:
-        entry, path = _build(source, flags, rebuild=True)
+        entry, path = _build(source, flags, tools, rebuild=True)
         try:
             loaded = ctypes.CDLL(str(path))
         except OSError as error:
@@ -194,13 +241,9 @@ def _build_and_load(source: str, flags: tuple[str, ...]) -> tuple[ctypes.CDLL, s
     return loaded, entry.key
 
 
-def _toolchain_parts(flags: tuple[str, ...]):
-    """(the toolchain, the compile flags, the parts of every key besides the source: flags,
-    compiler, machine)."""
-    compiler = find_c_compiler()
-    if compiler is None:
-        raise NoCompilerError(f"cannot build C source: {_why()}")
-    tools = toolchain(compiler)
+def _key_parts(flags: tuple[str, ...], tools: Toolchain):
+    """(the compile flags, the parts of every key besides the source: flags, compiler,
+    machine)."""
     compile_flags = (*REQUIRED_FLAGS, *flags, *tools.compile_flags)
     parts = (
         shlex.join(compile_flags),
@@ -209,11 +252,13 @@ def _toolchain_parts(flags: tuple[str, ...]):
         tools.version,
         machine_fingerprint(),
     )
-    return tools, compile_flags, parts
+    return compile_flags, parts
 
 
-def _build(source: str, flags: tuple[str, ...], rebuild: bool) -> tuple[cache.Entry, Path]:
-    tools, compile_flags, parts = _toolchain_parts(flags)
+def _build(
+    source: str, flags: tuple[str, ...], tools: Toolchain, rebuild: bool
+) -> tuple[cache.Entry, Path]:
+    compile_flags, parts = _key_parts(flags, tools)
     compiler = tools.compiler
     key = cache.key_of(source, *parts)
     entry = cache.Entry(cache.cache_dir(), key)
