@@ -12,7 +12,6 @@ from __future__ import annotations
 import ctypes
 import os
 import shlex
-import subprocess
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -306,6 +305,8 @@ def _build(
 
 def _run_compiler(commands: list[list[str]], source: Path) -> None:
     """Run the compiler command lines at once; `CompileError` with the first failure's output."""
+    import subprocess  # here: a warm start runs no compiler and does not import it
+
     running = [
         (argv, subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
         for argv in commands

@@ -15,13 +15,15 @@ import os
 import platform
 import shlex
 import shutil
-import subprocess
 import sys
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runtime import cache
+
+if TYPE_CHECKING:
+    import subprocess
 
 # Compilers tried in order when $CC is not set: `cc` is the system's choice; the others cover
 # systems that ship one under its own name only.
@@ -207,6 +209,8 @@ def _probe(compiler: str) -> Toolchain:
 
 
 def _builds(compiler: str, source: str, flags=(), link_flags=("-lm",)) -> bool:
+    import tempfile  # here and in _run: a warm start runs no compiler and needs neither
+
     with tempfile.TemporaryDirectory(prefix="symbolic-probe-") as tmp:
         src, lib = Path(tmp, "probe.c"), Path(tmp, "probe.so")
         src.write_text(source)
@@ -215,6 +219,8 @@ def _builds(compiler: str, source: str, flags=(), link_flags=("-lm",)) -> bool:
 
 
 def _run(argv: list[str]) -> subprocess.CompletedProcess:
+    import subprocess
+
     try:
         return subprocess.run(argv, capture_output=True, text=True, check=False)
     except OSError as error:  # not executable after all: report as a failed run
