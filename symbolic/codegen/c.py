@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from symbolic.codegen.cprinter import ctype, literal
+from symbolic.codegen.cprinter import CTYPES, ctype, literal
 from symbolic.codegen.cstyle import CStyleLanguage, block, if_else
 from symbolic.codegen.kernel import (
     ElementwiseKernel,
@@ -18,8 +18,10 @@ from symbolic.codegen.kernel import (
     RowKernel,
     accumulator_dtype,
 )
+from symbolic.codegen.prelude import render_tile_copies
 from symbolic.dtypes import is_float
 
+HELPER_SUFFIX = {c: sfx for c, sfx in CTYPES.values()}  # C type -> suffix of its helpers
 SUM_BLOCK = 1024  # float32 terms per partial sum (see CRenderer.sum_loop)
 # An elementwise kernel's tiles: TILE elements, fewer where the tile buffers of all its
 # arguments would take more than TILE_BYTES of a thread's stack (64 float64 arguments: 128)
@@ -46,6 +48,9 @@ class CRenderer(CStyleLanguage):
         lines = block(self.signature(name), renderers[kernel.kind](kernel))
         return "\n".join(lines) + "\n"
 
+    def render_prelude(self) -> str:
+        return super().render_prelude() + render_tile_copies()
+
     def render_module(self, kernels) -> str:
         """The prelude, then each kernel inside `#if` guards that let the runtime compile the
         file as SYMBOLIC_UNITS translation units at once, kernel i in unit i % SYMBOLIC_UNITS
@@ -62,10 +67,11 @@ class CRenderer(CStyleLanguage):
         """One vector loop for every layout. The iteration space is cut into tiles along its
         last axis (a contiguous problem is one long row), the threads share the tiles, and an
         argument whose stride along that axis is not 1 (a broadcast, a transpose, a reversed
-        view) goes through a buffer: copied in before the loop, or out after it for an output.
-        So the compiler vectorizes one unit-stride loop per kernel: a second, strided copy of
-        the loop made it emulate strided vector loads lane by lane, which took most of the
-        compile time of a module and ran no faster than copying."""
+        view) goes through a buffer: copied in before the loop, or out after it for an output,
+        by the prelude's out-of-line `load_tile_*` / `store_tile_*`. So the compiler
+        vectorizes one unit-stride loop per kernel: a second, strided copy of the loop, like
+        copies inlined in every kernel, made it emulate strided vector loads lane by lane,
+        most of the compile time of a module."""
         program, scalars = k.program, k.scalar_inputs
         n_in = len(program.input_dtypes)
         dtype_of = [*program.input_dtypes, *k.output_dtypes]
@@ -107,19 +113,19 @@ class CRenderer(CStyleLanguage):
                 f"{ctype_of[a]} b{a}[{tile}];",
                 f"{const}{ctype_of[a]} *{self.restrict} q{a} = t{a} == 1 ? p{a} + a{a} + start : b{a};",
             ]
-        copies = {  # input a: buffer <- strided elements; output a: strided elements <- buffer
-            a: f"b{a}[i] = p{a}[a{a} + (start + i) * t{a}];"
-            if a < n_in
-            else f"p{a}[a{a} + (start + i) * t{a}] = b{a}[i];"
-            for a in args
-        }
+
+        def copy(a: int) -> str:  # input: its buffer from strided elements; output: back
+            at, sfx = f"p{a} + a{a} + start * t{a}", HELPER_SUFFIX[ctype_of[a]]
+            if a < n_in:
+                return f"if (t{a} != 1) load_tile_{sfx}(b{a}, {at}, len, t{a});"
+            return f"if (t{a} != 1) store_tile_{sfx}({at}, b{a}, len, t{a});"
+
         outputs = args[len(args) - len(k.output_dtypes) :]
         element, outs = self.element(program, program.input_dtypes, scalars, lambda a: f"q{a}[i]")
         stores = [f"q{a}[i] = {name};" for a, (name, _) in zip(outputs, outs)]
-        loop = "for (int64_t i = 0; i < len; i++)"
-        body += [f"if (t{a} != 1) {loop} {copies[a]}" for a in args if a < n_in]
-        body += ["#pragma omp simd", *block(loop, element + stores)]
-        body += [f"if (t{a} != 1) {loop} {copies[a]}" for a in outputs]
+        body += [copy(a) for a in args if a < n_in]
+        body += ["#pragma omp simd", *block("for (int64_t i = 0; i < len; i++)", element + stores)]
+        body += [copy(a) for a in outputs]
         return lines + block("for (int64_t o = 0; o < n / inner * tiles; o++)", body)
 
     # ---- reductions -------------------------------------------------------------------------

@@ -30,8 +30,8 @@ void k0_e1(const int64_t *sizes, const int64_t *strides, char **data) {
         const float *restrict q1 = t1 == 1 ? p1 + a1 + start : b1;
         float b2[1024];
         float *restrict q2 = t2 == 1 ? p2 + a2 + start : b2;
-        if (t0 != 1) for (int64_t i = 0; i < len; i++) b0[i] = p0[a0 + (start + i) * t0];
-        if (t1 != 1) for (int64_t i = 0; i < len; i++) b1[i] = p1[a1 + (start + i) * t1];
+        if (t0 != 1) load_tile_f32(b0, p0 + a0 + start * t0, len, t0);
+        if (t1 != 1) load_tile_f32(b1, p1 + a1 + start * t1, len, t1);
         #pragma omp simd
         for (int64_t i = 0; i < len; i++) {
             const float x0 = q0[i];
@@ -48,6 +48,6 @@ void k0_e1(const int64_t *sizes, const int64_t *strides, char **data) {
             const float s9 = s6 + s8;
             q2[i] = s9;
         }
-        if (t2 != 1) for (int64_t i = 0; i < len; i++) p2[a2 + (start + i) * t2] = b2[i];
+        if (t2 != 1) store_tile_f32(p2 + a2 + start * t2, b2, len, t2);
     }
 }
