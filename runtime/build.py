@@ -154,7 +154,9 @@ def build_library_of(
     return _with_toolchain(lambda tools: _build_indexed(structure, render, flags, tools))
 
 
-def _build_indexed(structure: str, render, flags: tuple[str, ...], tools: Toolchain):
+def _build_indexed(
+    structure: str, render: Callable[[], str], flags: tuple[str, ...], tools: Toolchain
+) -> ctypes.CDLL:
     index = cache.key_of("index", structure, *_key_parts(flags, tools)[1])
     known = cache.read_index(index)
     if known is not None:
@@ -203,10 +205,10 @@ def _with_toolchain(build: Callable[[Toolchain], T]) -> T:
     """`build(toolchain)` with the C compiler's toolchain.
 
     Where no toolchain is recorded for the compiler yet, the first build is the probe: it
-    runs with what the probe builds find on most machines (`likely_toolchain`: one
-    `--version` run instead of five compiler runs, a tenth of a second of a cold start), and
-    its success records that toolchain. A build that fails then is probed for: when the
-    probe finds other flags, it builds again with them; else the failure stands.
+    runs with what the probe builds find on Linux (`likely_toolchain`: one `--version` run
+    instead of four compiler runs, a tenth of a second of a cold start), and its success
+    records that toolchain. A build that fails then is probed for: when the probe finds
+    other flags, it builds again with them; else the failure stands.
     """
     compiler = find_c_compiler()
     if compiler is None:

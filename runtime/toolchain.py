@@ -133,7 +133,7 @@ def remember(found: Toolchain) -> None:
 
 def likely_toolchain(compiler: str) -> Toolchain | None:
     """What `_probe` finds on Linux (glibc's vector math on x86-64 with glibc 2.35 or newer),
-    asking the compiler only its version: one compiler run instead of five. None elsewhere.
+    asking the compiler only its version: one compiler run instead of four. None elsewhere.
 
     Unverified: build.py builds with it and records it once a build succeeds, so the first
     build is the probe; a failed build probes, and builds again where the probe differs.
