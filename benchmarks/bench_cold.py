@@ -60,7 +60,10 @@ def child(peer: str, device: str, threads: int) -> dict:
     import bench_mlp
     import harness
 
-    harness.apply_library_threads(threads)
+    # torch's thread calls in torch's process only: imported into another peer's process,
+    # torch would load its own OpenMP runtime and MKL there
+    if peer == "torch":
+        harness.apply_library_threads(threads)
     params, x, labels = bench_mlp.mlp_inputs()  # data preparation is not timed
     builder = getattr(bench_mlp, f"mlp_{peer}")
     begin = time.perf_counter()
