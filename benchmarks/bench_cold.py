@@ -9,6 +9,11 @@ run gets a fresh cache directory; the warm run that follows reuses it:
 - PyTensor: PYTENSOR_FLAGS compiledir=... (its import also compiles its own C helper there);
 - JAX: the persistent compilation cache (jax_compilation_cache_dir, every entry kept);
 - PyTorch eager and NumPy have no compile step; they are listed for the floor.
+
+The peers' modules are read from site-packages with the bytecode their installation wrote;
+ours gets the same before its first child (`ensure_bytecode`): run from a source tree under
+PYTHONDONTWRITEBYTECODE, every child would otherwise compile each of our modules it imports
+from source, which no installed copy does.
 """
 
 from __future__ import annotations
@@ -55,7 +60,10 @@ def child(peer: str, device: str, threads: int) -> dict:
     import bench_mlp
     import harness
 
-    harness.apply_library_threads(threads)
+    # torch's thread calls in torch's process only: imported into another peer's process,
+    # torch would load its own OpenMP runtime and MKL there
+    if peer == "torch":
+        harness.apply_library_threads(threads)
     params, x, labels = bench_mlp.mlp_inputs()  # data preparation is not timed
     builder = getattr(bench_mlp, f"mlp_{peer}")
     begin = time.perf_counter()
@@ -89,8 +97,21 @@ def installed(peer: str) -> bool:
         return False
 
 
+def ensure_bytecode() -> None:
+    """Write the bytecode of our packages' modules next to them (`__pycache__`, as an
+    installation does); modules whose bytecode is current are left alone."""
+    import compileall
+    import importlib.util
+
+    for package in ("symbolic", "runtime"):
+        for location in importlib.util.find_spec(package).submodule_search_locations:
+            compileall.compile_dir(location, quiet=1)
+
+
 def measure(peer: str, device: str, threads: int, repeat: int) -> dict:
     """Median cold and warm first-result times over `repeat` fresh cache directories."""
+    if peer == "ours":
+        ensure_bytecode()
     runs = {"cold": [], "warm": []}
     for _ in range(repeat):
         with tempfile.TemporaryDirectory(prefix=f"bench-g1-{peer}-") as cache_dir:

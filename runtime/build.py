@@ -13,13 +13,21 @@ import ctypes
 import dataclasses
 import os
 import shlex
-import subprocess
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from runtime import cache
-from runtime.toolchain import find_c_compiler, machine_fingerprint, toolchain
+from runtime.toolchain import (
+    Toolchain,
+    find_c_compiler,
+    likely_toolchain,
+    machine_fingerprint,
+    recorded_toolchain,
+    remember,
+    toolchain,
+)
 
 __all__ = [
     "DEFAULT_FLAGS",
@@ -33,13 +41,22 @@ __all__ = [
     "resolve_cpu_device",
 ]
 
-# Flags a caller may change (they are part of the key). No -ffast-math: NaN/Inf must follow
-# IEEE. -fno-math-errno is safe (nothing reads errno) and lets math calls vectorize.
-# -march=native is safe in a cache because the key holds the machine's CPU.
-# -fwrapv: integer overflow wraps as in NumPy. -fno-math-errno, -fno-trapping-math: libm calls
-# and float selects in loops vectorize (NumPy never reads errno nor traps); no -ffast-math, so
-# NaN and Inf behave as IEEE says. See docs/kernels.md, "Building".
-DEFAULT_FLAGS = ("-O3", "-march=native", "-fwrapv", "-fno-math-errno", "-fno-trapping-math")
+# Flags a caller may change (they are part of the key). See docs/kernels.md, "Building".
+# -O2 with -O3's cost model for the vectorizer: the kernels' loops are `omp simd` loops, which
+# -O2 vectorizes as -O3 does, and the cost model vectorizes the tile copies too; -O3's other
+# loop passes (versioning, peeling, unswitching) cost a fifth of the compile time of a module
+# and made no kernel measurably faster. -march=native is safe in a cache because the key holds
+# the machine's CPU. -fwrapv: integer overflow wraps as in NumPy. -fno-math-errno,
+# -fno-trapping-math: libm calls and float selects in loops vectorize (NumPy never reads errno
+# nor traps); no -ffast-math, so NaN and Inf behave as IEEE says.
+DEFAULT_FLAGS = (
+    "-O2",
+    "-fvect-cost-model=dynamic",
+    "-march=native",
+    "-fwrapv",
+    "-fno-math-errno",
+    "-fno-trapping-math",
+)
 
 # Flags every build needs: a position-independent shared library in the dialect codegen writes.
 REQUIRED_FLAGS = ("-shared", "-fPIC", "-std=c11")
@@ -49,6 +66,8 @@ INSTALL_HINT = (
     "install a C compiler (Debian/Ubuntu: `apt install gcc`; Fedora: `dnf install gcc`; "
     "macOS: `xcode-select --install`) or set $CC to one"
 )
+
+T = TypeVar("T")
 
 _LOADED: dict[str, ctypes.CDLL] = {}  # key → library, so a second build in a process is free
 _warned_no_compiler = False
@@ -101,13 +120,19 @@ def build_shared_object(source: str, flags: Sequence[str] = DEFAULT_FLAGS) -> Pa
     Raises `CompileError` (with the compiler's output and the path of the source it tried,
     which is kept for reading) when the compiler fails, `NoCompilerError` when there is none.
     """
-    return _build(source, tuple(flags), rebuild=False)[1]
+    return _with_toolchain(lambda tools: _build(source, tuple(flags), tools, rebuild=False)[1])
 
 
 def build_python_extension(source: str, flags: Sequence[str] = DEFAULT_FLAGS) -> Path:
     """`build_shared_object` for a CPython extension module: linked without `-z defs`, since
     the interpreter that loads it defines the Python API it calls."""
-    return _build(source, tuple(flags), rebuild=False, extension=True)[1]
+
+    def build(tools: Toolchain) -> Path:
+        kept = tuple(f for f in tools.link_flags if f != "-Wl,-z,defs")
+        tools = dataclasses.replace(tools, link_flags=kept)
+        return _build(source, tuple(flags), tools, rebuild=False)[1]
+
+    return _with_toolchain(build)
 
 
 def build_library(source: str, flags: Sequence[str] = DEFAULT_FLAGS, units: int = 1) -> ctypes.CDLL:
@@ -120,7 +145,8 @@ def build_library(source: str, flags: Sequence[str] = DEFAULT_FLAGS, units: int 
     A cached library that fails to load (damaged in a way its digest did not catch) is
     rebuilt once; a fresh build that still fails to load raises `CompileError`.
     """
-    return _build_and_load(source, _with_units(tuple(flags), units))[0]
+    flags = _with_units(tuple(flags), units)
+    return _with_toolchain(lambda tools: _build_and_load(source, flags, tools)[0])
 
 
 def build_library_of(
@@ -139,7 +165,13 @@ def build_library_of(
     (symbolic.codegen.kernel.structure_key). A missing, garbled or stale index renders.
     """
     flags = _with_units(tuple(flags), units)
-    index = cache.key_of("index", structure, *_toolchain_parts(flags)[2])
+    return _with_toolchain(lambda tools: _build_indexed(structure, render, flags, tools))
+
+
+def _build_indexed(
+    structure: str, render: Callable[[], str], flags: tuple[str, ...], tools: Toolchain
+) -> ctypes.CDLL:
+    index = cache.key_of("index", structure, *_key_parts(flags, tools)[1])
     known = cache.read_index(index)
     if known is not None:
         loaded = _LOADED.get(known)
@@ -154,7 +186,7 @@ def build_library_of(
             else:
                 _LOADED[known] = loaded
                 return loaded
-    loaded, key = _build_and_load(render(), flags)
+    loaded, key = _build_and_load(render(), flags, tools)
     if key != known:
         cache.write_index(index, key)
     return loaded
@@ -183,15 +215,46 @@ def _units(compile_flags: tuple[str, ...]) -> int:
     return 1
 
 
-def _build_and_load(source: str, flags: tuple[str, ...]) -> tuple[ctypes.CDLL, str]:
-    entry, path = _build(source, flags, rebuild=False)
+def _with_toolchain(build: Callable[[Toolchain], T]) -> T:
+    """`build(toolchain)` with the C compiler's toolchain.
+
+    Where no toolchain is recorded for the compiler yet, the first build is the probe: it
+    runs with what the probe builds find on Linux (`likely_toolchain`: one `--version` run
+    instead of four compiler runs, a tenth of a second of a cold start), and its success
+    records that toolchain. A build that fails then is probed for: when the probe finds
+    other flags, it builds again with them; else the failure stands.
+    """
+    compiler = find_c_compiler()
+    if compiler is None:
+        raise NoCompilerError(f"cannot build C source: {_why()}")
+    tools = recorded_toolchain(compiler)
+    if tools is not None:
+        return build(tools)
+    guess = likely_toolchain(compiler)
+    if guess is None:
+        return build(toolchain(compiler))
+    try:
+        result = build(guess)
+    except CompileError:
+        probed = toolchain(compiler)
+        if probed == guess:
+            raise
+        return build(probed)
+    remember(guess)
+    return result
+
+
+def _build_and_load(
+    source: str, flags: tuple[str, ...], tools: Toolchain
+) -> tuple[ctypes.CDLL, str]:
+    entry, path = _build(source, flags, tools, rebuild=False)
     loaded = _LOADED.get(entry.key)
     if loaded is not None:
         return loaded, entry.key
     try:
         loaded = ctypes.CDLL(str(path))
     except OSError:
-        entry, path = _build(source, flags, rebuild=True)
+        entry, path = _build(source, flags, tools, rebuild=True)
         try:
             loaded = ctypes.CDLL(str(path))
         except OSError as error:
@@ -202,16 +265,9 @@ def _build_and_load(source: str, flags: tuple[str, ...]) -> tuple[ctypes.CDLL, s
     return loaded, entry.key
 
 
-def _toolchain_parts(flags: tuple[str, ...], extension: bool = False):
-    """(the toolchain, the compile flags, the parts of every key besides the source: flags,
-    compiler, machine). `extension`: for a Python extension module (no `-z defs`)."""
-    compiler = find_c_compiler()
-    if compiler is None:
-        raise NoCompilerError(f"cannot build C source: {_why()}")
-    tools = toolchain(compiler)
-    if extension:
-        kept = tuple(f for f in tools.link_flags if f != "-Wl,-z,defs")
-        tools = dataclasses.replace(tools, link_flags=kept)
+def _key_parts(flags: tuple[str, ...], tools: Toolchain):
+    """(the compile flags, the parts of every key besides the source: flags, compiler,
+    machine)."""
     compile_flags = (*REQUIRED_FLAGS, *flags, *tools.compile_flags)
     parts = (
         shlex.join(compile_flags),
@@ -220,13 +276,13 @@ def _toolchain_parts(flags: tuple[str, ...], extension: bool = False):
         tools.version,
         machine_fingerprint(),
     )
-    return tools, compile_flags, parts
+    return compile_flags, parts
 
 
 def _build(
-    source: str, flags: tuple[str, ...], rebuild: bool, extension: bool = False
+    source: str, flags: tuple[str, ...], tools: Toolchain, rebuild: bool
 ) -> tuple[cache.Entry, Path]:
-    tools, compile_flags, parts = _toolchain_parts(flags, extension)
+    compile_flags, parts = _key_parts(flags, tools)
     compiler = tools.compiler
     key = cache.key_of(source, *parts)
     entry = cache.Entry(cache.cache_dir(), key)
@@ -265,6 +321,8 @@ def _build(
 
 def _run_compiler(commands: list[list[str]], source: Path) -> None:
     """Run the compiler command lines at once; `CompileError` with the first failure's output."""
+    import subprocess  # here: a warm start runs no compiler and does not import it
+
     running = [
         (argv, subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
         for argv in commands

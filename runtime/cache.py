@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +61,8 @@ def file_sha256(path: Path) -> str:
 
 def temp_path(path: Path) -> Path:
     """A fresh name beside `path` (same directory, so os.replace onto `path` is atomic)."""
+    import secrets  # here: only writers need it, and a warm start writes nothing
+
     return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
 
 

@@ -2,7 +2,9 @@
 
 Finding out costs compiler runs (`--version`, a few probe builds), so the answer is kept in
 memory and, per compiler binary and machine, in the cache directory: a new process that loads
-a library already in the cache runs no compiler at all.
+a library already in the cache runs no compiler at all. Where nothing is recorded yet, Linux
+skips the probe builds: the first real build uses the answer they give on Linux
+(`likely_toolchain`), and its success is the probe (runtime/build.py).
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ import os
 import platform
 import shlex
 import shutil
-import subprocess
-import tempfile
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runtime import cache
+
+if TYPE_CHECKING:
+    import subprocess
 
 # Compilers tried in order when $CC is not set: `cc` is the system's choice; the others cover
 # systems that ship one under its own name only.
@@ -98,20 +103,64 @@ PROBE_VERSION = 2  # bump when _probe learns something new, so saved answers are
 
 def toolchain(compiler: str) -> Toolchain:
     """The toolchain of `compiler`, probed once per binary and machine, then read back."""
-    program = shlex.split(compiler)[0]
-    stat = os.stat(program)
-    identity = (PROBE_VERSION, compiler, os.path.realpath(program), stat.st_mtime_ns, stat.st_size)
-    found = _TOOLCHAINS.get(identity)
-    if found is not None:
-        return found
-    record = cache.cache_dir() / "toolchains" / f"{cache.key_of(*map(str, identity))}.json"
-    found = _read_record(record, compiler)
+    found = recorded_toolchain(compiler)
     if found is None:
         found = _probe(compiler)
-        record.parent.mkdir(mode=0o700, exist_ok=True)
-        cache.write_atomic(record, json.dumps(asdict(found), indent=1).encode())
-    _TOOLCHAINS[identity] = found
+        remember(found)
     return found
+
+
+def recorded_toolchain(compiler: str) -> Toolchain | None:
+    """The toolchain of `compiler` this process knows or the cache directory records (no
+    compiler runs), or None."""
+    identity = _identity(compiler)
+    found = _TOOLCHAINS.get(identity)
+    if found is None:
+        found = _read_record(_record_path(identity), compiler)
+        if found is not None:
+            _TOOLCHAINS[identity] = found
+    return found
+
+
+def remember(found: Toolchain) -> None:
+    """Record a toolchain that was probed, or that built a library (build.py)."""
+    identity = _identity(found.compiler)
+    record = _record_path(identity)
+    record.parent.mkdir(mode=0o700, exist_ok=True)
+    cache.write_atomic(record, json.dumps(asdict(found), indent=1).encode())
+    _TOOLCHAINS[identity] = found
+
+
+def likely_toolchain(compiler: str) -> Toolchain | None:
+    """What `_probe` finds on Linux (glibc's vector math on x86-64 with glibc 2.35 or newer),
+    asking the compiler only its version: one compiler run instead of four. None elsewhere.
+
+    Unverified: build.py builds with it and records it once a build succeeds, so the first
+    build is the probe; a failed build probes, and builds again where the probe differs.
+    """
+    if sys.platform != "linux":
+        return None
+    version = _run([*shlex.split(compiler), "--version"]).stdout.strip()
+    mvec = platform.machine() == "x86_64" and _glibc_version() >= (2, 35)
+    return _toolchain_of(compiler, version, ("-fopenmp",), mvec, z_defs=True)
+
+
+def _identity(compiler: str) -> tuple:
+    program = shlex.split(compiler)[0]
+    stat = os.stat(program)
+    return (PROBE_VERSION, compiler, os.path.realpath(program), stat.st_mtime_ns, stat.st_size)
+
+
+def _record_path(identity: tuple) -> Path:
+    return cache.cache_dir() / "toolchains" / f"{cache.key_of(*map(str, identity))}.json"
+
+
+def _glibc_version() -> tuple[int, ...]:
+    try:
+        name, _, version = (os.confstr("CS_GNU_LIBC_VERSION") or "").partition(" ")
+        return tuple(int(p) for p in version.split(".")) if name == "glibc" else ()
+    except (ValueError, OSError):
+        return ()
 
 
 def _read_record(record: Path, compiler: str) -> Toolchain | None:
@@ -128,31 +177,40 @@ def _read_record(record: Path, compiler: str) -> Toolchain | None:
     return found if found.compiler == compiler else None
 
 
+def _toolchain_of(compiler, version, openmp: tuple, mvec: bool, z_defs: bool) -> Toolchain:
+    """The toolchain with the OpenMP flags `openmp`, glibc's vector math if `mvec`, and
+    `-Wl,-z,defs` if `z_defs`: an undefined symbol (a misspelt math function) then fails at
+    link time, with the linker's message, instead of at dlopen."""
+    # -DSYMBOLIC_LIBMVEC: the prelude's simd declarations (docs/kernels.md, "Building")
+    compile_flags = (*openmp, "-DSYMBOLIC_LIBMVEC") if mvec else openmp
+    link_flags = ("-lm", *(["-lmvec"] if mvec else []), *(["-Wl,-z,defs"] if z_defs else []))
+    return Toolchain(compiler, version, compile_flags, link_flags)
+
+
 def _probe(compiler: str) -> Toolchain:
     version = _run([*shlex.split(compiler), "--version"]).stdout.strip()
     # -fopenmp gives threads and `omp simd`; without its runtime, -fopenmp-simd still honours
     # `#pragma omp simd` and `declare simd` (the vector math below), with no library to link.
-    compile_flags: tuple[str, ...] = ()
+    openmp: tuple[str, ...] = ()
     for flags in (("-fopenmp",), ("-fopenmp-simd",)):
         if _builds(compiler, _OPENMP_PROBE if flags == ("-fopenmp",) else _PLAIN_PROBE, flags):
-            compile_flags = flags
+            openmp = flags
             break
-    link_flags = ["-lm"]
     # glibc's vector math library: loops over expf/tanhf/... call its SIMD variants when the
     # generated source declares them `omp declare simd` (it keeps NaN/Inf semantics, unlike
     # -ffast-math). -print-file-name answers a bare name when the library is absent.
-    mvec = _run([*shlex.split(compiler), "-print-file-name=libmvec.so"]).stdout.strip()
-    if os.path.isabs(mvec) and os.path.exists(mvec):
-        link_flags.append("-lmvec")
-        compile_flags = (*compile_flags, "-DSYMBOLIC_LIBMVEC")  # the prelude's simd declarations
-    # an undefined symbol (a misspelt math function) fails at link time, with the linker's
-    # message, instead of at dlopen
-    if _builds(compiler, _PLAIN_PROBE, compile_flags, (*link_flags, "-Wl,-z,defs")):
-        link_flags.append("-Wl,-z,defs")
-    return Toolchain(compiler, version, compile_flags, tuple(link_flags))
+    found = _run([*shlex.split(compiler), "-print-file-name=libmvec.so"]).stdout.strip()
+    mvec = os.path.isabs(found) and os.path.exists(found)
+    with_mvec = _toolchain_of(compiler, version, openmp, mvec, z_defs=False)
+    z_defs = _builds(
+        compiler, _PLAIN_PROBE, with_mvec.compile_flags, (*with_mvec.link_flags, "-Wl,-z,defs")
+    )
+    return _toolchain_of(compiler, version, openmp, mvec, z_defs)
 
 
 def _builds(compiler: str, source: str, flags=(), link_flags=("-lm",)) -> bool:
+    import tempfile  # here and in _run: a warm start runs no compiler and needs neither
+
     with tempfile.TemporaryDirectory(prefix="symbolic-probe-") as tmp:
         src, lib = Path(tmp, "probe.c"), Path(tmp, "probe.so")
         src.write_text(source)
@@ -161,6 +219,8 @@ def _builds(compiler: str, source: str, flags=(), link_flags=("-lm",)) -> bool:
 
 
 def _run(argv: list[str]) -> subprocess.CompletedProcess:
+    import subprocess
+
     try:
         return subprocess.run(argv, capture_output=True, text=True, check=False)
     except OSError as error:  # not executable after all: report as a failed run

@@ -1,10 +1,11 @@
 """Every elementwise operation, defined once: NumPy reference, derivative, dtype rule.
 
-The NumPy function is the reference; the sympy form (the scalar meaning fusion expressions and
-the C printer use) is in scalar_sympy.py, imported on first use of `ScalarOp.sympy` so that
-`import symbolic` does not import sympy; the derivative is written with tensor ops so gradients are graphs. `x` are the
-inputs, `z` the output and `g` the output gradient; each rule returns one gradient per input
-(before the Elemwise wrapper sums broadcast axes away and casts back to the input's dtype).
+The NumPy function is the reference; the sympy form (the scalar meaning fused expressions are
+composed of) is in scalar_sympy.py, imported on first use of `ScalarOp.sympy` so that
+`import symbolic` does not import sympy; its C spelling is in codegen/cprinter.py; the
+derivative is written with tensor ops so gradients are graphs. `x` are the inputs, `z` the
+output and `g` the output gradient; each rule returns one gradient per input (before the
+Elemwise wrapper sums broadcast axes away and casts back to the input's dtype).
 """
 
 from __future__ import annotations

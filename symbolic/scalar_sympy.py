@@ -1,8 +1,9 @@
-"""The sympy form of every elementwise operation: its scalar meaning, for fusion and codegen.
+"""The sympy form of every elementwise operation: its scalar meaning, for fused expressions.
 
 Kept apart from the table in scalar_ops.py so that `import symbolic` does not import sympy
-(a quarter of a second): only fused expressions and the C printer read these forms, through
-`ScalarOp.sympy`, which imports this module on first use.
+(a quarter of a second): only fused expressions (`FusedElemwise.expressions`) read these
+forms, through `ScalarOp.sympy`, which imports this module on first use. The C code of each
+op is spelled by codegen/cprinter.py without sympy.
 """
 
 from __future__ import annotations

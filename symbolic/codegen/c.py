@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from symbolic.codegen.c_indexing import CIndexing
-from symbolic.codegen.cprinter import ctype, literal
+from symbolic.codegen.cprinter import CTYPES, ctype, literal
 from symbolic.codegen.cstyle import CStyleLanguage, block, if_else
 from symbolic.codegen.kernel import (
     ElementwiseKernel,
@@ -19,13 +19,29 @@ from symbolic.codegen.kernel import (
     RowKernel,
     accumulator_dtype,
 )
+from symbolic.codegen.prelude import render_tile_copies
 from symbolic.dtypes import is_float
 
+HELPER_SUFFIX = {c: sfx for c, sfx in CTYPES.values()}  # C type -> suffix of its helpers
 SUM_BLOCK = 1024  # float32 terms per partial sum (see CRenderer.sum_loop)
+# An elementwise kernel's tiles: TILE elements, fewer where the tile buffers of all its
+# arguments would take more than TILE_BYTES of a thread's stack (64 float64 arguments: 128)
+TILE, TILE_BYTES = 1024, 1 << 16
+
+
+def tile_length(arg_dtypes) -> int:
+    row = sum(np.dtype(d).itemsize for d in arg_dtypes)
+    tile = TILE
+    while tile > 16 and tile * row > TILE_BYTES:
+        tile //= 2
+    return tile
 
 
 class CRenderer(CIndexing, CStyleLanguage):
     """C11 with OpenMP pragmas (ignored without -fopenmp)."""
+
+    def render_prelude(self) -> str:
+        return super().render_prelude() + render_tile_copies()
 
     def render_module(self, kernels) -> str:
         """The prelude, then each kernel inside `#if` guards that let the runtime compile the
@@ -40,27 +56,25 @@ class CRenderer(CIndexing, CStyleLanguage):
     # ---- elementwise ----------------------------------------------------------------------------
 
     def render_elementwise(self, k: ElementwiseKernel) -> list[str]:
+        """One vector loop for every layout. The iteration space is cut into tiles along its
+        last axis (a contiguous problem is one long row), the threads share the tiles, and an
+        argument whose stride along that axis is not 1 (a broadcast, a transpose, a reversed
+        view) goes through a buffer: copied in before the loop, or out after it for an output,
+        by the prelude's out-of-line `load_tile_*` / `store_tile_*`. So the compiler
+        vectorizes one unit-stride loop per kernel: a second, strided copy of the loop, like
+        copies inlined in every kernel, made it emulate strided vector loads lane by lane,
+        most of the compile time of a module."""
         lines, args = self.elementwise_setup(k)
-
-        def body(index) -> list[str]:
-            return self.elementwise_body(
-                k, lambda a: f"p{a}[{index(a)}]", lambda a, value: f"p{a}[{index(a)}] = {value};"
-            )
-
-        lines += block(
-            f"if (ndim == 0 || (ndim == 1 && {self.unit_strides(args)}))",
-            [
-                "/* contiguous: one flat loop */",
-                "SYM_PARALLEL_FOR_SIMD(n)",
-                *block("for (int64_t i = 0; i < n; i++)", body(lambda a: "i")),
-                "return;",
-            ],
-        )
-        # strided: the last axis is the inner loop; the outer index is decomposed into the
-        # other axes (no carried odometer, so threads can take any outer index)
+        n_in = len(k.program.input_dtypes)
+        dtype_of = [*k.program.input_dtypes, *k.output_dtypes]
+        ctype_of = [*map(self.input_ctype, k.program.input_dtypes), *map(ctype, k.output_dtypes)]
+        tile = tile_length([dtype_of[a] for a in args])
+        steps = ", ".join(f"t{a} = ndim ? strides[{a} * ndim + ndim - 1] : 1" for a in args)
         lines += [
-            "/* strided: the last axis inner, the others decomposed from the outer index */",
-            "const int64_t inner = shape[ndim - 1], outer = n / inner;",
+            "/* tiles of the last axis; the other axes are decomposed from the outer index */",
+            "const int64_t inner = ndim ? shape[ndim - 1] : 1;",
+            f"const int64_t tiles = (inner + {tile - 1}) / {tile};",
+            f"const int64_t {steps};",
             "SYM_PARALLEL_FOR(n)",
         ]
         offsets = ", ".join(f"a{a} = 0" for a in args)
@@ -69,18 +83,33 @@ class CRenderer(CIndexing, CStyleLanguage):
             "rest /= shape[d];",
             *[f"a{a} += at * strides[{a} * ndim + d];" for a in args],
         ]
-        steps = ", ".join(f"t{a} = strides[{a} * ndim + ndim - 1]" for a in args)
-        lines += block(
-            "for (int64_t o = 0; o < outer; o++)",
-            [
-                f"int64_t rest = o, {offsets};",
-                *block("for (int64_t d = ndim - 2; d >= 0; d--)", decompose),
-                f"const int64_t {steps};",
-                "#pragma omp simd",
-                *block("for (int64_t i = 0; i < inner; i++)", body(lambda a: f"a{a} + i * t{a}")),
-            ],
+        body = [
+            f"int64_t rest = o / tiles, {offsets};",
+            *block("for (int64_t d = ndim - 2; d >= 0; d--)", decompose),
+            f"const int64_t start = o % tiles * {tile};",
+            f"const int64_t len = inner - start < {tile} ? inner - start : {tile};",
+        ]
+        for a in args:
+            const = "const " if a < n_in else ""
+            body += [
+                f"{ctype_of[a]} b{a}[{tile}];",
+                f"{const}{ctype_of[a]} *{self.restrict} q{a} = t{a} == 1 ? p{a} + a{a} + start : b{a};",
+            ]
+
+        def copy(a: int) -> str:  # input: its buffer from strided elements; output: back
+            at, sfx = f"p{a} + a{a} + start * t{a}", HELPER_SUFFIX[ctype_of[a]]
+            if a < n_in:
+                return f"if (t{a} != 1) load_tile_{sfx}(b{a}, {at}, len, t{a});"
+            return f"if (t{a} != 1) store_tile_{sfx}({at}, b{a}, len, t{a});"
+
+        outputs = args[len(args) - len(k.output_dtypes) :]
+        element = self.elementwise_body(
+            k, lambda a: f"q{a}[i]", lambda a, value: f"q{a}[i] = {value};"
         )
-        return lines
+        body += [copy(a) for a in args if a < n_in]
+        body += ["#pragma omp simd", *block("for (int64_t i = 0; i < len; i++)", element)]
+        body += [copy(a) for a in outputs]
+        return lines + block("for (int64_t o = 0; o < n / inner * tiles; o++)", body)
 
     # ---- reductions -------------------------------------------------------------------------
 

@@ -17,9 +17,7 @@ computed once per row and the row is a plain copy that vectorizes.
 
 from __future__ import annotations
 
-import sympy as sp
-
-from symbolic.codegen.cprinter import convert, ctype, printer
+from symbolic.codegen.cprinter import convert, ctype
 from symbolic.codegen.cstyle import block, if_else
 from symbolic.codegen.kernel import GatherKernel, ScatterKernel
 
@@ -68,7 +66,7 @@ class CIndexing:
         m = len(k.index_dtypes)
         indices, out = list(range(2, m + 2)), m + 2
         t = ctype(k.dtype)
-        value = printer(k.dtype).doprint(convert(sp.Symbol("w"), k.value_dtype, k.dtype))
+        value = convert("w", k.value_dtype, k.dtype)
         store = f"= {value}" if k.mode == "set" else f"+= {value}"
         load = f"const {ctype(k.value_dtype)} w = p1[a1 + i * t1];"
         lines = [

@@ -1,10 +1,15 @@
-"""Scalar C code: one statement per step of an elementwise program, printed from sympy.
+"""Scalar C code: one statement per step of an elementwise program, from one table of spellings.
 
-Each step's sympy form (its scalar op's, with the operands converted to the dtype the op
-computes in) is printed by a C99 code printer that knows that dtype: float32 spells `expf`,
-`log1pf`, float64 `exp`, `log1p`. Where C's operators or libm do not give NumPy's result
-(NaN-propagating maximum, floor division and modulo, sigmoid in its stable form) the form names
-a helper from `prelude.py` instead, `NAME_<suffix>(…)`, e.g. `floordiv_i64(a, b)`.
+A step is a scalar op applied to C names (inputs x0…, constants c0…, earlier steps s0…). Its
+operands are first converted to the dtype the op computes in (the op's dtype rule, as in the
+NumPy reference), then `SPELLINGS` writes the C expression in that dtype: float32 spells
+`expf`, `log1pf`, float64 `exp`, `log1p`. Where C's operators or libm do not give NumPy's
+result (NaN-propagating maximum, floor division and modulo, sigmoid in its stable form) the
+spelling names a helper from `prelude.py`, `NAME_<suffix>(…)`, e.g. `floordiv_i64(a, b)`.
+
+The meaning of every op is its sympy form (scalar_sympy.py), which fusion and tests read; this
+table is only how C says it, so rendering a kernel needs no sympy (whose import is a quarter
+of a second of a cold start).
 
 C's own rules do the rest: integer arithmetic narrower than `int` is computed in `int` and
 wraps when stored (as NumPy's does); int32/int64 arithmetic wraps too, because kernels are built
@@ -14,16 +19,13 @@ on booleans are NumPy's logical or/and.
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Callable
 
 import numpy as np
-import sympy as sp
-from sympy.codegen.ast import float32, float64, real
-from sympy.printing.c import C99CodePrinter
 
 from symbolic import dtypes
 from symbolic.elemwise import Cast, compute_dtypes
-from symbolic.fused import FusedElemwise, sympy_cast
+from symbolic.fused import FusedElemwise
 
 # dtype -> (C type, the suffix of its helpers in prelude.py)
 CTYPES = {
@@ -46,153 +48,144 @@ def suffix(dtype: str) -> str:
     return CTYPES[dtype][1]
 
 
-# Helpers of prelude.py, as sympy functions: the steps whose C meaning they carry (below).
-maximum_fn, minimum_fn = sp.Function("maximum"), sp.Function("minimum")
-floordiv_fn, mod_fn = sp.Function("floordiv"), sp.Function("mod")
-log1mexp_fn = sp.Function("log1mexp")
+# A spelling: (the operands as C text, already in the dtype the op computes in; that dtype)
+# -> the C expression.
+Spelling = Callable[[list, str], str]
 
-# op name -> the form printed instead of the op's sympy form, and why
-STEP_FORMS = {
-    # sympy's Max/Min sort their arguments and print as fmax/fmin, which drop NaN; NumPy's
-    # maximum propagates NaN and, on a tie of ±0, returns its second argument
-    "maximum": maximum_fn,
-    "minimum": minimum_fn,
-    "relu": lambda a: maximum_fn(a, 0),
-    "clip": lambda a, lo, hi: minimum_fn(maximum_fn(a, lo), hi),
-    # NumPy's floor division and modulo (sign of the divisor; 0 for an integer zero divisor)
-    "floor_div": floordiv_fn,
-    "mod": mod_fn,
-    # one call instead of a Piecewise with two libm calls in each branch
-    "log1mexp": log1mexp_fn,
+
+def _f(dtype: str) -> str:
+    """The suffix of libm's names in `dtype`: expf for float32, exp for float64."""
+    return "f" if dtype == "float32" else ""
+
+
+def _libm(stem: str) -> Spelling:
+    """A libm function of one argument in the dtype's precision."""
+    return lambda a, t: f"{stem}{_f(t)}({a[0]})"
+
+
+def _helper(stem: str) -> Spelling:
+    """A helper of prelude.py for the dtype: maximum_f32(a, b)."""
+    return lambda a, t: f"{stem}_{suffix(t)}({', '.join(a)})"
+
+
+def _floats(spelling: Spelling, otherwise: Spelling) -> Spelling:
+    """`spelling` for float dtypes, `otherwise` for bool and integers."""
+    return lambda a, t: spelling(a, t) if dtypes.is_float(t) else otherwise(a, t)
+
+
+def _infix(op: str, bool_op: str | None = None) -> Spelling:
+    """`a op b`; on booleans `bool_op` (NumPy's + and * of booleans are or and and)."""
+    if bool_op is None:
+        return lambda a, t: f"{a[0]}{op}{a[1]}"
+    return lambda a, t: f"({a[0]} {bool_op} {a[1]})" if t == "bool" else f"{a[0]}{op}{a[1]}"
+
+
+def _compare(op: str) -> Spelling:
+    return lambda a, t: f"({a[0]} {op} {a[1]})"
+
+
+def _integer_sign(a: str, t: str) -> str:
+    if t == "bool":
+        return a
+    return f"({a} > 0)" if t == "uint8" else f"(({a} > 0) - ({a} < 0))"
+
+
+def _identity(a, t) -> str:  # floor, ceil, round of an integer; |b| and square of a bool
+    return a[0]
+
+
+# libm functions of one float argument: op name -> C stem
+LIBM = {
+    "exp": "exp",
+    "exp2": "exp2",
+    "log": "log",
+    "log2": "log2",
+    "log10": "log10",
+    "log1p": "log1p",
+    "expm1": "expm1",
+    "sqrt": "sqrt",
+    "sin": "sin",
+    "cos": "cos",
+    "tan": "tan",
+    "arcsin": "asin",
+    "arccos": "acos",
+    "arctan": "atan",
+    "sinh": "sinh",
+    "cosh": "cosh",
+    "tanh": "tanh",
+    "arctanh": "atanh",
+    "erf": "erf",
+    "erfc": "erfc",
 }
 
-# sympy function name -> prelude helper stem, for every dtype the function is used with
-HELPERS = {
-    "maximum": "maximum",
-    "minimum": "minimum",
-    "floordiv": "floordiv",
-    "mod": "mod",
-    "log1mexp": "log1mexp",
-    "sigmoid_fn": "sigmoid",
-    "softplus_fn": "softplus",
+# op name -> its C spelling; every name of scalar_ops.SCALAR_OPS has one
+SPELLINGS: dict[str, Spelling] = {
+    **{name: _libm(stem) for name, stem in LIBM.items()},
+    # stable forms of prelude.py: σ and softplus through e^−|x|, log(1 − e^x) in two branches
+    "sigmoid": _helper("sigmoid"),
+    "softplus": _helper("softplus"),
+    "log1mexp": _helper("log1mexp"),
+    "reciprocal": lambda a, t: f"{'1.0F' if t == 'float32' else '1.0'}/{a[0]}",
+    "neg": lambda a, t: a[0] if t == "bool" else f"-{a[0]}",  # a bool −b ≠ 0 is b
+    "abs": _floats(
+        _libm("fabs"),
+        lambda a, t: a[0] if t in ("bool", "uint8") else f"({a[0]} < 0 ? -{a[0]} : {a[0]})",
+    ),
+    "square": lambda a, t: a[0] if t == "bool" else f"({a[0]} * {a[0]})",  # one multiply
+    # no sign of booleans in NumPy (the identity is the meaning); uint8 is never negative (and
+    # `a < 0` on it is a compiler warning)
+    "sign": _floats(_helper("sign"), lambda a, t: _integer_sign(a[0], t)),
+    "floor": _floats(_libm("floor"), _identity),
+    "ceil": _floats(_libm("ceil"), _identity),
+    "round": _floats(_libm("rint"), _identity),  # half to even: rint, default rounding mode
+    # NaN-propagating (fmax/fmin drop NaN); on a tie of ±0 the second argument, as NumPy's
+    "relu": lambda a, t: f"maximum_{suffix(t)}({a[0]}, 0)",
+    "maximum": _helper("maximum"),
+    "minimum": _helper("minimum"),
+    "clip": lambda a, t: f"minimum_{suffix(t)}(maximum_{suffix(t)}({a[0]}, {a[1]}), {a[2]})",
+    "add": _infix(" + ", "||"),
+    "sub": _infix(" - ", "||"),  # a bool a − b ≠ 0 is a or b
+    "mul": _infix("*", "&&"),
+    "true_div": _infix("/"),
+    # NumPy's floor division and modulo: sign of the divisor, 0 for an integer zero divisor
+    "floor_div": _helper("floordiv"),
+    "mod": _helper("mod"),
+    "pow": _floats(lambda a, t: f"pow{_f(t)}({a[0]}, {a[1]})", _helper("ipow")),
+    "lt": _compare("<"),
+    "le": _compare("<="),
+    "gt": _compare(">"),
+    "ge": _compare(">="),
+    "eq": _compare("=="),
+    "neq": _compare("!="),
+    "and": _compare("&"),
+    "or": _compare("|"),
+    # ~ on integers, logical not on bool (NumPy's invert of a bool)
+    "invert": lambda a, t: f"(!{a[0]})" if t == "bool" else f"(({ctype(t)})~{a[0]})",
+    "isnan": _floats(lambda a, t: f"isnan({a[0]})", lambda a, t: f"((void){a[0]}, false)"),
+    "isinf": _floats(lambda a, t: f"isinf({a[0]})", lambda a, t: f"((void){a[0]}, false)"),
+    "where": lambda a, t: f"({a[0]} ? {a[1]} : {a[2]})",
 }
-BITWISE = {"bitwise_and": "&", "bitwise_or": "|"}
 
 
-class ScalarPrinter(C99CodePrinter):
-    """A C99 printer for expressions computed in one dtype (float32 prints `expf`, …)."""
-
-    def __init__(self, dtype: str):
-        alias = {"float32": float32, "float64": float64}.get(dtype, float64)
-        # order "none": operands print in the program's order, not sympy's sorted one
-        super().__init__({"type_aliases": {real: alias}, "math_macros": {}, "order": "none"})
-        self.dtype = dtype
-        self.is_float = dtypes.is_float(dtype)
-
-    def _print_Symbol(self, expr):
-        return expr.name
-
-    def _print_Function(self, expr):
-        name = type(expr).__name__
-        args = [self._print(a) for a in expr.args]
-        if name in HELPERS:
-            return f"{HELPERS[name]}_{suffix(self.dtype)}({', '.join(args)})"
-        if name.startswith("cast_"):
-            return _print_cast(name[len("cast_") :], args[0])
-        if name in BITWISE:
-            return f"({args[0]} {BITWISE[name]} {args[1]})"
-        if name == "invert":  # ~ on integers, logical not on bool (NumPy's invert of a bool)
-            return f"(!{args[0]})" if self.dtype == "bool" else f"(({ctype(self.dtype)})~{args[0]})"
-        if name in ("isnan", "isinf"):
-            return f"{name}({args[0]})" if self.is_float else f"((void){args[0]}, false)"
-        if name == "round":  # half to even: rint in the default rounding mode
-            return self._print_math(expr, "rint") if self.is_float else args[0]
-        return super()._print_Function(expr)
-
-    def _print_math(self, expr, cname: str) -> str:
-        f = "f" if self.dtype == "float32" else ""
-        return f"{cname}{f}({self._print(expr.args[0])})"
-
-    def _print_floor(self, expr):
-        return self._print_math(expr, "floor") if self.is_float else self._print(expr.args[0])
-
-    def _print_ceiling(self, expr):
-        return self._print_math(expr, "ceil") if self.is_float else self._print(expr.args[0])
-
-    def _print_Abs(self, expr):
-        if self.is_float:
-            return self._print_math(expr, "fabs")
-        a = self._print(expr.args[0])
-        return a if self.dtype in ("bool", "uint8") else f"({a} < 0 ? -{a} : {a})"
-
-    def _print_sign(self, expr):
-        a = self._print(expr.args[0])
-        if self.is_float:
-            return f"sign_{suffix(self.dtype)}({a})"
-        if self.dtype == "bool":  # NumPy has no sign of booleans; the identity is the meaning
-            return a
-        if self.dtype == "uint8":  # never negative (and `a < 0` is a compiler warning)
-            return f"({a} > 0)"
-        return f"(({a} > 0) - ({a} < 0))"
-
-    def _print_Pow(self, expr):
-        base, exp = expr.args
-        b = self._print(base)
-        if exp == 2:  # square: one multiply, as NumPy's (and on booleans the value itself)
-            return b if self.dtype == "bool" else f"({b} * {b})"
-        if not self.is_float:
-            return f"ipow_{suffix(self.dtype)}({b}, {self._print(exp)})"
-        return super()._print_Pow(expr)
-
-    def _print_Mul(self, expr):  # on booleans NumPy's * is logical and
-        if self.dtype == "bool":
-            return "(" + " && ".join(self._print(a) for a in expr.args) + ")"
-        return super()._print_Mul(expr)
-
-    def _print_Add(self, expr):  # on booleans NumPy's + is logical or
-        if self.dtype == "bool":
-            return "(" + " || ".join(self._print(a) for a in expr.args) + ")"
-        return super()._print_Add(expr)
-
-    def _print_Piecewise(self, expr):
-        (value, cond), (other, _) = expr.args
-        return f"({self._print(cond)} ? {self._print(value)} : {self._print(other)})"
-
-    def _print_Relational(self, expr):
-        op = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[expr.rel_op]
-        return f"({self._print(expr.lhs)} {op} {self._print(expr.rhs)})"
-
-
-def _print_cast(to: str, arg: str) -> str:
-    return f"({ctype(to)}){arg}" if arg.isidentifier() else f"({ctype(to)})({arg})"
-
-
-@functools.cache
-def printer(dtype: str) -> ScalarPrinter:
-    return ScalarPrinter(dtype)
-
-
-def convert(expr: sp.Basic, dtype: str, to: str) -> sp.Basic:
-    """`expr` of `dtype` as a value of dtype `to`, as NumPy's astype converts it."""
+def convert(name: str, dtype: str, to: str) -> str:
+    """The C value `name` of `dtype` as a value of dtype `to`, as NumPy's astype converts it."""
     if dtype == to:
-        return expr
+        return name
     if to == "bool":
-        return sp.Ne(expr, 0)
+        return f"({name} != 0)"
     if dtypes.is_float(dtype) and to in ("int8", "int16", "uint8"):
         # NumPy (on x86-64) goes through int32 and keeps the low bits: 300.0 → int8 44
-        expr = sympy_cast("int32")(expr)
-    return sympy_cast(to)(expr)
+        name = f"(int32_t){name}"
+    return f"({ctype(to)}){name}" if name.isidentifier() else f"({ctype(to)})({name})"
 
 
-def step_form(op, args: list[sp.Symbol], arg_dtypes: list[str]) -> tuple[sp.Basic, str, str]:
-    """(the step's sympy form, the dtype it is printed in, its output dtype)."""
-    with sp.evaluate(False):
-        if isinstance(op, Cast):
-            return convert(args[0], arg_dtypes[0], op.dtype), op.dtype, op.dtype
-        compute, out = compute_dtypes(op.scalar_op, arg_dtypes)
-        operands = [convert(a, d, c) for a, d, c in zip(args, arg_dtypes, compute)]
-        form = STEP_FORMS.get(op.name, op.scalar_op.sympy)
-        return form(*operands), compute[-1], out
+def render_step(op, names: list, arg_dtypes: list) -> tuple[str, str]:
+    """(the C expression of one step on operands `names` of `arg_dtypes`, its output dtype)."""
+    if isinstance(op, Cast):
+        return convert(names[0], arg_dtypes[0], op.dtype), op.dtype
+    compute, out = compute_dtypes(op.scalar_op, arg_dtypes)
+    operands = [convert(n, d, c) for n, d, c in zip(names, arg_dtypes, compute)]
+    return SPELLINGS[op.name](operands, compute[-1]), out
 
 
 def literal(dtype: str, value) -> str:
@@ -228,8 +221,8 @@ def render_program(program: FusedElemwise, input_names: list[str]) -> tuple[list
     lines = []
     for k, (op, refs) in enumerate(program.steps):
         names, arg_dtypes = zip(*[known[r.kind][r.index] for r in refs])
-        form, printed_in, out = step_form(op, [sp.Symbol(n) for n in names], list(arg_dtypes))
-        lines.append(f"const {ctype(out)} s{k} = {printer(printed_in).doprint(form)};")
+        text, out = render_step(op, list(names), list(arg_dtypes))
+        lines.append(f"const {ctype(out)} s{k} = {text};")
         known["s"].append((f"s{k}", out))
     return lines, known["s"]
 

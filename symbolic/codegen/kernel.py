@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import importlib.util
 import os
 from dataclasses import dataclass
 
@@ -169,7 +168,7 @@ def accumulator_dtype(reduction: str, value_dtype: str, output_dtype: str) -> st
 
 def structure_key(named_kernels) -> str | None:
     """A key that determines the C module rendered from `named_kernels` ((name, description)
-    pairs), computed without rendering it (and so without importing sympy): the descriptions
+    pairs), computed without rendering it: the descriptions
     written out field by field, and a digest of the code that renders them. None when a
     description holds a value `_canonical` cannot write out; the caller then renders.
     """
@@ -202,10 +201,10 @@ def _canonical(value) -> str:
 
 @functools.cache
 def renderer_digest() -> str:
-    """sha256 of the `symbolic` package's source and sympy's version: the code that renders C.
+    """sha256 of the `symbolic` package's source: the code that renders C.
 
-    The whole package rather than codegen alone: the dtype rules, fused programs and sympy
-    forms elsewhere in it decide the source too. Reading it costs about 3 ms, once a process.
+    The whole package rather than codegen alone: the dtype rules and fused programs elsewhere
+    in it decide the source too. Reading it costs about 3 ms, once a process.
     """
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     digest = hashlib.sha256()
@@ -216,12 +215,4 @@ def renderer_digest() -> str:
             with open(path, "rb") as f:
                 data = f.read()
             digest.update(f"{os.path.relpath(path, root)}\0{len(data)}\0".encode() + data)
-    spec = importlib.util.find_spec("sympy")  # its version file, without importing sympy
-    if spec is not None and spec.origin is not None:
-        release = os.path.join(os.path.dirname(spec.origin), "release.py")
-        try:
-            with open(release, "rb") as f:
-                digest.update(f.read())
-        except OSError:
-            digest.update(b"sympy release unknown")
     return digest.hexdigest()

@@ -105,11 +105,8 @@ PRAGMAS = f"""\
 #define SYM_PRAGMA(x) _Pragma(#x)
 #if defined(_OPENMP)
 #define SYM_PARALLEL_FOR(n) SYM_PRAGMA(omp parallel for if ((n) >= {PARALLEL_MIN}) schedule(static))
-#define SYM_PARALLEL_FOR_SIMD(n) \\
-    SYM_PRAGMA(omp parallel for simd if (parallel: (n) >= {PARALLEL_MIN}) schedule(static))
 #else
 #define SYM_PARALLEL_FOR(n)
-#define SYM_PARALLEL_FOR_SIMD(n) SYM_PRAGMA(omp simd)
 #endif
 #if defined(__GNUC__)
 #define SYM_PREFETCH(p) __builtin_prefetch(p)
@@ -125,6 +122,32 @@ UNITS = """\
 #ifndef SYMBOLIC_UNITS
 #define SYMBOLIC_UNITS 1
 #define SYMBOLIC_UNIT 0
+#endif
+"""
+
+
+# Tile copies, for C's elementwise kernels (c.py): an argument whose stride along the last axis
+# is not 1 goes through a buffer. Out of line and once per dtype: inlined, the compiler
+# vectorized each copy of each argument, emulating strided loads lane by lane, a quarter of
+# the machine code of the MLP training module. A stride of 0 (a broadcast) is a fill.
+TILE_COPIES = """\
+QUALIFIER void load_tile_S(T *restrict b, const T *restrict p, int64_t n, int64_t t) {
+    if (t == 0) {
+        const T v = p[0];
+        for (int64_t i = 0; i < n; i++) b[i] = v;
+    } else {
+        for (int64_t i = 0; i < n; i++) b[i] = p[i * t];
+    }
+}
+QUALIFIER void store_tile_S(T *restrict p, const T *restrict b, int64_t n, int64_t t) {
+    for (int64_t i = 0; i < n; i++) p[i * t] = b[i];
+}
+"""
+OUT_OF_LINE = """\
+#if defined(__GNUC__)
+#define SYM_OUT_OF_LINE __attribute__((noinline, unused))
+#else
+#define SYM_OUT_OF_LINE
 #endif
 """
 
@@ -164,6 +187,12 @@ def _instantiate(template: str, dtype: str, qualifier: str) -> str:
     text = re.sub(r"(\w)F\(", rf"\1{libm}(", text)  # fmodF( -> fmodf( or fmod(
     text = re.sub(r"\bT\b", t, text)
     return re.sub(r"\bU\b", UNSIGNED_OF.get(dtype, "unsigned"), text)
+
+
+def render_tile_copies() -> str:
+    """`load_tile_S` and `store_tile_S` for every dtype, out of line (unused ones cost nothing)."""
+    copies = [_instantiate(TILE_COPIES, d, "static SYM_OUT_OF_LINE") for d in CTYPES]
+    return OUT_OF_LINE + "".join(copies)
 
 
 def render_helpers(qualifier: str = "static inline") -> str:

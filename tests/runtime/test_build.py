@@ -265,3 +265,32 @@ def test_rebuilding_an_entry_gives_the_same_bytes(monkeypatch):
     path.unlink()
     _forget_process_state(monkeypatch)
     assert build.build_shared_object(ADD).read_bytes() == first
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the probe is skipped on Linux only")
+def test_first_build_on_linux_is_the_probe(logged_cc, cache_home):
+    assert build.build_library(ADD).add(1, 1) == 2
+    runs = _runs(logged_cc)
+    assert len(runs) == 2 and "--version" in runs[0]  # the version, then the build: no probes
+    (record,) = (cache_home / "toolchains").glob("*.json")
+    compiler = toolchain.find_c_compiler()
+    assert toolchain._read_record(record, compiler) == toolchain._probe(compiler)
+
+
+def test_a_wrong_likely_toolchain_is_probed_and_built_again(logged_cc, monkeypatch):
+    compiler = toolchain.find_c_compiler()
+    wrong = toolchain.Toolchain(compiler, "a version", ("-fno-such-flag",), ("-lm",))
+    monkeypatch.setattr(build, "likely_toolchain", lambda cc: wrong)
+    assert build.build_library(ADD).add(2, 3) == 5
+    assert toolchain.recorded_toolchain(compiler) == toolchain._probe(compiler)
+    assert any("-fno-such-flag" in line for line in _runs(logged_cc))
+    _forget_process_state(monkeypatch)
+    assert build.build_library(ADD).add(2, 3) == 5  # the record now, not the guess
+
+
+def test_compile_error_stands_after_one_probe(monkeypatch):
+    probes = []  # on Linux the probe runs after the build with the likely toolchain failed
+    monkeypatch.setattr(build, "toolchain", lambda cc: probes.append(cc) or toolchain._probe(cc))
+    with pytest.raises(build.CompileError, match="missing_name"):
+        build.build_library("int broken(void) { return missing_name; }\n")
+    assert len(probes) == 1

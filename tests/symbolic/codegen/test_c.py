@@ -25,7 +25,7 @@ from kernel_nodes import (
 import symbolic as S
 from symbolic import dtypes
 from symbolic.codegen.c import render_kernel, render_module
-from symbolic.codegen.cprinter import literal
+from symbolic.codegen.cprinter import SPELLINGS, literal, render_step
 from symbolic.codegen.kernel import (
     ElementwiseKernel,
     GatherKernel,
@@ -34,7 +34,9 @@ from symbolic.codegen.kernel import (
     ScatterKernel,
     describe,
 )
-from symbolic.elemwise import Cast
+from symbolic.elemwise import Cast, Elemwise
+from symbolic.scalar_ops import SCALAR_OPS
+from symbolic.scalar_sympy import SYMPY_FORMS
 
 GOLDEN = Path(__file__).parent / "golden"
 FLAGS = ["-std=c11", "-fwrapv", "-Wall", "-Werror", "-Wno-unknown-pragmas"]
@@ -182,6 +184,33 @@ def test_steps_print_in_their_dtype():
     assert "floordiv_i32(x0, x1)" in src
     src = render_kernel(describe(S.maximum(x, 0.5).owner), "k")
     assert "maximum_f32(x0, x1)" in src  # NaN-propagating, not fmaxf
+
+
+def test_every_scalar_op_has_one_c_spelling_and_one_sympy_form():
+    assert set(SPELLINGS) == set(SCALAR_OPS) == set(SYMPY_FORMS)
+
+
+@pytest.mark.parametrize(
+    "op, arg_dtypes, text, out",
+    [
+        (Elemwise(SCALAR_OPS["add"]), ["bool", "bool"], "(x0 || x1)", "bool"),  # or
+        (Elemwise(SCALAR_OPS["mul"]), ["bool", "bool"], "(x0 && x1)", "bool"),  # and
+        (Elemwise(SCALAR_OPS["add"]), ["int8", "uint8"], "(int16_t)x0 + (int16_t)x1", "int16"),
+        (Elemwise(SCALAR_OPS["exp"]), ["int32"], "expf((float)x0)", "float32"),
+        (Elemwise(SCALAR_OPS["where"]), ["float32"] * 3, "((x0 != 0) ? x1 : x2)", "float32"),
+        (Elemwise(SCALAR_OPS["abs"]), ["int16"], "(x0 < 0 ? -x0 : x0)", "int16"),
+        (Elemwise(SCALAR_OPS["pow"]), ["int64", "int64"], "ipow_i64(x0, x1)", "int64"),
+        (Elemwise(SCALAR_OPS["pow"]), ["float64", "float32"], "pow(x0, (double)x1)", "float64"),
+        (Elemwise(SCALAR_OPS["reciprocal"]), ["float32"], "1.0F/x0", "float32"),
+        (Elemwise(SCALAR_OPS["invert"]), ["uint8"], "((uint8_t)~x0)", "uint8"),
+        (Elemwise(SCALAR_OPS["isnan"]), ["int32"], "((void)x0, false)", "bool"),
+        (Cast("int8"), ["float32"], "(int8_t)((int32_t)x0)", "int8"),  # NumPy's, via int32
+        (Cast("bool"), ["float64"], "(x0 != 0)", "bool"),
+    ],
+)
+def test_steps_spell_numpy_semantics_in_c(op, arg_dtypes, text, out):
+    names = [f"x{i}" for i in range(len(arg_dtypes))]
+    assert render_step(op, names, arg_dtypes) == (text, out)
 
 
 @pytest.mark.parametrize(
