@@ -39,10 +39,10 @@ def padding_for(image_shape: tuple[int, ...]) -> int:
 def build_model(image_shape: tuple[int, ...], n_classes: int, seed: int, l2: float = 1e-4) -> Model:
     """(rows, cols) images → two conv_pool layers → dense+ReLU → dense → softmax.
 
-    ReLU, as in the MLP: it does not saturate, so the gradients of the lower layers do not
-    vanish and SGD trains the network in a few epochs from He-initialized weights (the tanh of
-    the original LeNet needs more), it costs one comparison, and it commutes with max-pooling,
-    so `conv_pool` applies it to the pooled values only.
+    ReLU rather than the original LeNet's tanh: it does not saturate, so the gradients that
+    reach the lower layers do not fade and SGD from He-initialized weights trains the network
+    in a few epochs; it costs one comparison; and it commutes with max-pooling, so `conv_pool`
+    applies it to the pooled values only, a quarter as many.
     """
     rows, cols = image_shape
     padding = padding_for(image_shape)

@@ -47,7 +47,7 @@ def test_lenet_learns_real_mnist_subset(mnist_folder):
     """28×28 images take LeNet's own valid convolutions (the digits take padded ones)."""
     lenet = importlib.import_module("train_lenet")
     assert lenet.padding_for((28, 28)) == 0 and lenet.padding_for((8, 8)) == 2
-    arguments = ["--data", "mnist", "--data-dir", str(mnist_folder), "--limit", "1200"]
+    arguments = ["--data", "mnist", "--data-dir", str(mnist_folder), "--limit", "2000"]
     assert lenet.main([*arguments, "--epochs", "2", "--device", "cpu"]) >= 0.85
 
 
