@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 import symbolic as S
+from symbolic.windows import output_length
 
 
 def he_normal(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int) -> np.ndarray:
@@ -38,6 +39,41 @@ def dense(
     b = S.shared(np.zeros(n_out, np.float32), name=f"{name}.b")
     y = x @ W + b
     return (y if activation is None else activation(y)), [W, b]
+
+
+def conv_pool(
+    x: S.Variable,
+    n_in: int,
+    n_out: int,
+    size: int,
+    rng: np.random.Generator,
+    name: str,
+    padding: int = 0,
+    pool: int = 2,
+    activation: Callable[[S.Variable], S.Variable] | None = None,
+) -> tuple[S.Variable, list[S.SharedVariable]]:
+    """activation(max_pool(conv2d(x, W), pool) + b): LeNet's convolution and pooling layer.
+
+    x is (batch, n_in, rows, cols); W is n_out filters of n_in × size × size, He-initialized
+    (fan-in n_in·size²), b one bias per filter, zero at the start; `padding` zeros are added
+    on each side before the convolution. The output is (batch, n_out, r, c) with
+    r = `conv_pool_length(rows, size, padding, pool)` and c likewise.
+
+    The bias and the activation come after the pooling, where there are pool² times fewer
+    values, and give the same result: a bias that is one number per channel moves every value
+    of a window alike, max(z + b) = max(z) + b, and a non-decreasing activation f (ReLU, tanh,
+    the sigmoid) keeps the order inside a window, max f(z) = f(max z).
+    """
+    W = S.shared(he_normal(rng, (n_out, n_in, size, size), n_in * size * size), name=f"{name}.W")
+    b = S.shared(np.zeros(n_out, np.float32), name=f"{name}.b")
+    pooled = S.nnet.max_pool2d(S.nnet.conv2d(x, W, padding=padding), pool)
+    y = pooled + b.dimshuffle("x", 0, "x", "x")
+    return (y if activation is None else activation(y)), [W, b]
+
+
+def conv_pool_length(n: int, size: int, padding: int = 0, pool: int = 2) -> int:
+    """Rows (or columns) out of `conv_pool` for n in: the convolution's, then the pooling's."""
+    return output_length(output_length(n, size, 1, padding), pool, pool, 0)
 
 
 def sgd_updates(

@@ -17,6 +17,7 @@ def test_the_tutorial_notebooks_are_there():
     for expected in [
         "01_graphs_and_gradients",
         "02_logistic_regression_and_mlp",
+        "03_lenet",
         "05_inside_the_compiler",
     ]:
         assert expected in names

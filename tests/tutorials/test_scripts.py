@@ -14,6 +14,7 @@ import training
 SHORT_RUNS = {
     "train_softmax": (["--epochs", "15"], 0.93),
     "train_mlp": (["--epochs", "4", "--limit", "800"], 0.85),
+    "train_lenet": (["--epochs", "4", "--limit", "600"], 0.85),
 }
 
 
@@ -40,6 +41,14 @@ def test_mlp_learns_real_mnist_subset(mnist_folder):
     arguments = ["--data", "mnist", "--data-dir", str(mnist_folder), "--limit", "5000"]
     accuracy = importlib.import_module("train_mlp").main([*arguments, "--epochs", "3"])
     assert accuracy >= 0.85
+
+
+def test_lenet_learns_real_mnist_subset(mnist_folder):
+    """28×28 images take LeNet's own valid convolutions (the digits take padded ones)."""
+    lenet = importlib.import_module("train_lenet")
+    assert lenet.padding_for((28, 28)) == 0 and lenet.padding_for((8, 8)) == 2
+    arguments = ["--data", "mnist", "--data-dir", str(mnist_folder), "--limit", "2000"]
+    assert lenet.main([*arguments, "--epochs", "2", "--device", "cpu"]) >= 0.85
 
 
 def test_holdout_splits_without_overlap():
