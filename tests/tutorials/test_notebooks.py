@@ -18,6 +18,7 @@ def test_the_tutorial_notebooks_are_there():
         "01_graphs_and_gradients",
         "02_logistic_regression_and_mlp",
         "05_inside_the_compiler",
+        "04_lstm_scan",
     ]:
         assert expected in names
 
