@@ -90,9 +90,10 @@ def lstm(
 
     Returns the stacked h' of every step, (time, batch, n_hidden), and [Wx, Wh, b]. Wx is drawn
     with variance 1 / n_in, each gate's block of Wh is orthogonal (the state's scale neither
-    grows nor shrinks through the product), and b is zero except the forget gate's `forget_bias`:
-    at 1, f starts at σ(1) ≈ 0.73 rather than 0.5, so the cell keeps what it holds and the
-    gradient reaching early steps shrinks by about 0.73 per step rather than 0.5.
+    grows nor shrinks through the product), and b is zero except the forget gate's `forget_bias`.
+    Along the cell, ∂c'/∂c = f, so the gradient reaching step t from step T is scaled by the
+    product of T − t forget gates: at bias 1 they start at σ(1) ≈ 0.73, not 0.5, and 27 steps
+    (MNIST's rows) scale it by 2·10⁻⁴ rather than 7·10⁻⁹, so the first rows train from the start.
     """
     gates = 4 * n_hidden
     Wx = S.shared(
