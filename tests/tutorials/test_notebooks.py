@@ -19,6 +19,7 @@ def test_the_tutorial_notebooks_are_there():
         "02_logistic_regression_and_mlp",
         "03_lenet",
         "05_inside_the_compiler",
+        "04_lstm_scan",
     ]:
         assert expected in names
 

@@ -13,6 +13,7 @@ import training
 # script → (arguments of a short run on the digits, accuracy it must reach)
 SHORT_RUNS = {
     "train_softmax": (["--epochs", "15"], 0.93),
+    "train_lstm": (["--epochs", "3", "--lr", "0.3"], 0.85),
     "train_mlp": (["--epochs", "4", "--limit", "800"], 0.85),
     "train_lenet": (["--epochs", "4", "--limit", "600"], 0.85),
 }
@@ -35,6 +36,13 @@ def test_softmax_script_shows_the_compiled_function(capsys):
     printed = capsys.readouterr().out
     assert "update softmax.W <-" in printed and "crossentropy_softmax" in printed
     assert "first generated kernel" in printed and "void " in printed
+
+
+def test_lstm_learns_real_mnist_subset(mnist_folder):
+    """28 steps of 28 pixels (the digits give 8 of 8)."""
+    arguments = ["--data", "mnist", "--data-dir", str(mnist_folder), "--limit", "4000"]
+    lstm = importlib.import_module("train_lstm")
+    assert lstm.main([*arguments, "--epochs", "3", "--batch-size", "32"]) >= 0.8
 
 
 def test_mlp_learns_real_mnist_subset(mnist_folder):
