@@ -28,8 +28,11 @@ from runtime.cpu_backend import PlannedStep
 from runtime.schedule import Schedule
 from symbolic.optimizer.fgraph import FunctionGraph
 
-# One translation unit: the call (runner.c), then the Python type built on it (runner_type.c).
-RUNNER_SOURCES = tuple(Path(__file__).with_name(n) for n in ("runner.c", "runner_type.c"))
+# One translation unit: the call (runner.c), a loop's steps (runner_loop.c), then the Python
+# type built on them (runner_type.c).
+RUNNER_SOURCES = tuple(
+    Path(__file__).with_name(n) for n in ("runner.c", "runner_loop.c", "runner_type.c")
+)
 MODULE_NAME = "symbolic_runner"  # runner.c's PyInit_symbolic_runner
 
 # -O1: the runner is glue (pointer chasing, calls into NumPy), where -O3 gains nothing
