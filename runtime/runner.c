@@ -2,7 +2,9 @@
  *
  * A Runner holds the schedule as data: value slots, and steps that are a generated kernel (a
  * C function pointer, docs/kernels.md), a NumPy call writing outputs the runner provides (a
- * matrix product through NumPy's BLAS), or any other Python callable (indexing, views).
+ * matrix product through NumPy's BLAS, a concatenation), a view of an input (basic indexing,
+ * transposes: the runner makes the view from the offset, shape and strides its plan gives),
+ * or any other Python callable (advanced indexing, reshapes).
  * `call(*leaves)` puts the leaves (inputs, then shared values) in their slots, runs the
  * steps in order, drops each value after its last reader, and returns the results (outputs,
  * then update values) as a tuple.
@@ -214,6 +216,35 @@ static int run_python(Step *st, Call *c, PyObject **inputs) {
     return result ? store_results(st, c, result) : -1;
 }
 
+/* A view of a's memory from `offset` bytes on, keeping a alive. */
+static PyObject *view_of(PyArrayObject *a, int ndim, const npy_intp *shape,
+                         const npy_intp *strides, npy_intp offset) {
+    PyArray_Descr *descr = PyArray_DESCR(a);
+    Py_INCREF(descr);
+    PyObject *view = PyArray_NewFromDescr(&PyArray_Type, descr, ndim, (npy_intp *)shape,
+                                          (npy_intp *)strides, PyArray_BYTES(a) + offset,
+                                          PyArray_FLAGS(a) & NPY_ARRAY_WRITEABLE, NULL);
+    if (!view) return NULL;
+    Py_INCREF(a);
+    if (PyArray_SetBaseObject((PyArrayObject *)view, (PyObject *)a) < 0) {
+        Py_DECREF(view);
+        return NULL;
+    }
+    return view;
+}
+
+/* A view step (a planned step with neither kernel nor writer): its output is a view of input
+ * 0, whose place in it the plan gives as int64 bytes [offset, ndim, shape…, strides…]. */
+static int run_view(Step *st, Call *c, PyObject **inputs, const int64_t *packed) {
+    int ndim = (int)packed[1];
+    npy_intp shape[NPY_MAXDIMS], strides[NPY_MAXDIMS];
+    for (int d = 0; d < ndim; d++) shape[d] = packed[2 + d], strides[d] = packed[2 + ndim + d];
+    PyObject *view = view_of((PyArrayObject *)inputs[0], ndim, shape, strides, packed[0]);
+    if (!view) return -1;
+    c->values[st->outs[0]] = view;
+    return 0;
+}
+
 /* A planned step: outputs from its plan, then the kernel or the writer on them. A plan (from
  * cpu_backend.Launch.native) is (packed int64 bytes, output dtypes, views), packed as
  * [n_sizes, sizes…, n_strides, strides…, then per output: ndim, shape…, in-place input]. */
@@ -234,8 +265,9 @@ static int run_planned(Runner *r, Step *st, Call *c, PyObject **inputs) {
     }
     PyObject *plan = st->plan;
     if (plan == Py_None) return run_python(st, c, inputs);  /* no plan fits: NumPy's reference */
-    Py_INCREF(plan);  /* kept while the step runs: Python code here may re-plan the step */
     const int64_t *packed = (const int64_t *)PyBytes_AS_STRING(PyTuple_GET_ITEM(plan, 0));
+    if (!st->fn && st->writer == Py_None) return run_view(st, c, inputs, packed);
+    Py_INCREF(plan);  /* kept while the step runs: Python code here may re-plan the step */
     PyObject *dtypes = PyTuple_GET_ITEM(plan, 1), *views = PyTuple_GET_ITEM(plan, 2);
     Py_ssize_t n_args = st->n_in + st->n_out, done = 0;
     int viewed = 0;

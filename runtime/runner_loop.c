@@ -20,18 +20,8 @@
 
 /* Row t of a (n, …) array: a view keeping the array alive. */
 static PyObject *row_of(PyArrayObject *a, npy_intp t) {
-    PyArray_Descr *descr = PyArray_DESCR(a);
-    Py_INCREF(descr);
-    PyObject *row = PyArray_NewFromDescr(
-        &PyArray_Type, descr, PyArray_NDIM(a) - 1, PyArray_DIMS(a) + 1, PyArray_STRIDES(a) + 1,
-        PyArray_BYTES(a) + t * PyArray_STRIDES(a)[0], PyArray_FLAGS(a) & NPY_ARRAY_WRITEABLE, NULL);
-    if (!row) return NULL;
-    Py_INCREF(a);
-    if (PyArray_SetBaseObject((PyArrayObject *)row, (PyObject *)a) < 0) {
-        Py_DECREF(row);
-        return NULL;
-    }
-    return row;
+    return view_of(a, PyArray_NDIM(a) - 1, PyArray_DIMS(a) + 1, PyArray_STRIDES(a) + 1,
+                   t * PyArray_STRIDES(a)[0]);
 }
 
 static int same_shape(PyArrayObject *a, PyArrayObject *b) {
