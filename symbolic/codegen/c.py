@@ -70,14 +70,21 @@ class CRenderer(CIndexing, CStyleLanguage):
             *[f"a{a} += at * strides[{a} * ndim + d];" for a in args],
         ]
         steps = ", ".join(f"t{a} = strides[{a} * ndim + ndim - 1]" for a in args)
+
+        def row(index) -> list[str]:
+            return ["#pragma omp simd", *block("for (int64_t i = 0; i < inner; i++)", body(index))]
+
+        # rows whose elements are contiguous (slices of wider rows, broadcast rows) get a copy
+        # of the inner loop with unit strides: the vectorizer then loads vectors, where with
+        # a stride it assembles them element by element (2.7x slower on 32 rows of 256 floats)
+        unit = " && ".join(f"t{a} == 1" for a in args)
         lines += block(
             "for (int64_t o = 0; o < outer; o++)",
             [
                 f"int64_t rest = o, {offsets};",
                 *block("for (int64_t d = ndim - 2; d >= 0; d--)", decompose),
                 f"const int64_t {steps};",
-                "#pragma omp simd",
-                *block("for (int64_t i = 0; i < inner; i++)", body(lambda a: f"a{a} + i * t{a}")),
+                *if_else(unit, row(lambda a: f"a{a} + i"), row(lambda a: f"a{a} + i * t{a}")),
             ],
         )
         return lines

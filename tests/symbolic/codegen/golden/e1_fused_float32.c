@@ -41,21 +41,40 @@ void k0_e1(const int64_t *sizes, const int64_t *strides, char **data) {
             a2 += at * strides[2 * ndim + d];
         }
         const int64_t t0 = strides[0 * ndim + ndim - 1], t1 = strides[1 * ndim + ndim - 1], t2 = strides[2 * ndim + ndim - 1];
-        #pragma omp simd
-        for (int64_t i = 0; i < inner; i++) {
-            const float x0 = p0[a0 + i * t0];
-            const float x1 = p1[a1 + i * t1];
-            const float s0 = x0*x1;
-            const float s1 = -x0;
-            const float s2 = expf(s1);
-            const float s3 = s0 + s2;
-            const float s4 = tanhf(s3);
-            const float s5 = sigmoid_f32(x1);
-            const float s6 = s4*s5;
-            const float s7 = x0*c0;
-            const float s8 = s7*x0;
-            const float s9 = s6 + s8;
-            p2[a2 + i * t2] = s9;
+        if (t0 == 1 && t1 == 1 && t2 == 1) {
+            #pragma omp simd
+            for (int64_t i = 0; i < inner; i++) {
+                const float x0 = p0[a0 + i];
+                const float x1 = p1[a1 + i];
+                const float s0 = x0*x1;
+                const float s1 = -x0;
+                const float s2 = expf(s1);
+                const float s3 = s0 + s2;
+                const float s4 = tanhf(s3);
+                const float s5 = sigmoid_f32(x1);
+                const float s6 = s4*s5;
+                const float s7 = x0*c0;
+                const float s8 = s7*x0;
+                const float s9 = s6 + s8;
+                p2[a2 + i] = s9;
+            }
+        } else {
+            #pragma omp simd
+            for (int64_t i = 0; i < inner; i++) {
+                const float x0 = p0[a0 + i * t0];
+                const float x1 = p1[a1 + i * t1];
+                const float s0 = x0*x1;
+                const float s1 = -x0;
+                const float s2 = expf(s1);
+                const float s3 = s0 + s2;
+                const float s4 = tanhf(s3);
+                const float s5 = sigmoid_f32(x1);
+                const float s6 = s4*s5;
+                const float s7 = x0*c0;
+                const float s8 = s7*x0;
+                const float s9 = s6 + s8;
+                p2[a2 + i * t2] = s9;
+            }
         }
     }
 }
