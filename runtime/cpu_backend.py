@@ -295,7 +295,7 @@ def build_cpu_program(fgraph: FunctionGraph, leaves: list):
     from runtime.runner_steps import runner_step  # products, concatenations and views
 
     for node in fgraph.nodes:
-        step = None if id(node) in steps else runner_step(node)
+        step = None if id(node) in steps else runner_step(node, module)
         if step is not None:
             steps[id(node)] = step
     return native.NativeProgram(fgraph, leaves, make_step, module), kernels

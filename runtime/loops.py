@@ -140,7 +140,7 @@ class NativeLoop:
     with run_loop. Called, it is the step itself (run_loop's step, for zero steps)."""
 
     def __init__(self, op: Scan, program, outputs: list):
-        self.op, self.runner, self.step = op, program._runner, program.call
+        self.op, self.program, self.runner, self.step = op, program, program._runner, program.call
         k = op.n_states
         self.stacked = [j for j in range(k) if op.stacked[j]] + list(range(k, len(outputs)))
         first: dict = {}

@@ -216,34 +216,8 @@ static int run_python(Step *st, Call *c, PyObject **inputs) {
     return result ? store_results(st, c, result) : -1;
 }
 
-/* A view of a's memory from `offset` bytes on, keeping a alive. */
-static PyObject *view_of(PyArrayObject *a, int ndim, const npy_intp *shape,
-                         const npy_intp *strides, npy_intp offset) {
-    PyArray_Descr *descr = PyArray_DESCR(a);
-    Py_INCREF(descr);
-    PyObject *view = PyArray_NewFromDescr(&PyArray_Type, descr, ndim, (npy_intp *)shape,
-                                          (npy_intp *)strides, PyArray_BYTES(a) + offset,
-                                          PyArray_FLAGS(a) & NPY_ARRAY_WRITEABLE, NULL);
-    if (!view) return NULL;
-    Py_INCREF(a);
-    if (PyArray_SetBaseObject((PyArrayObject *)view, (PyObject *)a) < 0) {
-        Py_DECREF(view);
-        return NULL;
-    }
-    return view;
-}
-
-/* A view step (a planned step with neither kernel nor writer): its output is a view of input
- * 0, whose place in it the plan gives as int64 bytes [offset, ndim, shape…, strides…]. */
-static int run_view(Step *st, Call *c, PyObject **inputs, const int64_t *packed) {
-    int ndim = (int)packed[1];
-    npy_intp shape[NPY_MAXDIMS], strides[NPY_MAXDIMS];
-    for (int d = 0; d < ndim; d++) shape[d] = packed[2 + d], strides[d] = packed[2 + ndim + d];
-    PyObject *view = view_of((PyArrayObject *)inputs[0], ndim, shape, strides, packed[0]);
-    if (!view) return -1;
-    c->values[st->outs[0]] = view;
-    return 0;
-}
+/* A view step's run (runner_views.c, later in this translation unit). */
+static int run_view(Step *st, Call *c, PyObject **inputs, const int64_t *packed);
 
 /* A planned step: outputs from its plan, then the kernel or the writer on them. A plan (from
  * cpu_backend.Launch.native) is (packed int64 bytes, output dtypes, views), packed as

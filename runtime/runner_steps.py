@@ -1,13 +1,15 @@
 """Nodes without a kernel that the C runner (runtime/runner.c) still runs without Python code:
-products and concatenations NumPy writes into outputs the runner provides (so they come from
-its memory planning, as kernels' outputs do, and a loop's rows can be written in place), and
-views (basic indexing, transposes) the runner makes itself from a planned offset, shape and
-strides. Like a kernel's launch, each plan depends only on the layouts of the node's inputs
+products (NumPy's BLAS) and concatenations (runner_views.c) written into outputs the runner
+provides (so they come from its memory planning, as kernels' outputs do, and a loop's rows
+can be written in place), and views (basic indexing, transposes) the runner makes itself from
+a planned offset, shape and strides. Like a kernel's launch, each plan depends only on the layouts of the node's inputs
 (cpu_backend.PlannedStep keeps one per layout); where no plan fits, the node's NumPy
 reference runs.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 from numpy.lib.array_utils import byte_bounds
@@ -47,30 +49,24 @@ def plan_concatenate(fn, node, arrays) -> Launch | None:
     return Launch(None, [], [], [shape], [out.dtype], None, len(arrays))
 
 
-def concatenate_writer(op: Join):
-    def concatenate_into(*arrays) -> None:
-        np.concatenate(arrays[:-1], axis=op.axis, out=arrays[-1])
-
-    return concatenate_into
-
-
-# op type → (planner, the writer(*inputs, *outputs) of a node's op); np.matmul is a ufunc,
-# whose outputs may be passed by position.
+# op type → (planner, the writer(*inputs, *outputs) of a node's op, given the runner module).
+# Both are C functions, so that a loop's step runs no Python: np.matmul is a ufunc, whose
+# outputs may be passed by position; the runner's concatenate takes the axis first.
 WRITERS = {
-    MatMul: (plan_matmul, lambda op: np.matmul),
-    Join: (plan_concatenate, concatenate_writer),
+    MatMul: (plan_matmul, lambda op, module: np.matmul),
+    Join: (plan_concatenate, lambda op, module: functools.partial(module.concatenate, op.axis)),
 }
 
 
 class WriterStep(PlannedStep):
-    """A node NumPy computes into outputs the C runner provides (see WRITERS)."""
+    """A node NumPy (or the runner) computes into outputs the C runner provides (WRITERS)."""
 
     __slots__ = ("writer",)
 
-    def __init__(self, node):
+    def __init__(self, node, module):
         planner, make_writer = WRITERS[type(node.op)]
         super().__init__(node, None, planner)
-        self.writer = make_writer(node.op)
+        self.writer = make_writer(node.op, module)
 
     def native_spec(self) -> tuple:
         return 0, self.node.op.perform, self.native_plan, self.writer
@@ -122,8 +118,9 @@ class ViewStep(PlannedStep):
         return 0, self.node.op.perform, self.native_plan, None
 
 
-def runner_step(node) -> PlannedStep | None:
-    """The step the C runner runs a node without a kernel as, or None (a Python call)."""
+def runner_step(node, module) -> PlannedStep | None:
+    """The step the C runner (the extension `module`) runs a node without a kernel as, or
+    None (a Python call)."""
     if type(node.op) in WRITERS:
-        return WriterStep(node)
+        return WriterStep(node, module)
     return ViewStep(node) if is_view(node) else None

@@ -1,6 +1,6 @@
 /* The Runner as a Python type: construction from the tables runtime/native.py packs, the
- * call methods, and the module. It follows runner.c and runner_loop.c in one translation unit
- * (native.py joins the files), so everything here is static, as there. */
+ * call methods, and the module. It follows the other runner_*.c files in one translation unit
+ * (native.py joins them), so everything here is static, as there. */
 
 static PyObject *Runner_call(Runner *r, PyObject *const *args, Py_ssize_t n) {
     return run(r, args, n, NULL);
@@ -188,8 +188,14 @@ static PyTypeObject RunnerType = {
     .tp_getset = Runner_getset,
 };
 
+static PyMethodDef module_functions[] = {
+    {"concatenate", (PyCFunction)(void (*)(void))concatenate_into, METH_FASTCALL,
+     "concatenate(axis, *inputs, out): the inputs side by side along axis, written into out"},
+    {NULL},
+};
+
 static struct PyModuleDef runner_module = {
-    PyModuleDef_HEAD_INIT, "symbolic_runner", "See runtime/native.py.", -1, NULL,
+    PyModuleDef_HEAD_INIT, "symbolic_runner", "See runtime/native.py.", -1, module_functions,
 };
 
 PyMODINIT_FUNC PyInit_symbolic_runner(void) {

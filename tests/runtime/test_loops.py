@@ -9,6 +9,7 @@ import pytest
 
 import symbolic as S
 from runtime import native
+from runtime.cpu_backend import PlannedStep
 from runtime.loops import Loop, NativeLoop
 
 needs_runner = pytest.mark.skipif(native.header_dirs() is None, reason="no Python/NumPy headers")
@@ -59,6 +60,8 @@ def test_loops_with_a_specialized_step_run_in_the_runner(rng):
     for loop in loops:
         assert len(loop.steps) == 2
         assert all(isinstance(step, NativeLoop) for step in loop.steps.values())
+        for step in loop.steps.values():  # products, kernels, slices, W.T, concatenations
+            assert all(isinstance(s, PlannedStep) for s, *_ in step.program.schedule.steps)
 
 
 @needs_runner

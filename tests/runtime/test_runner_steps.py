@@ -84,3 +84,25 @@ def test_concatenations_that_cast_or_do_not_join_run_the_reference(rng):
     f = S.compile([a, b], S.concatenate([a, b]), device="cpu")
     with pytest.raises(ValueError, match="concatenate"):
         f(np.ones((2, 3)), np.ones((3, 2)))
+
+
+def test_the_runners_concatenate_fills_its_output_or_says_why():
+    concatenate = native.runner_module().concatenate
+    a, b = np.arange(6.0).reshape(2, 3), np.arange(4.0).reshape(2, 2)[:, ::-1]
+    out = np.empty((2, 5))
+    assert concatenate(1, a, b, out) is None
+    np.testing.assert_array_equal(out, np.concatenate([a, b], axis=1))
+    with pytest.raises(ValueError, match="input 1 does not fit"):
+        concatenate(1, a, np.ones((3, 2)), out)
+    with pytest.raises(ValueError, match="fill 3 of 5 entries along axis 1"):
+        concatenate(1, a, out)
+    with pytest.raises(TypeError, match="an axis of out"):
+        concatenate(2, a, b, out)
+
+
+def test_concatenations_along_any_axis_of_strided_inputs(rng):
+    x, y = S.tensor3("x", "float64"), S.tensor3("y", "float64")
+    outputs = [S.concatenate([x, y.dimshuffle(0, 2, 1)], axis=2) * 2, S.concatenate([x, x])]
+    values = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 3))
+    f = assert_oracle([x, y], outputs, *values)
+    assert step_types(f)["concatenate"] == {WriterStep.__name__}
