@@ -96,7 +96,7 @@ class Loop:
         step = self.step_for(arrays)
         if isinstance(step, NativeLoop) and int(arrays[0]) > 0:
             outs = step.run(arrays, self.buffers)
-        else:  # zero steps: run_loop gives the empty stacks
+        else:  # the generic step, or zero steps (run_loop gives the empty stacks)
             outs = self.op.run(step, arrays, self.buffers)
         return outs[0] if len(outs) == 1 else outs
 
