@@ -23,7 +23,6 @@ from runtime.loops import node_step, nodes_with_inner
 from runtime.memory import keep_freed_memory
 from runtime.numpy_backend import NumpyProgram
 from symbolic.codegen.kernel import describe, structure_key
-from symbolic.linalg import MatMul
 from symbolic.optimizer.fgraph import FunctionGraph
 
 # OpenMP threads that spin-wait after a parallel loop (libgomp's default) take a core from
@@ -190,29 +189,6 @@ PLANNERS = {
 }
 
 
-def plan_matmul(fn, node, arrays) -> Launch | None:
-    """The output of a @ b for NumPy's BLAS to write: its shape, or None where the reference
-    must run (a cast, or shapes that do not match: the reference raises)."""
-    a, b = arrays
-    out = node.outputs[0].type
-    if a.dtype != out.dtype or b.dtype != out.dtype or a.shape[-1] != b.shape[-2]:
-        return None
-    try:
-        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    except ValueError:
-        return None
-    return Launch(None, [], [], [(*batch, a.shape[-2], b.shape[-1])], [out.dtype], None, 2)
-
-
-def matmul_into(a, b, out) -> None:
-    np.matmul(a, b, out=out)
-
-
-# Nodes the C runner runs as a NumPy call writing outputs it provides (so they come from its
-# memory planning, as kernels' do): op type → (planner, writer(*inputs, *outputs)).
-WRITERS = {MatMul: (plan_matmul, matmul_into)}
-
-
 class PlannedStep:
     """A node run on outputs planned per input layout; its NumPy reference where no plan
     fits. `planner(fn, node, arrays)` gives the Launch of a layout (or None)."""
@@ -254,19 +230,6 @@ class KernelStep(PlannedStep):
             return self.node.op.perform(*arrays)
         outs = launch(arrays)
         return outs[0] if len(outs) == 1 else outs
-
-
-class WriterStep(PlannedStep):
-    """A node NumPy computes into outputs the C runner provides (see WRITERS)."""
-
-    __slots__ = ("writer",)
-
-    def __init__(self, node):
-        planner, self.writer = WRITERS[type(node.op)]
-        super().__init__(node, None, planner)
-
-    def native_spec(self) -> tuple:
-        return 0, self.node.op.perform, self.native_plan, self.writer
 
 
 class Kernel:
@@ -329,9 +292,12 @@ def build_cpu_program(fgraph: FunctionGraph, leaves: list):
     module = runner()
     if module is None:
         return NumpyProgram(fgraph, leaves, make_step), kernels
+    from runtime.runner_steps import runner_step  # products, concatenations and views
+
     for node in fgraph.nodes:
-        if type(node.op) in WRITERS:
-            steps[id(node)] = WriterStep(node)
+        step = None if id(node) in steps else runner_step(node, module)
+        if step is not None:
+            steps[id(node)] = step
     return native.NativeProgram(fgraph, leaves, make_step, module), kernels
 
 

@@ -1,9 +1,11 @@
-"""Loops on a compiled device: a Scan node run as a Python loop over its compiled step.
+"""Loops on a compiled device: a Scan node run over its compiled step.
 
 The cpu program describes the kernels of every inner graph along with the outer ones, so one
-library holds them all (`nodes_with_inner`), and runs a Scan node as a `Loop` (`node_step`):
-each step is one call of a rendered straight-line function whose nodes are C kernels and BLAS
-calls.
+library holds them all (`nodes_with_inner`), and runs a Scan node as a `Loop` (`node_step`).
+Where the C runner is built, a loop with a specialized step (below) runs all its steps in one
+call of the runner (`NativeLoop`, runtime/runner_loop.c): no Python between steps, each
+stacked output's row written in place by the node that computes it. Otherwise each step is a
+call, from Python, of the step's schedule (its C kernels and BLAS calls).
 
 A step's inputs have the same shapes at every step of a call (rows of one sequence, states
 checked after each step, non-sequences), so when a loop starts it knows them all. It then
@@ -25,6 +27,7 @@ import numpy as np
 from runtime.numpy_backend import NumpyProgram
 from symbolic.graph import Apply, Variable, clone_replace, constant, tensor, toposort
 from symbolic.optimizer.fgraph import FunctionGraph
+from symbolic.scan.loop import check_lengths, state_shape_error, step_error
 from symbolic.scan.op import Scan, inner_roles
 
 MAX_SIGNATURES = 8  # specialized steps per loop; more distinct shapes run the generic step
@@ -90,7 +93,11 @@ class Loop:
         self.constant_positions = [start + i for i, v in enumerate(fixed) if is_small_integer(v)]
 
     def __call__(self, *arrays):
-        outs = self.op.run(self.step_for(arrays), arrays, self.buffers)
+        step = self.step_for(arrays)
+        if isinstance(step, NativeLoop) and int(arrays[0]) > 0:
+            outs = step.run(arrays, self.buffers)
+        else:  # the generic step, or zero steps (run_loop gives the empty stacks)
+            outs = self.op.run(step, arrays, self.buffers)
         return outs[0] if len(outs) == 1 else outs
 
     def step_for(self, arrays) -> Callable:
@@ -120,7 +127,69 @@ class Loop:
             replace[inner] = constant(np.array(value, inner.dtype).reshape(shapes[i]))
         outputs = optimize_graph(clone_replace(list(self.op.source_outputs), replace))
         program, _ = self.build(FunctionGraph(inputs, outputs), inputs)
-        return program.call
+        return NativeLoop.of(self.op, program, outputs) or program.call
+
+
+class NativeLoop:
+    """A specialized step whose steps the C runner runs, all in one call (runner_loop.c).
+
+    Each stacked output gets its buffer (n_steps, static shape of the output) before the loop
+    starts, so the runner offers row t to the node computing the output at step t, which
+    writes it there (a kernel's or product's output); other values are copied into the row.
+    Outputs that are one value of the step (sum_to returning its input) share one buffer, as
+    with run_loop. Called, it is the step itself (run_loop's step, for zero steps)."""
+
+    def __init__(self, op: Scan, program, outputs: list):
+        self.op, self.program, self.runner, self.step = op, program, program._runner, program.call
+        k = op.n_states
+        self.stacked = [j for j in range(k) if op.stacked[j]] + list(range(k, len(outputs)))
+        first: dict = {}
+        self.owner = {j: first.setdefault(id(outputs[j]), j) for j in self.stacked}
+        self.types = [v.type for v in outputs]
+
+    def __call__(self, *values):
+        return self.step(*values)
+
+    @classmethod
+    def of(cls, op: Scan, program, outputs: list) -> NativeLoop | None:
+        """The loop of this step, or None where the runner cannot run it: no C runner, or a
+        stacked output whose shape is not static."""
+        if getattr(program, "_runner", None) is None:
+            return None
+        loop = cls(op, program, outputs)
+        return None if any(None in loop.types[j].shape for j in loop.stacked) else loop
+
+    def run(self, arrays, allocate: Callable) -> list[np.ndarray]:
+        """The Scan's outputs (see symbolic/scan/op.py), as `Scan.run` gives them;
+        `allocate(position, shape, dtype)` gives the buffer of the stacked output at
+        `position` (RowBuffers)."""
+        op, n = self.op, int(arrays[0])
+        s, k = op.n_sequences, op.n_states
+        sequences, states, fixed = arrays[1 : 1 + s], arrays[1 + s : 1 + s + k], arrays[1 + s + k :]
+        check_lengths(op, n, sequences)
+        rows: list = [None] * len(self.types)
+        for position, j in enumerate(self.stacked):
+            if self.owner[j] == j:
+                rows[j] = allocate(position, (n, *self.types[j].shape), self.types[j].dtype)
+
+        def failed(t: int, error: Exception) -> Exception:
+            return step_error(op, t, n, error)
+
+        def wrong_shape(t: int, j: int, value: np.ndarray) -> Exception:
+            if j < k and value.shape != states[j].shape:
+                return state_shape_error(op, t, j, value.shape, states[j].shape)
+            return ValueError(
+                f"scan: {op.describe_step()} returned output {j} of shape {value.shape} at "
+                f"step {t}, but its rows have shape {rows[self.owner[j]].shape[1:]}"
+            )
+
+        final = self.runner.loop(
+            n, op.reverse, tuple(sequences), tuple(states), tuple(fixed), tuple(rows),
+            failed, wrong_shape,
+        )  # fmt: skip
+        found = iter(rows[self.owner[j]] for j in self.stacked)
+        outputs = [next(found) if op.stacked[j] else final[j] for j in range(k)]
+        return outputs + list(found)
 
 
 def node_step(node: Apply, make_step: Callable, build: Callable) -> Callable:

@@ -28,8 +28,12 @@ from runtime.cpu_backend import PlannedStep
 from runtime.schedule import Schedule
 from symbolic.optimizer.fgraph import FunctionGraph
 
-# One translation unit: the call (runner.c), then the Python type built on it (runner_type.c).
-RUNNER_SOURCES = tuple(Path(__file__).with_name(n) for n in ("runner.c", "runner_type.c"))
+# One translation unit: the call (runner.c), views and concatenations (runner_views.c), a loop's
+# steps (runner_loop.c), then the Python type and module built on them (runner_type.c).
+RUNNER_SOURCES = tuple(
+    Path(__file__).with_name(f"{name}.c")
+    for name in ("runner", "runner_views", "runner_loop", "runner_type")
+)
 MODULE_NAME = "symbolic_runner"  # runner.c's PyInit_symbolic_runner
 
 # -O1: the runner is glue (pointer chasing, calls into NumPy), where -O3 gains nothing

@@ -2,7 +2,9 @@
  *
  * A Runner holds the schedule as data: value slots, and steps that are a generated kernel (a
  * C function pointer, docs/kernels.md), a NumPy call writing outputs the runner provides (a
- * matrix product through NumPy's BLAS), or any other Python callable (indexing, views).
+ * matrix product through NumPy's BLAS, a concatenation), a view of an input (basic indexing,
+ * transposes: the runner makes the view from the offset, shape and strides its plan gives),
+ * or any other Python callable (advanced indexing, reshapes).
  * `call(*leaves)` puts the leaves (inputs, then shared values) in their slots, runs the
  * steps in order, drops each value after its last reader, and returns the results (outputs,
  * then update values) as a tuple.
@@ -118,7 +120,9 @@ typedef struct {
     PyObject **values;      /* per slot: a strong reference, or NULL */
     PyObject **pool;        /* arrays ours alone, free for reuse */
     Py_ssize_t n_pool;
-    PyObject **reuse;       /* per output, the last call's array when it may be written */
+    PyObject **reuse;       /* per output, the last call's array when it may be written (in a
+                               loop: the row of the stacked output this step writes) */
+    int rows_first;         /* `reuse` before in place: a loop's row written saves a copy */
 } Call;
 
 static void release(Runner *r, Call *c, PyObject *v) {
@@ -130,7 +134,12 @@ static void release(Runner *r, Call *c, PyObject *v) {
 static PyObject *output_array(Runner *r, Step *st, Call *c, PyObject **inputs, Py_ssize_t j,
                               PyArray_Descr *descr, int ndim, const int64_t *dims,
                               int64_t inplace) {
-    if (inplace >= 0 && st->dies[inplace] && ours_alone(inputs[inplace]) &&
+    Py_ssize_t result = st->result_of[j];
+    PyObject *offered = result >= 0 ? c->reuse[result] : NULL;
+    if (offered && !same_layout((PyArrayObject *)offered, descr->type_num, ndim, dims))
+        offered = NULL;
+    if (!(offered && c->rows_first) && inplace >= 0 && st->dies[inplace] &&
+        ours_alone(inputs[inplace]) &&
         same_layout((PyArrayObject *)inputs[inplace], descr->type_num, ndim, dims)) {
         for (Py_ssize_t k = 0; k < j; k++)  /* one output per input buffer */
             if (c->values[st->outs[k]] == inputs[inplace]) goto not_in_place;
@@ -138,14 +147,11 @@ static PyObject *output_array(Runner *r, Step *st, Call *c, PyObject **inputs, P
         r->counts[IN_PLACE]++;
         return inputs[inplace];
     }
-not_in_place:;
-    Py_ssize_t result = st->result_of[j];
-    if (result >= 0 && c->reuse[result] &&
-        same_layout((PyArrayObject *)c->reuse[result], descr->type_num, ndim, dims)) {
-        PyObject *kept = c->reuse[result];
+not_in_place:
+    if (offered) {
         c->reuse[result] = NULL;
         r->counts[REUSED]++;
-        return kept;
+        return offered;
     }
     for (Py_ssize_t k = 0; k < c->n_pool; k++) {
         if (same_layout((PyArrayObject *)c->pool[k], descr->type_num, ndim, dims)) {
@@ -210,6 +216,9 @@ static int run_python(Step *st, Call *c, PyObject **inputs) {
     return result ? store_results(st, c, result) : -1;
 }
 
+/* A view step's run (runner_views.c, later in this translation unit). */
+static int run_view(Step *st, Call *c, PyObject **inputs, const int64_t *packed);
+
 /* A planned step: outputs from its plan, then the kernel or the writer on them. A plan (from
  * cpu_backend.Launch.native) is (packed int64 bytes, output dtypes, views), packed as
  * [n_sizes, sizes…, n_strides, strides…, then per output: ndim, shape…, in-place input]. */
@@ -230,8 +239,9 @@ static int run_planned(Runner *r, Step *st, Call *c, PyObject **inputs) {
     }
     PyObject *plan = st->plan;
     if (plan == Py_None) return run_python(st, c, inputs);  /* no plan fits: NumPy's reference */
-    Py_INCREF(plan);  /* kept while the step runs: Python code here may re-plan the step */
     const int64_t *packed = (const int64_t *)PyBytes_AS_STRING(PyTuple_GET_ITEM(plan, 0));
+    if (!st->fn && st->writer == Py_None) return run_view(st, c, inputs, packed);
+    Py_INCREF(plan);  /* kept while the step runs: Python code here may re-plan the step */
     PyObject *dtypes = PyTuple_GET_ITEM(plan, 1), *views = PyTuple_GET_ITEM(plan, 2);
     Py_ssize_t n_args = st->n_in + st->n_out, done = 0;
     int viewed = 0;
@@ -285,12 +295,38 @@ fail:
     return -1;
 }
 
+/* The pending exception, normalized, with its traceback attached. */
+typedef struct { PyObject *type, *error, *traceback; } Pending;
+
+static Pending fetch_pending(void) {
+    Pending e;
+    PyErr_Fetch(&e.type, &e.error, &e.traceback);
+    PyErr_NormalizeException(&e.type, &e.error, &e.traceback);
+    if (e.traceback) PyException_SetTraceback(e.error, e.traceback);
+    return e;
+}
+
+/* Raise `explained` (a new reference, or NULL where the call making it failed) from the
+ * fetched exception e; keep e where explained is not an exception. */
+static void raise_explained(Pending e, PyObject *explained) {
+    if (explained && PyExceptionInstance_Check(explained)) {
+        Py_INCREF(e.error);
+        PyException_SetCause(explained, e.error);  /* raise explained from error */
+        PyException_SetContext(explained, e.error);
+        PyErr_SetObject((PyObject *)Py_TYPE(explained), explained);
+        Py_DECREF(explained);
+        Py_XDECREF(e.type), Py_XDECREF(e.traceback);
+    } else if (explained) {  /* the explanation must be an exception: keep the original */
+        Py_DECREF(explained);
+        PyErr_Restore(e.type, e.error, e.traceback);
+    } else {  /* the explanation itself failed: its exception is pending */
+        Py_XDECREF(e.type), Py_XDECREF(e.error), Py_XDECREF(e.traceback);
+    }
+}
+
 /* Replace the pending exception by fail(k, inputs, error), raised from it. */
 static void explain_failure(Runner *r, Py_ssize_t k, PyObject **inputs) {
-    PyObject *type, *error, *traceback;
-    PyErr_Fetch(&type, &error, &traceback);
-    PyErr_NormalizeException(&type, &error, &traceback);
-    if (traceback) PyException_SetTraceback(error, traceback);
+    Pending e = fetch_pending();
     Step *st = &r->steps[k];
     PyObject *args = PyTuple_New(st->n_in);
     if (args) {
@@ -300,21 +336,9 @@ static void explain_failure(Runner *r, Py_ssize_t k, PyObject **inputs) {
             PyTuple_SET_ITEM(args, i, v);
         }
     }
-    PyObject *explained = args ? PyObject_CallFunction(r->fail, "nOO", k, args, error) : NULL;
+    PyObject *explained = args ? PyObject_CallFunction(r->fail, "nOO", k, args, e.error) : NULL;
     Py_XDECREF(args);
-    if (explained && PyExceptionInstance_Check(explained)) {
-        Py_INCREF(error);
-        PyException_SetCause(explained, error);  /* raise explained from error */
-        PyException_SetContext(explained, error);
-        PyErr_SetObject((PyObject *)Py_TYPE(explained), explained);
-        Py_DECREF(explained);
-        Py_XDECREF(type), Py_XDECREF(traceback);
-    } else if (explained) {  /* fail() must give an exception: keep the original */
-        Py_DECREF(explained);
-        PyErr_Restore(type, error, traceback);
-    } else {  /* fail() itself failed: its exception is pending */
-        Py_XDECREF(type), Py_XDECREF(error), Py_XDECREF(traceback);
-    }
+    raise_explained(e, explained);
 }
 
 /* The result at position j: the value itself when it is ours alone (or the last call's array,
@@ -327,6 +351,33 @@ static PyObject *fresh(PyObject *v, PyObject *reused) {
     return PyArray_NewCopy((PyArrayObject *)v, NPY_CORDER);
 }
 
+/* Every step in order on the call's slots (the leaves and constants in theirs), each value
+ * dropped after its last reader; 0, or -1 with the failing step's error explained. */
+static int run_steps(Runner *r, Call *c, double *times) {
+    for (Py_ssize_t k = 0; k < r->n_steps; k++) {
+        Step *st = &r->steps[k];
+        double start = times ? now() : 0.0;
+        PyObject *inputs_stack[ON_STACK], **inputs = inputs_stack;
+        if (st->n_in > ON_STACK && !(inputs = PyMem_Malloc((size_t)st->n_in * sizeof(PyObject *)))) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < st->n_in; i++) inputs[i] = c->values[st->ins[i]];
+        int status = st->planner != Py_None ? run_planned(r, st, c, inputs)
+                                            : run_python(st, c, inputs);
+        if (status < 0) explain_failure(r, k, inputs);
+        if (inputs != inputs_stack) PyMem_Free(inputs);
+        if (status < 0) return -1;
+        for (Py_ssize_t i = 0; i < st->n_dead; i++) {
+            PyObject *v = c->values[st->dead[i]];
+            c->values[st->dead[i]] = NULL;
+            if (v) release(r, c, v);
+        }
+        if (times) times[k] += now() - start;
+    }
+    return 0;
+}
+
 static PyObject *run(Runner *r, PyObject *const *leaves, Py_ssize_t n_leaves, double *times) {
     if (n_leaves != r->n_leaves)
         return PyErr_Format(PyExc_TypeError, "the schedule takes %zd leaves, got %zd",
@@ -336,7 +387,7 @@ static PyObject *run(Runner *r, PyObject *const *leaves, Py_ssize_t n_leaves, do
     if (need > 3 * ON_STACK && !(memory = PyMem_Malloc(need * sizeof(PyObject *))))
         return PyErr_NoMemory();
     memset(memory, 0, need * sizeof(PyObject *));
-    Call c = {memory, memory + r->n_slots, 0, memory + r->n_slots + r->max_pool};
+    Call c = {memory, memory + r->n_slots, 0, memory + r->n_slots + r->max_pool, 0};
     PyObject **reused = c.reuse + r->n_outputs;  /* what `reuse` held before steps took it */
     for (Py_ssize_t i = 0; i < r->n_leaves; i++) {
         if (!PyArray_Check(leaves[i])) {  /* trust_input skips conversion, not this */
@@ -360,27 +411,7 @@ static PyObject *run(Runner *r, PyObject *const *leaves, Py_ssize_t n_leaves, do
             if (overlaps((PyArrayObject *)leaves[i], (PyArrayObject *)kept)) Py_CLEAR(kept);
         reused[j] = c.reuse[j] = kept;
     }
-    for (Py_ssize_t k = 0; k < r->n_steps; k++) {
-        Step *st = &r->steps[k];
-        double start = times ? now() : 0.0;
-        PyObject *inputs_stack[ON_STACK], **inputs = inputs_stack;
-        if (st->n_in > ON_STACK && !(inputs = PyMem_Malloc((size_t)st->n_in * sizeof(PyObject *)))) {
-            PyErr_NoMemory();
-            goto done;
-        }
-        for (Py_ssize_t i = 0; i < st->n_in; i++) inputs[i] = c.values[st->ins[i]];
-        int status = st->planner != Py_None ? run_planned(r, st, &c, inputs)
-                                            : run_python(st, &c, inputs);
-        if (status < 0) explain_failure(r, k, inputs);
-        if (inputs != inputs_stack) PyMem_Free(inputs);
-        if (status < 0) goto done;
-        for (Py_ssize_t i = 0; i < st->n_dead; i++) {
-            PyObject *v = c.values[st->dead[i]];
-            c.values[st->dead[i]] = NULL;
-            if (v) release(r, &c, v);
-        }
-        if (times) times[k] += now() - start;
-    }
+    if (run_steps(r, &c, times) < 0) goto done;
     result = PyTuple_New(r->n_results);
     for (Py_ssize_t j = 0; result && j < r->n_results; j++) {
         PyObject *v = c.values[r->result_slots[j]];

@@ -1,6 +1,6 @@
 /* The Runner as a Python type: construction from the tables runtime/native.py packs, the
- * call methods, and the module. It follows runner.c in one translation unit (native.py
- * joins the two files), so everything here is static, as there. */
+ * call methods, and the module. It follows the other runner_*.c files in one translation unit
+ * (native.py joins them), so everything here is static, as there. */
 
 static PyObject *Runner_call(Runner *r, PyObject *const *args, Py_ssize_t n) {
     return run(r, args, n, NULL);
@@ -161,6 +161,9 @@ static PyMethodDef Runner_methods[] = {
      "call(*leaves): the results (outputs, then update values) as a tuple of fresh arrays"},
     {"timed", (PyCFunction)(void (*)(void))Runner_timed, METH_FASTCALL,
      "timed(times, *leaves): call(*leaves), adding each step's seconds to times[k]"},
+    {"loop", (PyCFunction)Runner_loop, METH_VARARGS,
+     "loop(n, reverse, sequences, states, fixed, rows, failed, wrong_shape): the schedule as "
+     "a loop's step, run n times (runner_loop.c); the states after the last step"},
     {NULL},
 };
 
@@ -185,8 +188,14 @@ static PyTypeObject RunnerType = {
     .tp_getset = Runner_getset,
 };
 
+static PyMethodDef module_functions[] = {
+    {"concatenate", (PyCFunction)(void (*)(void))concatenate_into, METH_FASTCALL,
+     "concatenate(axis, *inputs, out): the inputs side by side along axis, written into out"},
+    {NULL},
+};
+
 static struct PyModuleDef runner_module = {
-    PyModuleDef_HEAD_INIT, "symbolic_runner", "See runtime/native.py.", -1, NULL,
+    PyModuleDef_HEAD_INIT, "symbolic_runner", "See runtime/native.py.", -1, module_functions,
 };
 
 PyMODINIT_FUNC PyInit_symbolic_runner(void) {

@@ -1,7 +1,8 @@
 """Running a loop: the steps in order, each row of the stacked outputs written as it comes.
 
-`run_loop` is the same on every device: it calls the device's compiled step (an interpreted
-schedule on numpy, C kernels and BLAS on cpu) once per step, in Python.
+`run_loop` calls a device's compiled step (an interpreted schedule on numpy, C kernels and
+BLAS on cpu where the runner cannot run the loop itself) once per step, in Python. The checks
+and messages here are also those of the cpu runner's loop (runtime/loops.py).
 """
 
 from __future__ import annotations
@@ -56,20 +57,17 @@ def run_loop(op, step, arrays, allocate=None) -> list[np.ndarray]:
     n = int(arrays[0])
     sequences, states = arrays[1 : 1 + s], list(arrays[1 + s : 1 + s + k])
     fixed = arrays[1 + s + k :]
-    _check_lengths(op, n, sequences)
+    check_lengths(op, n, sequences)
     stacked = [j for j in range(k) if op.stacked[j]] + list(range(k, len(op.inner_outputs)))
     rows = Rows(n, len(stacked), allocate or new_buffer)
     for t in range(n - 1, -1, -1) if op.reverse else range(n):
         try:
             values = step(*[x[t, ...] for x in sequences], *states, *fixed)  # x[t, ...]: an array
         except Exception as e:
-            raise _step_error(op, t, n, e) from e
+            raise step_error(op, t, n, e) from e
         for j in range(k):
             if values[j].shape != states[j].shape:
-                raise ValueError(
-                    f"scan: {op.describe_step()} returned state {j} of shape "
-                    f"{values[j].shape} at step {t}, but the state has shape {states[j].shape}"
-                )
+                raise state_shape_error(op, t, j, values[j].shape, states[j].shape)
         states = list(values[:k])
         rows.store(t, [values[j] for j in stacked])
     found = iter(rows.result() if n else [_empty_rows(op, j, states) for j in stacked])
@@ -77,7 +75,7 @@ def run_loop(op, step, arrays, allocate=None) -> list[np.ndarray]:
     return outputs + list(found)
 
 
-def _check_lengths(op, n: int, sequences) -> None:
+def check_lengths(op, n: int, sequences) -> None:
     if n < 0:
         raise ValueError(f"scan of {op.describe_step()}: n_steps is {n}; it must be ≥ 0")
     for j, x in enumerate(sequences):
@@ -100,7 +98,14 @@ def _empty_rows(op, out: int, states) -> np.ndarray:
     return np.empty((0,) + tuple(shape), var.dtype)
 
 
-def _step_error(op, t: int, n: int, error: Exception) -> Exception:
+def state_shape_error(op, t: int, j: int, shape: tuple, expected: tuple) -> ValueError:
+    return ValueError(
+        f"scan: {op.describe_step()} returned state {j} of shape {shape} at step {t}, "
+        f"but the state has shape {expected}"
+    )
+
+
+def step_error(op, t: int, n: int, error: Exception) -> Exception:
     message = f"scan: step {t} of {n} of {op.describe_step()} failed:\n  {error}"
     try:
         return type(error)(message)

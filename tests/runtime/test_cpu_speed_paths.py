@@ -1,5 +1,6 @@
 """The cpu device's fast paths give the NumPy oracle's values: bool inputs read as bytes (so
-`where` over a ReLU mask vectorizes), and the OpenMP wait policy the runtime sets for BLAS."""
+`where` over a ReLU mask vectorizes), rows of contiguous elements read with unit strides, and
+the OpenMP wait policy the runtime sets for BLAS."""
 
 from __future__ import annotations
 
@@ -22,6 +23,22 @@ def test_where_over_a_bool_mask_matches_numpy(device, shape):
     np.testing.assert_array_equal(f(mask, x), np.where(mask, x, np.float32(0.0)))
     # a transposed mask takes the strided path
     np.testing.assert_array_equal(f(mask.T.copy().T, x), np.where(mask, x, np.float32(0.0)))
+
+
+def test_rows_of_slices_broadcasts_and_transposes_match_numpy(device):
+    rng = np.random.default_rng(2)
+    z, b = rng.standard_normal((6, 40)).astype(np.float32), rng.standard_normal(10, np.float32)
+    x, y, v = S.matrix("x"), S.matrix("y"), S.vector("v")
+    f = S.compile([x, y, v], S.tanh(x * y + v) * x, device=device)
+    slices = z[:, :10], z[:, 20:30]  # rows of 10 contiguous floats, 40 apart: unit strides
+    want = np.tanh(slices[0] * slices[1] + b) * slices[0]
+    np.testing.assert_allclose(f(*slices, b), want, rtol=4e-7, atol=1e-7)
+    transposed = z[:10, :6].T, z[:10, 6:12].T  # rows of floats 40 apart: through tile buffers
+    want = np.tanh(transposed[0] * transposed[1] + b[:6]) * transposed[0]
+    np.testing.assert_allclose(f(*transposed, b[:6]), want, rtol=4e-7, atol=1e-7)
+    if device == "cpu":  # a row of unit stride is read in place, any other through a buffer
+        assert "q0 = t0 == 1 ? p0 + a0 + start : b0;" in f.source
+        assert "if (t0 != 1) load_tile_f32(b0, p0 + a0 + start * t0, len, t0);" in f.source
 
 
 def test_bool_inputs_in_fused_logic_match_numpy(device):
