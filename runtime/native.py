@@ -2,7 +2,11 @@
 function's whole schedule in one call from Python (its opening comment says how, and how it
 reuses memory).
 
-The extension is one fixed source, built with the system C compiler against Python's and
+The extension is fixed source (runtime/runner_source.py lists its files). setup.py compiles
+it at install time into `runtime.symbolic_runner`, so a first compile in an empty cache does
+not pay for it (0.45 s of a cold start here). Where that module is missing, fails to import
+(built against another NumPy) or was built from other sources (an editable install whose C
+changed since), the same source is built with the system C compiler against Python's and
 NumPy's C headers, once per compiler, machine, Python and NumPy (their versions are part of
 the source, so of the cache key), and cached like every library. Where the headers are
 missing or the build fails, `runner_module()` is None and the cpu device runs its schedule in
@@ -20,20 +24,16 @@ import sysconfig
 import threading
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
 from runtime.cpu_backend import PlannedStep
+from runtime.runner_source import RUNNER_SOURCES, runner_digest
 from runtime.schedule import Schedule
 from symbolic.optimizer.fgraph import FunctionGraph
 
 # One translation unit: the call (runner.c), views and concatenations (runner_views.c), a loop's
 # steps (runner_loop.c), then the Python type and module built on them (runner_type.c).
-RUNNER_SOURCES = tuple(
-    Path(__file__).with_name(f"{name}.c")
-    for name in ("runner", "runner_views", "runner_loop", "runner_type")
-)
 MODULE_NAME = "symbolic_runner"  # runner.c's PyInit_symbolic_runner
 
 # -O1: the runner is glue (pointer chasing, calls into NumPy), where -O3 gains nothing
@@ -58,19 +58,35 @@ def header_dirs() -> list[str] | None:
 
 
 def runner_module():
-    """The runner extension, built or found in the cache on first use; None where it cannot
-    be built (warned once when the compiler fails, silent where headers are missing)."""
+    """The runner extension: the one setup.py compiled at install time where it was built
+    from the current sources, else built or found in the cache on first use; None where it
+    cannot be built (warned once when the compiler fails, silent where headers are missing)."""
     global _MODULE
     with _LOCK:
         if _MODULE is None:
-            _MODULE = _build_and_import() or False
+            _MODULE = installed_runner() or _build_and_import() or False
     return _MODULE or None
+
+
+def installed_runner():
+    """runtime.symbolic_runner, compiled by setup.py, when its sources are the ones here."""
+    try:
+        from runtime import symbolic_runner
+    except ImportError:  # not built at install time, or against another NumPy
+        return None
+    if getattr(symbolic_runner, "SOURCE_DIGEST", None) != runner_digest(RUNNER_SOURCES):
+        return None  # an editable install whose C changed since
+    return symbolic_runner
 
 
 def start_runner_build() -> Callable[[], object]:
     """`runner_module`, started on a thread when it is not loaded yet, so that its build on a
     cold cache overlaps the compile of a function's kernels; returns the function that
     waits for it. The toolchain is probed first, here, so the two builds probe it once."""
+    global _MODULE
+    if _MODULE is None and installed_runner() is not None:  # loads at once: no compiler run
+        with _LOCK:
+            _MODULE = installed_runner()
     if _MODULE is not None:
         return runner_module
     from runtime.build import find_c_compiler

@@ -198,11 +198,20 @@ static struct PyModuleDef runner_module = {
     PyModuleDef_HEAD_INIT, "symbolic_runner", "See runtime/native.py.", -1, module_functions,
 };
 
+#ifndef SYMBOLIC_RUNNER_DIGEST
+#define SYMBOLIC_RUNNER_DIGEST ""
+#endif
+
 PyMODINIT_FUNC PyInit_symbolic_runner(void) {
     import_array();
     if (PyType_Ready(&RunnerType) < 0) return NULL;
     PyObject *module = PyModule_Create(&runner_module);
     if (!module) return NULL;
+    /* the digest of the sources it was built from, where setup.py built it (runner_source.py) */
+    if (PyModule_AddStringConstant(module, "SOURCE_DIGEST", SYMBOLIC_RUNNER_DIGEST) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
     Py_INCREF(&RunnerType);
     if (PyModule_AddObject(module, "Runner", (PyObject *)&RunnerType) < 0) {
         Py_DECREF(&RunnerType);

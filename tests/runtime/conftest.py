@@ -19,7 +19,7 @@ def cache_home(monkeypatch, tmp_path) -> Path:
     monkeypatch.setattr(build, "_LOADED", {})
     monkeypatch.setattr(toolchain, "_TOOLCHAINS", {})
     monkeypatch.setattr(build, "_warned_no_compiler", False)
-    monkeypatch.setattr(native, "_MODULE", None)  # the C runner is built in this cache too
+    monkeypatch.setattr(native, "_MODULE", None)  # the C runner is found again (installed or here)
     return home
 
 

@@ -13,6 +13,7 @@ import symbolic as S
 from runtime import native
 from runtime.native import NativeProgram
 from runtime.numpy_backend import NumpyProgram
+from runtime.runner_source import runner_digest
 
 
 @pytest.fixture(params=["c", "python"])
@@ -232,8 +233,30 @@ def test_calls_from_threads_with_other_shapes_get_their_own_values(call_path):
     assert not errors, errors[0]
 
 
+def test_the_installed_runner_is_the_one_built_from_these_sources(monkeypatch):
+    # setup.py compiles it at install time wherever the headers are (pip install -e . too)
+    monkeypatch.setattr(native, "_MODULE", None)
+    installed = native.installed_runner()
+    assert (installed is not None) == (native.header_dirs() is not None)
+    if installed is not None:
+        assert installed.SOURCE_DIGEST == runner_digest(), "stale: pip install -e . rebuilds it"
+        assert native.runner_module() is installed
+
+
+def test_a_stale_installed_runner_is_not_loaded(monkeypatch, cache_home):
+    # an editable install whose C changed since: the current sources are built in the cache
+    monkeypatch.setattr(native, "runner_digest", lambda sources: "other sources")
+    assert native.installed_runner() is None
+    module = native.runner_module()
+    if module is None:  # no headers: nothing to build from
+        assert native.header_dirs() is None
+    else:
+        assert module.__name__ == native.MODULE_NAME  # loaded from the cache
+
+
 def test_without_headers_the_runner_is_not_built(monkeypatch):
     monkeypatch.setattr(native, "_MODULE", None)
+    monkeypatch.setattr(native, "installed_runner", lambda: None)
     monkeypatch.setattr(native, "header_dirs", lambda: None)
     assert native.runner_module() is None
     x = S.vector("x")
