@@ -9,6 +9,7 @@ from symbolic.graph import (
     as_variable,
     clone_replace,
     graph_inputs,
+    toposort,
 )
 from symbolic.optimizer.fgraph import FunctionGraph
 from symbolic.optimizer.phases import optimize_graph
@@ -74,19 +75,33 @@ def check_updates(updates, where: str = "") -> list[tuple]:
 
 def _with_default_updates(updates: list[tuple], expressions: list[Variable]) -> list[tuple]:
     """The updates plus the `default_update` (Theano's) of every shared variable that the
-    expressions read and the updates leave alone: how a random draw's state advances."""
+    expressions read and the updates leave alone: how a random draw's state advances. Where a
+    loop carries such a variable (a draw inside a scan step), its value after the loop is the
+    update instead, so the next call draws on from where the loop's last step stopped."""
     updated = {id(target) for target, _ in updates}
     updates, pending = list(updates), list(expressions)
     while pending:  # a default update may read state that has one of its own
+        carried = _carried_values(pending)
         found = []
         for leaf in graph_inputs(pending):
-            default = getattr(leaf, "default_update", None)
+            default = carried.get(id(leaf), getattr(leaf, "default_update", None))
             if default is not None and id(leaf) not in updated:
                 updated.add(id(leaf))
                 updates.append((leaf, default))
                 found.append(default)
         pending = found
     return updates
+
+
+def _carried_values(expressions: list[Variable]) -> dict:
+    """id(shared variable with a default update) → its value after a loop that carries it:
+    the nodes whose op says so (`carried_updates(node)`: Scan's)."""
+    carried = {}
+    for node in toposort(expressions):
+        for shared, value in getattr(node.op, "carried_updates", lambda _: ())(node):
+            if getattr(shared, "default_update", None) is not None:
+                carried.setdefault(id(shared), value)
+    return carried
 
 
 def _substitute(givens, expressions: list[Variable]) -> list[Variable]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from symbolic import dtypes
-from symbolic.graph import TensorType, Variable
+from symbolic.graph import SharedVariable, TensorType, Variable
 from symbolic.op import Op
 from symbolic.shape import static_int
 from symbolic.trace import Location
@@ -63,6 +63,17 @@ class Scan(Op):
     @property
     def n_nonsequences(self) -> int:
         return len(self.inner_inputs) - self.n_sequences - self.n_states
+
+    def carried_updates(self, node) -> list[tuple]:
+        """(shared variable, its value after the loop) for each shared variable the step
+        updates: a state whose initial value is the variable and whose last value only is
+        kept (S.scan's `updates`; S.compile applies those of random streams by itself)."""
+        s = 1 + self.n_sequences  # after n_steps and the sequences
+        return [
+            (node.inputs[s + j], node.outputs[j])
+            for j, stacked in enumerate(self.stacked)
+            if not stacked and isinstance(node.inputs[s + j], SharedVariable)
+        ]
 
     def inner_roots(self) -> list[tuple[str, Variable]]:
         """(heading, inner output) pairs, for debugprint."""
