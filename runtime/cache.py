@@ -115,13 +115,16 @@ class Entry:
     directory: Path
     key: str
 
+    LIBRARY_SUFFIX = ".so"  # a kind of entry (a CUDA cubin) is a subclass with its suffixes
+    SOURCE_SUFFIX = ".c"
+
     @property
     def library(self) -> Path:
-        return self.directory / f"{self.key}.so"
+        return self.directory / f"{self.key}{self.LIBRARY_SUFFIX}"
 
     @property
     def source(self) -> Path:
-        return self.directory / f"{self.key}.c"
+        return self.directory / f"{self.key}{self.SOURCE_SUFFIX}"
 
     @property
     def digest(self) -> Path:

@@ -84,9 +84,11 @@ def start_runner_build() -> Callable[[], object]:
     cold cache overlaps the compile of a function's kernels; returns the function that
     waits for it. The toolchain is probed first, here, so the two builds probe it once."""
     global _MODULE
-    if _MODULE is None and installed_runner() is not None:  # loads at once: no compiler run
-        with _LOCK:
-            _MODULE = installed_runner()
+    if _MODULE is None:
+        installed = installed_runner()  # loads at once: no compiler run
+        if installed is not None:
+            with _LOCK:
+                _MODULE = installed
     if _MODULE is not None:
         return runner_module
     from runtime.build import find_c_compiler

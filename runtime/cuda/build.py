@@ -29,13 +29,8 @@ NVCC_FLAGS = ("-O3", "-std=c++17", "--fmad=false", "-prec-div=true", "-prec-sqrt
 class CubinEntry(cache.Entry):
     """A cache entry whose library is a cubin and whose source is CUDA."""
 
-    @property
-    def library(self) -> Path:
-        return self.directory / f"{self.key}.cubin"
-
-    @property
-    def source(self) -> Path:
-        return self.directory / f"{self.key}.cu"
+    LIBRARY_SUFFIX = ".cubin"
+    SOURCE_SUFFIX = ".cu"
 
 
 def find_nvcc() -> str | None:
