@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from runtime.errors import NodeNames
+from symbolic.elemwise import Cast, Elemwise
 from symbolic.fused import FusedElemwise
 
 # A node's relative tolerance, in units of its dtype's epsilon. An elementwise op is within a
@@ -37,7 +38,7 @@ class CheckError(AssertionError):
 
 
 def is_elementwise(op) -> bool:
-    return isinstance(op, FusedElemwise) or hasattr(op, "scalar_op") or op.name == "cast"
+    return isinstance(op, (Elemwise, Cast, FusedElemwise))
 
 
 def relative_tolerance(node, dtype: np.dtype, args: Sequence, fast_math: bool = False) -> float:
@@ -111,13 +112,13 @@ class StepChecker:
         index, excess = worst_element(got, want, rtol, scale)
         if excess > 0:
             where = list(map(int, index))
-            raise self.error(
-                node,
-                kernel,
-                i,
-                f"worst element at index {where}: got {got[index]!r}, expected {want[index]!r} "
-                f"(tolerance {rtol:.3g} relative, {rtol * scale:.3g} absolute)",
+            allowed = (
+                "compared exactly"
+                if exact
+                else f"tolerance {rtol:.3g} relative, {rtol * scale:.3g} absolute"
             )
+            found = f"worst element at index {where}: got {got[index]}, expected {want[index]}"
+            raise self.error(node, kernel, i, f"{found} ({allowed})")
 
     def error(self, node, kernel, i: int, found: str) -> CheckError:
         what = f"output {i} of " if len(node.outputs) > 1 else ""

@@ -212,7 +212,7 @@ def compile(
         program = NumpyProgram(fgraph, inputs + shared)
     else:
         program = debug.program(NumpyProgram(fgraph, inputs + shared, debug.numpy_step))
-    return (CudaFunction if device == "cuda" else Function)(
+    function = (CudaFunction if device == "cuda" else Function)(
         inputs,
         outputs,
         updates,
@@ -228,3 +228,5 @@ def compile(
         borrow_outputs=borrow_outputs,
         **options,
     )
+    function.nan_guard, function.check = nan_guard, check
+    return function

@@ -3,6 +3,7 @@ made it (op, debugprint id, user line, input ranges), on every device, before an
 
 from __future__ import annotations
 
+import pickle
 import sys
 
 import numpy as np
@@ -171,3 +172,14 @@ def _counted(download, reads: list):
         return download(host, ptr)
 
     return counted
+
+
+def test_a_pickled_function_keeps_its_guard_and_profiles_with_it():
+    x = S.vector("x")
+    f = S.compile([x], S.log(x) * 2, device="cpu", nan_guard=True, profile=True)
+    for g in (f, pickle.loads(pickle.dumps(f))):
+        assert g.nan_guard
+        np.testing.assert_allclose(g(np.array([1.0], np.float32)), [0.0])
+        with pytest.raises(FloatingPointError, match="nan_guard: fused_log_mul"):
+            g(np.array([-1.0], np.float32))
+    assert sum(f.profile.calls.values()) == 1  # the good call; the failed one stopped first
