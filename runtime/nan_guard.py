@@ -113,14 +113,14 @@ class NanGuard:
             if slot >= 0 and not self.finite(value, slot):
                 raise self.leaf_error(position, value)
 
-    def leaf_error(self, position: int, value) -> NonFiniteError:
+    def leaf_label(self, position: int) -> str:
         var = self.leaves[position]
-        label = (
-            f"shared variable {var.name!r}"
-            if isinstance(var, SharedVariable)
-            else input_label(var, position)
-        )
-        return NonFiniteError(f"nan_guard: {label} holds {value_range(value)}")
+        if isinstance(var, SharedVariable):
+            return f"shared variable {var.name!r}"
+        return input_label(var, position)
+
+    def leaf_error(self, position: int, value) -> NonFiniteError:
+        return NonFiniteError(f"nan_guard: {self.leaf_label(position)} holds {value_range(value)}")
 
     def output_error(
         self, node, i: int, value, args: Sequence, kernel: str | None = None

@@ -116,11 +116,14 @@ class DeviceNanGuard(NanGuard):
         """The error of a flag the run again did not reproduce (a value that differs between
         two runs on the same arguments)."""
         node, index = self.slots[slot]
+        again = "but not when the call ran again on the same values"
         if node is None:
-            return self.leaf_error(index, np.array(np.nan))
+            return NonFiniteError(
+                f"nan_guard: {self.leaf_label(index)} held NaN or ±Inf on the GPU, {again}"
+            )
         error = NonFiniteError(
-            f"nan_guard: {node.op.name} made NaN or ±Inf on the GPU, but not when run again "
-            f"on the same values\n{self.names.describe(node, index)}"
+            f"nan_guard: {node.op.name} made NaN or ±Inf on the GPU, {again}\n"
+            f"{self.names.describe(node, index)}"
         )
         error.node = node
         return error
@@ -139,19 +142,20 @@ class FlaggedProgram(GuardedProgram):
     def _checked(self, run):
         guard = self.guard
         guard.flags.reset()
+        found = None
         try:
             results = run()
-        except NonFiniteError:  # found on the host: an earlier flag may be the first
-            results = None
+        except NonFiniteError as error:  # found on the host: an earlier flag may be the first
+            found = error
         flags = guard.flags.read()
-        if results is not None and not flags.any():
+        if found is None and not flags.any():
             return results
         guard.eager = True
         try:
             run()  # raises at the first value that is not finite
         finally:
             guard.eager = False
-        raise guard.flagged_error(int(np.argmax(flags)))
+        raise found or guard.flagged_error(int(np.argmax(flags)))
 
 
 def on_cuda(debug: DebugModes, context, fast_math: bool) -> DebugModes:

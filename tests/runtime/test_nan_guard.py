@@ -183,3 +183,14 @@ def test_a_pickled_function_keeps_its_guard_and_profiles_with_it():
         with pytest.raises(FloatingPointError, match="nan_guard: fused_log_mul"):
             g(np.array([-1.0], np.float32))
     assert sum(f.profile.calls.values()) == 1  # the good call; the failed one stopped first
+
+
+def test_cuda_says_so_when_a_flag_does_not_come_back(gpu, monkeypatch):
+    from runtime.cuda import debug_modes
+
+    x = S.vector("x")
+    f = S.compile([x], S.log(x) * 2, device="cuda", nan_guard=True)
+    monkeypatch.setattr(debug_modes, "all_finite", lambda value: True)  # the run again: clean
+    with pytest.raises(FloatingPointError, match="not when the call ran again") as caught:
+        f(np.array([-1.0], np.float32))  # the flag on the GPU is set
+    assert caught.value.node.op.name == "fused_log_mul"
