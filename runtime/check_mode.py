@@ -98,9 +98,9 @@ class StepChecker:
         if got.shape != want.shape or got.dtype != want.dtype:
             found = f"{got.dtype}{list(got.shape)}, the reference {want.dtype}{list(want.shape)}"
             raise self.error(node, kernel, i, f"the device gave {found}")
-        if got.size == 0:
-            return
         exact = got.dtype.kind not in "fc"
+        if np.array_equal(got, want, equal_nan=not exact):  # one pass: the common case
+            return
         rtol = 0.0 if exact else relative_tolerance(node, got.dtype, args, self.fast_math)
         if exact:
             scale = 0.0

@@ -110,3 +110,15 @@ def test_with_nan_guard_a_nan_both_make_is_reported_by_the_guard():
     f = S.compile([x], S.log(x) * 2, device="cpu", check=True, nan_guard=True)
     with pytest.raises(FloatingPointError, match="nan_guard: fused_log_mul"):
         f(np.array([-1.0], np.float32))
+
+
+def test_a_wrong_kernel_inside_a_loop_step_is_found_at_its_step(monkeypatch):
+    monkeypatch.setattr(cpu_backend, "describe", _mul_becomes_sub(cpu_backend.describe))
+    x, h0 = S.matrix("x"), S.vector("h0")
+    hs, _ = S.scan(lambda x_t, h: S.tanh(h * x_t + 1), sequences=x, outputs_info=h0)
+    f = S.compile([x, h0], hs, device="cpu", check=True)
+    with pytest.raises(CheckError) as caught:
+        f(np.full((3, 2), 2, np.float32), np.ones(2, np.float32))
+    message = str(caught.value)
+    assert message.startswith("scan on inputs")  # the loop's node, then its step, then the kernel
+    assert "scan: step 0 of 3" in message and "fused node computing: mul, add, tanh" in message
