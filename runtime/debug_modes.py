@@ -54,10 +54,12 @@ class DebugModes:
             step = self.guard.wrap(node, step, kernel)
         return step
 
+    guarded_program = GuardedProgram  # how this device's calls run the guard
+
     def program(self, program):
         if self.guard is None or not self.check_leaves:
             return program
-        return GuardedProgram(program, self.guard)
+        return self.guarded_program(program, self.guard)
 
     def for_loop_step(self) -> DebugModes:
         """The modes of a loop's compiled step: its nodes wrapped the same way; its inputs

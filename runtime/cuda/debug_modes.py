@@ -172,7 +172,4 @@ def on_cuda(debug: DebugModes, context, fast_math: bool) -> DebugModes:
 
 
 class CudaDebugModes(DebugModes):
-    def program(self, program):
-        if self.guard is None or not self.check_leaves:
-            return program
-        return FlaggedProgram(program, self.guard)
+    guarded_program = FlaggedProgram

@@ -194,3 +194,14 @@ def test_cuda_says_so_when_a_flag_does_not_come_back(gpu, monkeypatch):
     with pytest.raises(FloatingPointError, match="not when the call ran again") as caught:
         f(np.array([-1.0], np.float32))  # the flag on the GPU is set
     assert caught.value.node.op.name == "fused_log_mul"
+
+
+def test_the_flag_kernels_build_with_nvcc(cache_home):
+    from runtime.cuda import build
+    from runtime.cuda.debug_modes import nonfinite_kernel
+    from symbolic.codegen.cuda import render_module
+
+    if build.find_nvcc() is None:
+        pytest.skip("nvcc is not on the PATH")
+    kernels = [(f"nonfinite_{d}", nonfinite_kernel(d)) for d in ("float32", "float64")]
+    assert build.build_cubin(render_module(kernels), "sm_90")[:4] == b"\x7fELF"
