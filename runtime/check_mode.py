@@ -117,7 +117,7 @@ class StepChecker:
                 if exact
                 else f"tolerance {rtol:.3g} relative, {rtol * scale:.3g} absolute"
             )
-            found = f"worst element at index {where}: got {got[index]}, expected {want[index]}"
+            found = f"worst element at index {where}: got {got[index]!s}, expected {want[index]!s}"
             raise self.error(node, kernel, i, f"{found} ({allowed})")
 
     def error(self, node, kernel, i: int, found: str) -> CheckError:

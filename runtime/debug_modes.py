@@ -67,10 +67,14 @@ class DebugModes:
         return DebugModes(self.guard, self.checker, check_leaves=False)
 
     def numpy_step(self, node):
-        """The numpy device's step of `node`, wrapped; a loop's steps run its inner nodes
-        wrapped too, so a NaN made inside a scan's body names the inner node (and the step)."""
+        """The numpy device's step of `node`, wrapped (a loop's: see `reference_step`)."""
+        return self.wrap(node, self.reference_step(node))
+
+    def reference_step(self, node):
+        """The node's NumPy reference; for a loop, its steps run with the inner nodes
+        wrapped, so a NaN made inside a scan's body names the inner node (and the step)."""
         if not isinstance(node.op, Scan):
-            return self.wrap(node, node.op.perform)
+            return node.op.perform
         op = node.op
         inner = FunctionGraph(op.inner_inputs, op.inner_outputs)
         body = NumpyProgram(inner, list(op.inner_inputs), self.numpy_step).call
@@ -79,4 +83,4 @@ class DebugModes:
             outs = op.run(body, arrays)
             return outs[0] if len(outs) == 1 else outs
 
-        return self.wrap(node, loop)
+        return loop

@@ -46,8 +46,9 @@ class NodeNames:
         if self._labels is None:
             self._labels = node_labels(self.outputs)
         var = node.outputs[output]
-        label = self._labels.get(id(var), "?")  # "?": a node of a loop's compiled step
-        lines = [f"  node: {variable_line(var, label)}"]
+        label = self._labels.get(id(var))
+        where = "" if label else " (of a loop's step, compiled again for its shapes)"
+        lines = [f"  node: {variable_line(var, label)}{where}"]
         members = member_ops(node.op)
         if members:
             lines.append(f"  fused node computing: {', '.join(members)}")

@@ -51,9 +51,10 @@ def value_range(value) -> str:
     if a.size == 0:
         return f"{head} empty"
     if a.dtype.kind != "f":
-        return f"{head} min {a.min()}, max {a.max()}"
+        return f"{head} min {a.min()!s}, max {a.max()!s}"
     finite = a[np.isfinite(a)]
-    span = f"min {finite.min()}, max {finite.max()}" if finite.size else "no finite value"
+    # !s: a float32 as NumPy prints it (its shortest repr), not widened to a Python float
+    span = f"min {finite.min()!s}, max {finite.max()!s}" if finite.size else "no finite value"
     counts = f"{np.count_nonzero(np.isnan(a))} nan, {np.count_nonzero(np.isposinf(a))} +inf"
     return f"{head} {span}, {counts}, {np.count_nonzero(np.isneginf(a))} -inf"
 

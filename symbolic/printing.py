@@ -28,8 +28,8 @@ def _ids():
         n += 1
 
 
-def variable_line(var: Variable, vid: str) -> str:
-    """The line debugprint prints for `var`, whose id is `vid`."""
+def variable_line(var: Variable, vid: str | None) -> str:
+    """The line debugprint prints for `var`, whose id is `vid` (None: a line without id)."""
     if var.owner is not None:
         head = var.owner.op.name + (f"[{var.index}]" if len(var.owner.outputs) > 1 else "")
     elif isinstance(var, Constant):
@@ -37,7 +37,7 @@ def variable_line(var: Variable, vid: str) -> str:
     else:
         head = "shared" if isinstance(var, SharedVariable) else "input"
     name = f" '{var.name}'" if var.name else ""
-    return f"{head}{name} [id {vid}] {var.type}"
+    return f"{head}{name}{f' [id {vid}]' if vid else ''} {var.type}"
 
 
 def render(roots: list[tuple[str | None, Variable]]) -> str:

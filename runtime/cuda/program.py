@@ -96,9 +96,9 @@ def to_device(node, context):
     return convert
 
 
-def host_step(node, context):
-    """The node's NumPy reference on host copies of its inputs."""
-    perform = node.op.perform
+def host_step(node, context, perform=None):
+    """The node's NumPy reference (or `perform`) on host copies of its inputs."""
+    perform = perform or node.op.perform
     return lambda *args: perform(*on_host(context.device, args))
 
 
@@ -229,6 +229,8 @@ def build_program(
         name, description = by_node.get(id(node), (None, None))
         if description is not None:
             step = kernel_step(node, description, context)
+        elif debug is not None and type(node.op) not in STEPS:  # a loop's inner nodes checked
+            step = host_step(node, context, debug.reference_step(node))
         else:
             step = STEPS.get(type(node.op), host_step)(node, context)
         if debug is not None:
