@@ -14,13 +14,14 @@ import dataclasses
 import numpy as np
 
 from symbolic import dtypes
-from symbolic.elemwise import erfc, expm1, log1mexp, log1p, neg, sigmoid, softplus
+from symbolic.elemwise import erfc, expm1, log, log1mexp, log1p, mul, neg, sigmoid, softplus, sub
 from symbolic.graph import Constant, Variable, constant
 from symbolic.nnet import crossentropy_softmax, log_softmax, softmax
 from symbolic.optimizer.pattern import C, P, Rule, V, match
 from symbolic.optimizer.rules.canonicalize import DOUBLE_NEG
+from symbolic.optimizer.rules.reduced import is_scalar_like, reduced
 from symbolic.reduction import logsumexp
-from symbolic.shape import DimShuffle, Shape, Size
+from symbolic.shape import Shape, Size
 
 NOT_FLOAT = frozenset({"y", "r"})  # captures that are integer by design: labels, row indices
 
@@ -58,45 +59,63 @@ def negate(x: Variable) -> Variable:
     return neg(x)
 
 
-def keepdims_reduction(v: Variable, kind: str) -> tuple[Variable, tuple] | None:
-    """(x, axes) when v is the reduction `kind` of x over axes with the reduced axes kept:
-    keepdims=True, or keepdims=False followed by the dimshuffle that puts them back."""
-    node = v.owner
-    if node is not None and isinstance(node.op, DimShuffle):
-        inner = node.inputs[0].owner
-        if inner is None or inner.op.name != kind or inner.op.keepdims:
-            return None
-        axes, rest = inner.op.axes, iter(range(node.inputs[0].ndim))
-        expected = tuple("x" if a in axes else next(rest) for a in range(len(node.op.order)))
-        return (inner.inputs[0], axes) if node.op.order == expected else None
-    if node is not None and node.op.name == kind and node.op.keepdims:
-        return node.inputs[0], node.op.axes
+def build_softmax(x: Variable, e: Variable, s: Variable) -> Variable | None:
+    """e^x / Σ_axis e^x = softmax(x, axis); over a mean, e^x / (Σ e^x / d) = softmax(x) · d."""
+    found = reduced(s, "sum")
+    if found is None or found.x is not e or not found.lines_up or len(found.axes) != 1:
+        return None
+    out = softmax(x, found.axes[0])
+    return out if found.divisor is None else mul(out, found.divisor)
+
+
+def unshifted(z: Variable, axis: int) -> Variable | None:
+    """x where z = x − m or x + m (m on either side of the +) and m is constant along `axis`:
+    a finite constant of size 1, or a reduction of x over `axis` put back against x (max, mean,
+    …, over that axis and maybe others)."""
+    node = z.owner
+    if node is None or node.op.name not in ("sub", "add"):
+        return None
+    pairs = [node.inputs] if node.op.name == "sub" else [node.inputs, node.inputs[::-1]]
+    for x, m in pairs:
+        if x.type.shape != z.type.shape:
+            continue
+        if isinstance(m, Constant):
+            if is_scalar_like(m, x.ndim) and np.all(np.isfinite(m.data)):
+                return x
+            continue
+        found = reduced(m)
+        if found is not None and found.x is x and found.lines_up and axis in found.axes:
+            return x
     return None
 
 
-def build_softmax(x: Variable, e: Variable, s: Variable) -> Variable | None:
-    found = keepdims_reduction(s, "sum")
-    if found is None or found[0] is not e or len(found[1]) != 1:
-        return None
-    return softmax(x, found[1][0])
-
-
 def build_shift_free(fn):
-    """softmax(x − max(x)) → softmax(x) (and log_softmax): both are invariant to a shift along
-    their axis, and already subtract the maximum themselves."""
+    """softmax(x − m) → softmax(x) (and log_softmax) for m constant along the axis: both are
+    invariant to such a shift, and subtract the maximum themselves."""
 
-    def build(x: Variable, m: Variable, s: Variable) -> Variable | None:
+    def build(z: Variable, s: Variable) -> Variable | None:
         axis = s.owner.op.axis
-        return fn(x, axis) if keepdims_reduction(m, "max") == (x, (axis,)) else None
+        x = unshifted(z, axis)
+        return None if x is None else fn(x, axis)
 
     return build
 
 
-def build_log_softmax_from_lse(x: Variable, lse: Variable) -> Variable | None:
-    found = keepdims_reduction(lse, "logsumexp")
-    if found is None or found[0] is not x or len(found[1]) != 1:
+def build_logsumexp(s: Variable) -> Variable | None:
+    """log Σ e^x = logsumexp(x), put back as the sum was; log(Σ e^x / d) = logsumexp(x) − log d."""
+    found = reduced(s, "sum")
+    if found is None or found.x.owner is None or found.x.owner.op.name != "exp":
         return None
-    return log_softmax(x, found[1][0])
+    x = found.x.owner.inputs[0]
+    lse = found.put_back(logsumexp(x, found.axes, found.keepdims))
+    return lse if found.divisor is None else sub(lse, log(found.divisor))
+
+
+def build_log_softmax_from_lse(x: Variable, lse: Variable) -> Variable | None:
+    found = reduced(lse, "logsumexp")
+    if found is None or found.x is not x or not found.lines_up or found.divisor is not None:
+        return None
+    return log_softmax(x, found.axes[0]) if len(found.axes) == 1 else None
 
 
 def counts_rows(n: Variable, x: Variable) -> bool:
@@ -186,15 +205,14 @@ STABILIZE: list[Rule] = [
     # the softmax family
     rule("softmax", P("true_div", P("exp", V("x"), name="e"), V("s")),
          build_softmax, "e^x / Σ_axis e^x (kept axis) = softmax(x, axis): max-shifted"),
-    rule("softmax_shift", P("softmax", P("sub", V("x"), V("m")), name="s"),
-         build_shift_free(softmax), "softmax(x − max x) = softmax(x): shift invariant"),
-    rule("log_softmax_shift", P("log_softmax", P("sub", V("x"), V("m")), name="s"),
-         build_shift_free(log_softmax), "log_softmax(x − max x) = log_softmax(x)"),
+    rule("softmax_shift", P("softmax", V("z"), name="s"), build_shift_free(softmax),
+         "softmax(x − m) = softmax(x) for m constant along the axis (max x, a constant, …)"),
+    rule("log_softmax_shift", P("log_softmax", V("z"), name="s"), build_shift_free(log_softmax),
+         "log_softmax(x − m) = log_softmax(x) for m constant along the axis"),
     rule("log_softmax", P("log", P("softmax", V("x"), name="s")),
          lambda x, s: log_softmax(x, s.owner.op.axis), "log softmax(x) = log_softmax(x)"),
-    rule("logsumexp", P("log", P("sum", P("exp", V("x")), name="s")),
-         lambda x, s: logsumexp(x, s.owner.op.axes, s.owner.op.keepdims),
-         "log Σ e^x = logsumexp(x) = m + log Σ e^(x − m): no overflow"),
+    rule("logsumexp", P("log", V("s")), build_logsumexp,
+         "log Σ e^x = logsumexp(x) = m + log Σ e^(x − m): no overflow (a mean: − log n)"),
     rule("log_softmax_from_logsumexp", P("sub", V("x"), V("lse")),
          build_log_softmax_from_lse, "x − logsumexp(x, axis, keepdims) = log_softmax(x, axis)"),
     # no negation in the patterns: −mean(log p[i, y_i]) negates outside the mean, and the
