@@ -1,0 +1,273 @@
+"""Every stabilize rule fires for every way its formula can be written, from one table.
+
+A spelling is one way of writing the same formula: the axes its reduction covers (all of them,
+a vector's, a leading one, a negative one, several), how the reduced result comes back against
+its input (keepdims, a dimshuffle, broadcasting), `mean` for `sum`, methods for functions, a
+constant shift written inside exp, float64. Each rule gives its formula in terms of a spelling,
+and names every spelling that does not apply to it with the reason. Each formula runs on numpy
+and cpu at inputs where the naive form overflows or cancels: the result is finite, equals the
+closed form computed stably in float64, and the rule is listed in `f.rewrites`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+import symbolic as S
+from symbolic.optimizer.rules import STABILIZE
+from symbolic.optimizer.rules.reduced import put_back_order
+from symbolic.reduction import reduced_axes
+
+DEVICES = ["numpy", "cpu"]
+LABELS = np.array([2, 0, 1])  # one per row of the (3, 4) logits
+
+
+@dataclass(frozen=True)
+class Spelling:
+    name: str
+    shape: tuple = (3, 4)  # the input's
+    axis: object = 1  # the reduction's axis as the user writes it
+    back: str = "keepdims"  # how the reduced axes come back: keepdims, dimshuffle or broadcast
+    dtype: str = "float32"
+    method: bool = False  # e.sum(…) rather than S.sum(e, …)
+    mean: bool = False  # mean in place of sum
+    shift: float = 0.0  # the formula of x − shift: exp(x − c) as users write it
+
+    @property
+    def axes(self) -> tuple:
+        return reduced_axes(self.axis, len(self.shape))
+
+    @property
+    def count(self) -> int:
+        return math.prod(self.shape[a] for a in self.axes)
+
+    def reduce(self, kind: str, e):
+        """kind(e) over this spelling's axes, written its way, coming back against e."""
+        name = "mean" if self.mean and kind == "sum" else kind
+        fn = getattr(e, name) if self.method else lambda **kw: getattr(S, name)(e, **kw)
+        if self.back == "keepdims":
+            return fn(axis=self.axis, keepdims=True)
+        if self.back == "dimshuffle":
+            return fn(axis=self.axis).dimshuffle(*put_back_order(self.axes, e.ndim))
+        assert self.axes == tuple(range(len(self.axes)))  # broadcasting pads leading axes
+        return fn(axis=self.axis)
+
+    def as_written(self, kept: np.ndarray) -> np.ndarray:
+        """A keepdims reference result in the shape this spelling's reduction has."""
+        return kept.squeeze(self.axes) if self.back == "broadcast" else kept
+
+    def value(self, hard) -> np.ndarray:
+        data = np.resize(np.asarray(hard, np.float64), self.shape) + self.shift
+        return data.astype(self.dtype)
+
+
+BASE = Spelling("base")
+# fmt: off
+SPELLINGS = [
+    BASE,
+    Spelling("dimshuffle", back="dimshuffle"),
+    Spelling("all_axes", axis=None, back="broadcast"),
+    Spelling("vector", shape=(5,), axis=0, back="broadcast"),
+    Spelling("leading_axis", axis=0, back="broadcast"),
+    Spelling("negative_axis", axis=-1),
+    Spelling("several_axes", shape=(2, 3, 4), axis=(-2, -1)),
+    Spelling("mean", mean=True),
+    Spelling("method", method=True),
+    Spelling("constant_shift", shift=3.0),
+    Spelling("float64", dtype="float64"),
+]
+# fmt: on
+NAMES = [s.name for s in SPELLINGS]
+
+# ---- float64 closed forms, computed stably ----------------------------------------------------
+
+
+def softplus(x):
+    return np.logaddexp(0, x)
+
+
+def sigmoid(x):
+    return np.exp(-softplus(-x))
+
+
+def log1mexp(x):
+    with np.errstate(all="ignore"):  # both branches are evaluated
+        return np.where(x > -np.log(2), np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
+
+
+def erfc(x):
+    return np.vectorize(math.erfc)(x)
+
+
+def lse(x, axes):  # kept axes
+    m = x.max(axis=axes, keepdims=True)
+    return m + np.log(np.exp(x - m).sum(axis=axes, keepdims=True))
+
+
+def log_softmax(x, axes):
+    return x - lse(x, axes)
+
+
+def xent(x):
+    return -log_softmax(x, 1)[np.arange(len(x)), LABELS]
+
+
+# ---- the table ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    rule: str
+    formula: Callable  # (x, spelling) -> the naive expression
+    reference: Callable  # (x in float64, spelling) -> its closed form
+    hard: list  # inputs at the edge: np.resize fills the spelling's shape with them
+    not_applicable: dict = field(default_factory=dict)  # spelling name -> why
+
+
+LOGITS = [1000.0, -1000.0, 0.0, 5.0, -3.0, 80.0, -80.0]
+TINY = [1e-10, -1e-10, 1e-20, 3e-8, 0.0, -2e-9]
+NEGATIVE = [-1e-5, -1e-3, -1.0, -50.0, -1000.0]
+ERF_UP, ERF_DOWN = [5.0, 6.0, 8.0, -5.0, 0.0], [-5.0, -6.0, -8.0, 5.0, 0.0]
+
+NO_REDUCTION = "elementwise: the formula has no reduction"
+ELEMENTWISE_NA = {
+    **dict.fromkeys(
+        ["dimshuffle", "all_axes", "leading_axis", "negative_axis", "several_axes", "mean"],
+        NO_REDUCTION,
+    ),
+    "method": "elementwise functions have no method spelling (there is no x.exp())",
+}
+ONE_AXIS = "softmax and log_softmax are ops over one axis: no form over several"
+ROWS_OF_MATRIX = "crossentropy_softmax takes the rows of a matrix: axis 1 only"
+LOG_OF_MEAN = "log(e^x / mean e^x) = log_softmax(x) + log n: no rule splits that log"
+XENT_NA = {
+    **dict.fromkeys(["vector", "all_axes", "leading_axis", "several_axes"], ROWS_OF_MATRIX),
+    "dimshuffle": "no reduced result is put back: the rows' losses are the output",
+}
+
+
+def elementwise(rule, formula, reference, hard) -> Row:
+    """A rule without a reduction: the formula of z = x − shift, at every shape."""
+    return Row(
+        rule,
+        lambda x, sp: formula(x - sp.shift if sp.shift else x),
+        lambda x, sp: reference(x - sp.shift),
+        hard,
+        ELEMENTWISE_NA,
+    )
+
+
+def z_of(x, sp):
+    return x - sp.shift if sp.shift else x
+
+
+def naive_softmax(x, sp):
+    e = S.exp(z_of(x, sp))
+    return e / sp.reduce("sum", e)
+
+
+def softmax_reference(x, sp):  # e^z / mean e^z is n · softmax(z)
+    return np.exp(log_softmax(x - sp.shift, sp.axes)) * (sp.count if sp.mean else 1)
+
+
+def shifted(fn):
+    """fn(z − m, last axis) with m = max z (the mean spelling shifts by the mean instead)."""
+    return lambda x, sp: fn(z_of(x, sp) - sp.reduce("sum" if sp.mean else "max", z_of(x, sp)),
+                            sp.axes[-1])
+
+
+def rows(source, x):
+    """source[i, y_i]: one entry per row."""
+    return source[S.arange(x.shape[0]), LABELS]
+
+
+def total(losses, sp):
+    """The rows' losses, summed by the method spelling and averaged by the mean spelling."""
+    return losses.sum() if sp.method else S.mean(losses) if sp.mean else losses
+
+
+def xent_reference(x, sp):
+    loss = xent(x - sp.shift)
+    return loss.sum() if sp.method else loss.mean() if sp.mean else loss
+
+
+# fmt: off
+ROWS = [
+    elementwise("softplus_from_log", lambda z: S.log(1 + S.exp(z)), softplus, LOGITS),
+    elementwise("log1p", lambda z: S.log(1 + z), np.log1p, TINY),
+    elementwise("log1p_neg", lambda z: S.log(1 - z), lambda z: np.log1p(-z), TINY),
+    elementwise("expm1", lambda z: S.exp(z) - 1, np.expm1, TINY),
+    elementwise("expm1_add", lambda z: S.exp(z) + -1.0, np.expm1, TINY),
+    elementwise("log_exp", lambda z: S.log(S.exp(z)), lambda z: z, LOGITS),
+    elementwise("softplus_from_log1p", lambda z: S.log1p(S.exp(z)), softplus, LOGITS),
+    elementwise("log1mexp_from_log1p", lambda z: S.log1p(-S.exp(z)), log1mexp, NEGATIVE),
+    elementwise("log1mexp_from_expm1", lambda z: S.log(-S.expm1(z)), log1mexp, NEGATIVE),
+    elementwise("log_sigmoid", lambda z: S.log(S.sigmoid(z)), lambda z: -softplus(-z), LOGITS),
+    elementwise("one_minus_sigmoid", lambda z: 1 - S.sigmoid(z), lambda z: sigmoid(-z), LOGITS),
+    elementwise("sigmoid_from_reciprocal", lambda z: 1 / (1 + S.exp(-z)), sigmoid, LOGITS),
+    elementwise("sigmoid_from_reciprocal_op", lambda z: S.reciprocal(1 + S.exp(-z)), sigmoid,
+                LOGITS),
+    elementwise("sigmoid_from_quotient", lambda z: S.exp(z) / (1 + S.exp(z)), sigmoid, LOGITS),
+    elementwise("double_neg", lambda z: -(-z), lambda z: z, LOGITS),
+    elementwise("erfc", lambda z: 1 - S.erf(z), erfc, ERF_UP),
+    elementwise("erfc_neg", lambda z: 1 + S.erf(z), lambda z: erfc(-z), ERF_DOWN),
+    elementwise("neg_erfc", lambda z: S.erf(z) - 1, lambda z: -erfc(z), ERF_UP),
+    Row("softmax", naive_softmax, softmax_reference, LOGITS,
+        {"all_axes": ONE_AXIS, "several_axes": ONE_AXIS}),
+    Row("softmax_shift", shifted(S.nnet.softmax),
+        lambda x, sp: np.exp(log_softmax(x - sp.shift, sp.axes[-1])), LOGITS),
+    Row("log_softmax_shift", shifted(S.nnet.log_softmax),
+        lambda x, sp: log_softmax(x - sp.shift, sp.axes[-1]), LOGITS),
+    Row("log_softmax", lambda x, sp: S.log(naive_softmax(x, sp)),
+        lambda x, sp: log_softmax(x - sp.shift, sp.axes), LOGITS,
+        {"all_axes": ONE_AXIS, "several_axes": ONE_AXIS, "mean": LOG_OF_MEAN}),
+    Row("logsumexp", lambda x, sp: S.log(sp.reduce("sum", S.exp(z_of(x, sp)))),
+        lambda x, sp: sp.as_written(lse(x - sp.shift, sp.axes)
+                                    - (np.log(sp.count) if sp.mean else 0)), LOGITS),
+    Row("log_softmax_from_logsumexp",
+        lambda x, sp: z_of(x, sp) - S.log(sp.reduce("sum", S.exp(z_of(x, sp)))),
+        lambda x, sp: log_softmax(x - sp.shift, sp.axes), LOGITS,
+        {"all_axes": ONE_AXIS, "several_axes": ONE_AXIS, "mean": LOG_OF_MEAN}),
+    Row("crossentropy_from_log_softmax",
+        lambda x, sp: total(-rows(S.nnet.log_softmax(z_of(x, sp), sp.axis), x), sp),
+        xent_reference, LOGITS, XENT_NA),
+    Row("crossentropy_from_softmax",
+        lambda x, sp: total(-S.log(rows(S.nnet.softmax(z_of(x, sp), sp.axis), x)), sp),
+        xent_reference, LOGITS, XENT_NA),
+]
+# fmt: on
+CASES = [(row, sp) for row in ROWS for sp in SPELLINGS if sp.name not in row.not_applicable]
+
+
+def tolerance(dtype: str) -> dict:  # relative, down to the smallest normal number
+    return dict(rtol=2e-5 if dtype == "float32" else 1e-11, atol=np.finfo(dtype).tiny)
+
+
+def test_spelling_table_covers_every_rule_and_spelling():
+    """Each stabilize rule has a row, and each spelling a row leaves out has its reason."""
+    assert sorted(row.rule for row in ROWS) == sorted({rule.name for rule in STABILIZE})
+    for row in ROWS:
+        assert set(row.not_applicable) <= set(NAMES), row.rule
+        assert all(isinstance(why, str) and why for why in row.not_applicable.values())
+        assert "base" not in row.not_applicable and "float64" not in row.not_applicable
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize(
+    "row,spelling", CASES, ids=[f"{row.rule}-{sp.name}" for row, sp in CASES]
+)
+def test_spelling_fires_and_is_finite_and_right(row, spelling, device):
+    x = S.tensor("x", spelling.dtype, (None,) * len(spelling.shape))
+    f = S.compile([x], row.formula(x, spelling), device=device)
+    value = spelling.value(row.hard)
+    out = f(value)
+    assert row.rule in dict(f.rewrites), f.rewrites
+    assert out.dtype == np.dtype(spelling.dtype)
+    assert np.all(np.isfinite(out)), out
+    expected = row.reference(value.astype(np.float64), spelling)
+    np.testing.assert_allclose(out, expected, **tolerance(spelling.dtype))
