@@ -14,13 +14,26 @@ import dataclasses
 import numpy as np
 
 from symbolic import dtypes
-from symbolic.elemwise import erfc, expm1, log, log1mexp, log1p, mul, neg, sigmoid, softplus, sub
+from symbolic.elemwise import (
+    erfc,
+    exp,
+    expm1,
+    log,
+    log1mexp,
+    log1p,
+    mul,
+    neg,
+    sigmoid,
+    softplus,
+    sub,
+)
 from symbolic.graph import Constant, Variable, constant
 from symbolic.nnet import crossentropy_softmax, log_softmax, softmax
 from symbolic.optimizer.pattern import C, P, Rule, V, match
 from symbolic.optimizer.rules.canonicalize import DOUBLE_NEG
 from symbolic.optimizer.rules.reduced import is_scalar_like, reduced
 from symbolic.reduction import logsumexp
+from symbolic.reduction import max as reduce_max
 from symbolic.shape import Shape, Size
 
 NOT_FLOAT = frozenset({"y", "r"})  # captures that are integer by design: labels, row indices
@@ -59,19 +72,34 @@ def negate(x: Variable) -> Variable:
     return neg(x)
 
 
+def log_softmax_over(x: Variable, axes: tuple) -> Variable:
+    """log_softmax over one axis (the op) or several: y − logsumexp(y) with y = x − max x over
+    the axes, exact for the largest entries as the op is."""
+    if len(axes) == 1:
+        return log_softmax(x, axes[0])
+    y = sub(x, reduce_max(x, axes, keepdims=True))
+    return sub(y, logsumexp(y, axes, keepdims=True))
+
+
+def softmax_over(x: Variable, axes: tuple) -> Variable:
+    """softmax over one axis (the op) or several (e to the log_softmax_over)."""
+    return softmax(x, axes[0]) if len(axes) == 1 else exp(log_softmax_over(x, axes))
+
+
 def build_softmax(x: Variable, e: Variable, s: Variable) -> Variable | None:
-    """e^x / Σ_axis e^x = softmax(x, axis); over a mean, e^x / (Σ e^x / d) = softmax(x) · d."""
+    """e^x / Σ e^x = softmax(x) over the sum's axes; over a mean, e^x / (Σ e^x / d) =
+    softmax(x) · d."""
     found = reduced(s, "sum")
-    if found is None or found.x is not e or not found.lines_up or len(found.axes) != 1:
+    if found is None or found.x is not e or not found.lines_up:
         return None
-    out = softmax(x, found.axes[0])
+    out = softmax_over(x, found.axes)
     return out if found.divisor is None else mul(out, found.divisor)
 
 
-def unshifted(z: Variable, axis: int) -> Variable | None:
-    """x where z = x − m or x + m (m on either side of the +) and m is constant along `axis`:
-    a finite constant of size 1, or a reduction of x over `axis` put back against x (max, mean,
-    …, over that axis and maybe others)."""
+def unshifted(z: Variable, axes: tuple) -> Variable | None:
+    """x where z = x − m or x + m (m on either side of the +) and m is constant along `axes`:
+    a finite constant of size 1, or a reduction of x over those axes (and maybe others) put
+    back against x (max, mean, …)."""
     node = z.owner
     if node is None or node.op.name not in ("sub", "add"):
         return None
@@ -84,7 +112,7 @@ def unshifted(z: Variable, axis: int) -> Variable | None:
                 return x
             continue
         found = reduced(m)
-        if found is not None and found.x is x and found.lines_up and axis in found.axes:
+        if found is not None and found.x is x and found.lines_up and set(axes) <= set(found.axes):
             return x
     return None
 
@@ -95,7 +123,7 @@ def build_shift_free(fn):
 
     def build(z: Variable, s: Variable) -> Variable | None:
         axis = s.owner.op.axis
-        x = unshifted(z, axis)
+        x = unshifted(z, (axis,))
         return None if x is None else fn(x, axis)
 
     return build
@@ -112,10 +140,14 @@ def build_logsumexp(s: Variable) -> Variable | None:
 
 
 def build_log_softmax_from_lse(x: Variable, lse: Variable) -> Variable | None:
+    """x − logsumexp(x) put back = log_softmax(x); over several axes, declined where x is
+    already shifted by its maximum (what log_softmax_over builds)."""
     found = reduced(lse, "logsumexp")
     if found is None or found.x is not x or not found.lines_up or found.divisor is not None:
         return None
-    return log_softmax(x, found.axes[0]) if len(found.axes) == 1 else None
+    if len(found.axes) > 1 and unshifted(x, found.axes) is not None:
+        return None
+    return log_softmax_over(x, found.axes)
 
 
 def counts_rows(n: Variable, x: Variable) -> bool:
@@ -204,7 +236,7 @@ STABILIZE: list[Rule] = [
          lambda x, e, c_1: sigmoid(x), "e^x / (1 + e^x) = σ(x): no inf / inf"),
     # the softmax family
     rule("softmax", P("true_div", P("exp", V("x"), name="e"), V("s")),
-         build_softmax, "e^x / Σ_axis e^x (kept axis) = softmax(x, axis): max-shifted"),
+         build_softmax, "e^x / Σ_axes e^x (put back) = softmax(x, axes): max-shifted"),
     rule("softmax_shift", P("softmax", V("z"), name="s"), build_shift_free(softmax),
          "softmax(x − m) = softmax(x) for m constant along the axis (max x, a constant, …)"),
     rule("log_softmax_shift", P("log_softmax", V("z"), name="s"), build_shift_free(log_softmax),
@@ -214,7 +246,8 @@ STABILIZE: list[Rule] = [
     rule("logsumexp", P("log", V("s")), build_logsumexp,
          "log Σ e^x = logsumexp(x) = m + log Σ e^(x − m): no overflow (a mean: − log n)"),
     rule("log_softmax_from_logsumexp", P("sub", V("x"), V("lse")),
-         build_log_softmax_from_lse, "x − logsumexp(x, axis, keepdims) = log_softmax(x, axis)"),
+         build_log_softmax_from_lse,
+         "x − logsumexp(x, axes) (put back) = log_softmax(x, axes): exact at the maximum"),
     # no negation in the patterns: −mean(log p[i, y_i]) negates outside the mean, and the
     # negation a cost does write cancels with the one these make (double_neg)
     rule("crossentropy_from_log_softmax", rows(P("log_softmax", V("x"), name="sm")),
