@@ -15,6 +15,7 @@ import numpy as np
 
 from symbolic import dtypes
 from symbolic.elemwise import (
+    add,
     erfc,
     exp,
     expm1,
@@ -139,15 +140,36 @@ def build_logsumexp(s: Variable) -> Variable | None:
     return lse if found.divisor is None else sub(lse, log(found.divisor))
 
 
+def build_log_softmax(s: Variable) -> Variable | None:
+    """log softmax(x) = log_softmax(x); log(softmax(x) · d) = log_softmax(x) + log d for a
+    scalar d (e^x / mean e^x is softmax(x) · n)."""
+    node, d = s.owner, None
+    if node is not None and node.op.name == "mul":
+        for s, d in (node.inputs, node.inputs[::-1]):
+            if s.owner is not None and s.owner.op.name == "softmax" and is_scalar_like(d, s.ndim):
+                break
+        else:
+            return None
+    if s.owner is None or s.owner.op.name != "softmax":
+        return None
+    out = log_softmax(s.owner.inputs[0], s.owner.op.axis)
+    return out if d is None else add(out, log(d))
+
+
 def build_log_softmax_from_lse(x: Variable, lse: Variable) -> Variable | None:
-    """x − logsumexp(x) put back = log_softmax(x); over several axes, declined where x is
-    already shifted by its maximum (what log_softmax_over builds)."""
+    """x − logsumexp(x) = log_softmax(x), the logsumexp put back against x; x − (logsumexp(x)
+    − c) = log_softmax(x) + c for a scalar c (log mean e^x is logsumexp(x) − log n). Over
+    several axes, declined where x is already shifted by its maximum (log_softmax_over)."""
+    node, c = lse.owner, None
+    if node is not None and node.op.name == "sub" and is_scalar_like(node.inputs[1], x.ndim):
+        lse, c = node.inputs
     found = reduced(lse, "logsumexp")
     if found is None or found.x is not x or not found.lines_up or found.divisor is not None:
         return None
     if len(found.axes) > 1 and unshifted(x, found.axes) is not None:
         return None
-    return log_softmax_over(x, found.axes)
+    out = log_softmax_over(x, found.axes)
+    return out if c is None else add(out, c)
 
 
 def counts_rows(n: Variable, x: Variable) -> bool:
@@ -241,8 +263,8 @@ STABILIZE: list[Rule] = [
          "softmax(x − m) = softmax(x) for m constant along the axis (max x, a constant, …)"),
     rule("log_softmax_shift", P("log_softmax", V("z"), name="s"), build_shift_free(log_softmax),
          "log_softmax(x − m) = log_softmax(x) for m constant along the axis"),
-    rule("log_softmax", P("log", P("softmax", V("x"), name="s")),
-         lambda x, s: log_softmax(x, s.owner.op.axis), "log softmax(x) = log_softmax(x)"),
+    rule("log_softmax", P("log", V("s")), build_log_softmax,
+         "log softmax(x) = log_softmax(x) (scaled by n: + log n)"),
     rule("logsumexp", P("log", V("s")), build_logsumexp,
          "log Σ e^x = logsumexp(x) = m + log Σ e^(x − m): no overflow (a mean: − log n)"),
     rule("log_softmax_from_logsumexp", P("sub", V("x"), V("lse")),
