@@ -140,19 +140,28 @@ def build_logsumexp(s: Variable) -> Variable | None:
     return lse if found.divisor is None else sub(lse, log(found.divisor))
 
 
+def scaled(v: Variable) -> tuple[Variable, Variable | None]:
+    """(u, d) where v = u · d (either order) with d a scalar; (v, None) otherwise."""
+    node = v.owner
+    if node is not None and node.op.name == "mul":
+        for u, d in (node.inputs, node.inputs[::-1]):
+            if u.type.shape == v.type.shape and is_scalar_like(d, u.ndim):
+                return u, d
+    return v, None
+
+
 def build_log_softmax(s: Variable) -> Variable | None:
     """log softmax(x) = log_softmax(x); log(softmax(x) · d) = log_softmax(x) + log d for a
-    scalar d (e^x / mean e^x is softmax(x) · n)."""
-    node, d = s.owner, None
-    if node is not None and node.op.name == "mul":
-        for s, d in (node.inputs, node.inputs[::-1]):
-            if s.owner is not None and s.owner.op.name == "softmax" and is_scalar_like(d, s.ndim):
-                break
-        else:
-            return None
-    if s.owner is None or s.owner.op.name != "softmax":
+    scalar d (e^x / mean e^x is softmax(x) · n), also over several axes, where softmax_over
+    wrote softmax as e^(log-softmax form)."""
+    u, d = scaled(s)
+    node = u.owner
+    if node is not None and node.op.name == "softmax":
+        out = log_softmax(node.inputs[0], node.op.axis)
+    elif node is not None and node.op.name == "exp" and d is not None:
+        out = node.inputs[0]
+    else:
         return None
-    out = log_softmax(s.owner.inputs[0], s.owner.op.axis)
     return out if d is None else add(out, log(d))
 
 
