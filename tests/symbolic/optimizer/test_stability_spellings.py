@@ -50,13 +50,14 @@ class Spelling:
     def reduce(self, kind: str, e):
         """kind(e) over this spelling's axes, written its way, coming back against e."""
         name = "mean" if self.mean and kind == "sum" else kind
-        fn = getattr(e, name) if self.method else lambda **kw: getattr(S, name)(e, **kw)
+        call = getattr(e, name) if self.method else lambda **kw: getattr(S, name)(e, **kw)
+        axis = {} if self.axis is None else {"axis": self.axis}  # e.sum() for every axis
         if self.back == "keepdims":
-            return fn(axis=self.axis, keepdims=True)
+            return call(**axis, keepdims=True)
         if self.back == "dimshuffle":
-            return fn(axis=self.axis).dimshuffle(*put_back_order(self.axes, e.ndim))
+            return call(**axis).dimshuffle(*put_back_order(self.axes, e.ndim))
         assert self.axes == tuple(range(len(self.axes)))  # broadcasting pads leading axes
-        return fn(axis=self.axis)
+        return call(**axis)
 
     def as_written(self, kept: np.ndarray) -> np.ndarray:
         """A keepdims reference result in the shape this spelling's reduction has."""
@@ -80,6 +81,11 @@ SPELLINGS = [
     Spelling("mean", mean=True),
     Spelling("method", method=True),
     Spelling("constant_shift", shift=3.0),
+    # spellings combined
+    Spelling("method_all_axes", axis=None, back="broadcast", method=True),
+    Spelling("mean_all_axes", axis=None, back="broadcast", mean=True),
+    Spelling("mean_dimshuffle", back="dimshuffle", mean=True),
+    Spelling("axes_apart", shape=(2, 3, 4), axis=(0, -1)),
 ]
 # fmt: on
 NAMES = [s.name for s in SPELLINGS]
@@ -138,7 +144,7 @@ ERF_UP, ERF_DOWN = [5.0, 6.0, 8.0, -5.0, 0.0], [-5.0, -6.0, -8.0, 5.0, 0.0]
 NO_REDUCTION = "elementwise: the formula has no reduction"
 ELEMENTWISE_NA = {
     **dict.fromkeys(
-        ["dimshuffle", "all_axes", "leading_axis", "negative_axis", "several_axes", "mean"],
+        [s.name for s in SPELLINGS if s.name not in ("base", "vector", "method", "constant_shift")],
         NO_REDUCTION,
     ),
     "method": "elementwise functions have no method spelling (there is no x.exp())",
@@ -149,8 +155,11 @@ ONE_AXIS = (
 )
 ROWS_OF_MATRIX = "crossentropy_softmax takes the rows of a matrix: axis 1 only"
 XENT_NA = {
-    **dict.fromkeys(["vector", "all_axes", "leading_axis", "several_axes"], ROWS_OF_MATRIX),
-    "dimshuffle": "no reduced result is put back: the rows' losses are the output",
+    **{s.name: ROWS_OF_MATRIX for s in SPELLINGS if s.shape != (3, 4) or s.axes != (1,)},
+    **dict.fromkeys(
+        ["dimshuffle", "mean_dimshuffle"],
+        "no reduced result is put back: the rows' losses are the output",
+    ),
 }
 
 
@@ -234,7 +243,8 @@ ROWS = [
     Row("log_softmax_shift", shifted(S.nnet.log_softmax),
         lambda x, sp: log_softmax(x - sp.shift, sp.axes[-1]), LOGITS),
     Row("log_softmax", lambda x, sp: S.log(naive_softmax(x, sp)),
-        log_of_softmax_reference, LOGITS, {"all_axes": ONE_AXIS, "several_axes": ONE_AXIS}),
+        log_of_softmax_reference, LOGITS,
+        dict.fromkeys(["all_axes", "several_axes", "method_all_axes", "axes_apart"], ONE_AXIS)),
     Row("logsumexp", lambda x, sp: S.log(sp.reduce("sum", S.exp(z_of(x, sp)))),
         lambda x, sp: sp.as_written(lse(x - sp.shift, sp.axes)
                                     - (np.log(sp.count) if sp.mean else 0)), LOGITS),
