@@ -82,6 +82,15 @@ def log_softmax_over(x: Variable, axes: tuple) -> Variable:
     return sub(y, logsumexp(y, axes, keepdims=True))
 
 
+def is_max_shifted(y: Variable, axes: tuple) -> bool:
+    """Whether y = x − max x over `axes` (kept): the form log_softmax_over builds."""
+    node = y.owner
+    if node is None or node.op.name != "sub":
+        return False
+    found = reduced(node.inputs[1], "max")
+    return found is not None and found.x is node.inputs[0] and found.axes == axes and found.keepdims
+
+
 def softmax_over(x: Variable, axes: tuple) -> Variable:
     """softmax over one axis (the op) or several (e to the log_softmax_over)."""
     return softmax(x, axes[0]) if len(axes) == 1 else exp(log_softmax_over(x, axes))
@@ -168,14 +177,15 @@ def build_log_softmax(s: Variable) -> Variable | None:
 def build_log_softmax_from_lse(x: Variable, lse: Variable) -> Variable | None:
     """x − logsumexp(x) = log_softmax(x), the logsumexp put back against x; x − (logsumexp(x)
     − c) = log_softmax(x) + c for a scalar c (log mean e^x is logsumexp(x) − log n). Over
-    several axes, declined where x is already shifted by its maximum (log_softmax_over)."""
+    several axes, declined where x is already shifted by its maximum (log_softmax_over's form,
+    which would otherwise be rewritten again)."""
     node, c = lse.owner, None
     if node is not None and node.op.name == "sub" and is_scalar_like(node.inputs[1], x.ndim):
         lse, c = node.inputs
     found = reduced(lse, "logsumexp")
     if found is None or found.x is not x or not found.lines_up or found.divisor is not None:
         return None
-    if len(found.axes) > 1 and unshifted(x, found.axes) is not None:
+    if len(found.axes) > 1 and is_max_shifted(x, found.axes):
         return None
     out = log_softmax_over(x, found.axes)
     return out if c is None else add(out, c)
