@@ -261,6 +261,8 @@ ROWS = [
 # fmt: on
 CASES = [(row, sp) for row in ROWS for sp in SPELLINGS if sp.name not in row.not_applicable]
 CASE_IDS = [f"{row.rule}-{sp.name}" for row, sp in CASES]
+# the rows with a reduction (test_stabilize.py checks the elementwise ones' gradients)
+REDUCING = [(row, sp) for row, sp in CASES if row.not_applicable is not ELEMENTWISE_NA]
 
 
 DOC = Path(__file__).parents[3] / "docs" / "optimizer.md"
@@ -329,6 +331,13 @@ def test_spelling_gradient_is_finite_at_the_edge(row, spelling, dtype):
     g = S.compile([x], S.grad(expr.sum(), x), device="numpy")(spelling.value(row.hard, dtype))
     assert g.dtype == np.dtype(dtype)
     assert np.all(np.isfinite(g)), g
+
+
+@pytest.mark.parametrize("row,spelling", REDUCING, ids=[f"{r.rule}-{s.name}" for r, s in REDUCING])
+def test_spelling_gradient_matches_finite_differences(row, spelling, rng):
+    """At ordinary inputs, in float64 and with static shapes (so a mean divides by a constant)."""
+    point = rng.uniform(-3.0, 3.0, spelling.shape) + spelling.shift
+    S.verify_grad(lambda x: row.formula(x, spelling), [point])
 
 
 if __name__ == "__main__":
