@@ -11,7 +11,10 @@ ways a reduced result is put back against its input, all of which mean the same:
     any of these divided by a scalar d        mean: the sum over the count
 
 `reduced` reads every one of them into a `Reduced`, so each rule matches one form. It looks at
-a fixed number of nodes, so a rule that calls it stays O(1) per node.
+a fixed number of nodes, so a rule that calls it stays O(1) per node. It reads rather than
+rewrites: turning dimshuffle(reduce(x)) into a keepdims reduction would compute the reduction
+twice wherever its own result is used too (the gradients of max and logsumexp put their
+forward result back with a dimshuffle).
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ They run after canonicalize, so constants sit on the right of commutative ops (`
 patterns match both orders anyway) and `1 - x` stays `sub(1, x)`. Every rule declines unless
 its captured variables are floats (integer wrap-around would make the identities false) and
 its matched constants have only size-1 axes, so the replacement has the matched node's shape:
-a constant never broadcasts the expression it is folded into.
+a constant never broadcasts the expression it is folded into. The rules over reductions read
+them through `reduced` (reduced.py), which sees every spelling of a reduction put back against
+its input (keepdims, a dimshuffle, broadcasting over leading axes, a mean) as one form.
 """
 
 from __future__ import annotations
