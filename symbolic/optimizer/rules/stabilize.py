@@ -109,9 +109,10 @@ def build_softmax(x: Variable, e: Variable, s: Variable) -> Variable | None:
 
 
 def unshifted(z: Variable, axes: tuple) -> Variable | None:
-    """x where z = x − m or x + m (m on either side of the +) and m is constant along `axes`:
-    a finite constant of size 1, or a reduction of x over those axes (and maybe others) put
-    back against x (max, mean, …)."""
+    """x where z = x − m or x + m (m on either side of the +), z has x's shape and m is
+    constant along `axes`: a finite constant of size 1 on those axes (a scalar, a bias per
+    row), or a reduction of x over those axes (and maybe others) put back against x (max,
+    mean, …)."""
     node = z.owner
     if node is None or node.op.name not in ("sub", "add"):
         return None
@@ -120,7 +121,8 @@ def unshifted(z: Variable, axes: tuple) -> Variable | None:
         if x.type.shape != z.type.shape:
             continue
         if isinstance(m, Constant):
-            if is_scalar_like(m, x.ndim) and np.all(np.isfinite(m.data)):
+            padded = (1,) * (x.ndim - m.ndim) + m.data.shape
+            if all(padded[a] == 1 for a in axes) and np.all(np.isfinite(m.data)):
                 return x
             continue
         found = reduced(m)

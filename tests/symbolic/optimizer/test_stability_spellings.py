@@ -340,5 +340,28 @@ def test_spelling_gradient_matches_finite_differences(row, spelling, rng):
     S.verify_grad(lambda x: row.formula(x, spelling), [point])
 
 
+# (static shape of x, the shift, the softmax axis, whether softmax_shift may drop it)
+# fmt: off
+SHIFTS = [
+    ((3, 4), np.array([[1.0], [2.0], [3.0]]), 1, True),  # a bias per row: constant along axis 1
+    ((3, 4), np.array([1.0, 2.0, 3.0, 4.0]), 0, True),  # a bias per column, along axis 0
+    ((3, 4), np.array([1.0, 2.0, 3.0, 4.0]), 1, False),  # varies along the axis
+    ((None, None), np.array([[1.0], [2.0], [3.0]]), 1, False),  # may broadcast x's rows
+    ((3, 4), np.array([[np.inf]]), 1, False),  # softmax(x − inf) is NaN
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("shape,shift,axis,drops", SHIFTS)
+def test_softmax_shift_drops_only_constants_along_its_axis(shape, shift, axis, drops):
+    x = S.tensor("x", "float64", shape)
+    f = S.compile([x], S.nnet.softmax(x - shift, axis), device="numpy")
+    plain = S.compile([x], S.nnet.softmax(x - shift, axis), device="numpy", optimize=False)
+    value = np.resize(np.asarray(LOGITS), (3, 4))
+    assert ("softmax_shift" in dict(f.rewrites)) == drops
+    with np.errstate(invalid="ignore"):  # inf − inf in the unoptimized reference
+        np.testing.assert_allclose(f(value), plain(value), rtol=1e-12)
+
+
 if __name__ == "__main__":
     print(render_spelling_table())
