@@ -69,10 +69,9 @@ class Spelling:
         return data.astype(dtype)
 
 
-BASE = Spelling("base")
 # fmt: off
 SPELLINGS = [
-    BASE,
+    Spelling("base"),
     Spelling("dimshuffle", back="dimshuffle"),
     Spelling("all_axes", axis=None, back="broadcast"),
     Spelling("vector", shape=(5,), axis=0, back="broadcast"),
