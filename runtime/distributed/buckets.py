@@ -1,0 +1,185 @@
+"""Bucketed, overlapped all-reduces: the ops a function's all-reduces become (one start and
+one wait per tensor, runtime/collectives.py places them) and the state they share.
+
+A start hands its tensor to the open bucket of its kind (reduction, dtype, size threshold);
+when the bucket holds `bucket_bytes` or more, or the function's last tensor of that kind
+arrives, the bucket is packed into one contiguous buffer and its all-reduce started
+(MPI_Iallreduce). A wait returns its tensor's part of the reduced buffer, waiting for the
+bucket first (and starting it, if a consumer needs it before it filled up). Every start
+also tests the buckets in flight, which lets MPI progress them between compute steps. The
+first call checks each bucket's signature across ranks (runtime/distributed/mpi.py).
+
+In a single process the buckets are packed and unpacked all the same, without MPI.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from symbolic.graph import TensorType
+from symbolic.op import Op
+
+
+class Bucket:
+    """Tensors packed into one buffer and reduced by one message."""
+
+    __slots__ = ("key", "number", "members", "buffer", "request", "started", "done", "waited")
+
+    def __init__(self, key: tuple, number: int):
+        self.key, self.number = key, number
+        self.members: list[tuple[int, np.ndarray]] = []  # (tensor index, array)
+        self.buffer = self.request = None
+        self.started = self.done = self.waited = 0.0  # perf_counter times, for the profile
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for _, a in self.members)
+
+
+class Buckets:
+    """The all-reduce buckets of one compiled function.
+
+    `keys[i]` is tensor i's (reduction, dtype, bucket_bytes) (`add`); `order` the tensor
+    indices in the order the schedule starts them (`set_order`); `where` names the function
+    for errors. `history` keeps the last call's buckets (for f.profile)."""
+
+    def __init__(self, where: str):
+        self.where = where
+        self.keys: list[tuple] = []
+        self.order: list[int] = []
+        self.last_of_key: dict[tuple, int] = {}  # the start that closes a kind's bucket
+        self.open: dict[tuple, Bucket] = {}
+        self.bucket_of: dict[int, Bucket] = {}
+        self.in_flight: list[Bucket] = []
+        self.history: list[Bucket] = []
+        self.checked = False
+
+    def add(self, key: tuple) -> int:
+        """A new tensor of kind `key`; returns its index."""
+        self.keys.append(key)
+        return len(self.keys) - 1
+
+    def set_order(self, order: list[int]) -> None:
+        self.order = list(order)
+        self.last_of_key = {self.keys[i]: i for i in order}
+
+    def start(self, index: int, array: np.ndarray) -> None:
+        if index == self.order[0]:  # a new call: forget the last one's buckets
+            self.history, self.bucket_of, self.open = [], {}, {}
+        key = self.keys[index]
+        bucket = self.open.get(key)
+        if bucket is None:
+            bucket = self.open[key] = Bucket(key, len(self.history))
+            self.history.append(bucket)
+        bucket.members.append((index, array))  # held: the runner does not reuse its memory
+        self.bucket_of[index] = bucket
+        self.progress()
+        if bucket.nbytes >= key[2] or index == self.last_of_key[key]:
+            self.launch(bucket)
+        if index == self.order[-1]:
+            self.checked = True
+
+    def launch(self, bucket: Bucket) -> None:
+        """Pack the bucket and start its all-reduce."""
+        from symbolic.distributed.ops import peers
+
+        del self.open[bucket.key]
+        bucket.started = time.perf_counter()
+        bucket.buffer = np.concatenate([a.ravel() for _, a in bucket.members])
+        w = peers()
+        if w is None:
+            bucket.done = bucket.started
+            return
+        if not self.checked:
+            w.check_signature(self.describe(bucket, shapes=True), self.describe(bucket))
+        reduce = bucket.key[0]
+        bucket.request = w.allreduce(bucket.buffer, "sum" if reduce == "mean" else reduce)
+        self.in_flight.append(bucket)
+
+    def progress(self) -> None:
+        """Test the buckets in flight: MPI advances a non-blocking collective in its calls."""
+        if self.in_flight:
+            now = time.perf_counter()
+            for bucket in self.in_flight:
+                if not bucket.done and bucket.request.Test():
+                    bucket.done = now
+            self.in_flight = [b for b in self.in_flight if not b.done]
+
+    def finish(self, index: int) -> np.ndarray:
+        """Tensor `index` reduced over every rank."""
+        bucket = self.bucket_of[index]
+        if bucket.buffer is None:  # needed before the bucket filled up
+            self.launch(bucket)
+        if not bucket.waited:
+            self.wait(bucket)
+        offset = 0
+        for i, a in bucket.members:
+            if i == index:
+                return bucket.buffer[offset : offset + a.size].reshape(a.shape)
+            offset += a.size
+        raise AssertionError(f"tensor {index} is not in bucket {bucket.number}")
+
+    def wait(self, bucket: Bucket) -> None:
+        from symbolic.distributed.ops import peers
+
+        bucket.waited = time.perf_counter()
+        w = peers()
+        if w is not None and not bucket.done:
+            w.wait([bucket.request], self.describe(bucket))
+            bucket.done = time.perf_counter()
+            self.in_flight = [b for b in self.in_flight if b is not bucket]
+        if bucket.key[0] == "mean" and w is not None:
+            bucket.buffer /= bucket.buffer.dtype.type(w.size)
+
+    def describe(self, bucket: Bucket, shapes: bool = False) -> str:
+        reduce, dtype, _ = bucket.key
+        text = (
+            f"bucket {bucket.number} (allreduce {reduce} of {len(bucket.members)} {dtype} "
+            f"tensors, {bucket.nbytes} bytes) of the function compiled at {self.where}"
+        )
+        if shapes:
+            text += ": " + ", ".join(str(list(a.shape)) for _, a in bucket.members)
+        return text
+
+
+@dataclass(frozen=True, eq=False)  # each belongs to one function's buckets: equal to itself only
+class AllreduceStart(Op):
+    """Hands tensor `index` to its bucket; its output is a token its wait reads."""
+
+    buckets: Buckets
+    index: int
+    communicates = True
+
+    @property
+    def name(self) -> str:
+        return f"allreduce_{self.buckets.keys[self.index][0]}_start"
+
+    def infer(self, x):
+        return [TensorType("int64", ())]
+
+    def perform(self, x):
+        self.buckets.start(self.index, x)
+        return np.zeros((), np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class AllreduceWait(Op):
+    """Tensor `index` reduced over every rank (of type `type`), once its bucket is done."""
+
+    buckets: Buckets
+    index: int
+    type: TensorType
+    communicates = True
+
+    @property
+    def name(self) -> str:
+        return f"allreduce_{self.buckets.keys[self.index][0]}_wait"
+
+    def infer(self, token):
+        return [self.type]
+
+    def perform(self, token):
+        return self.buckets.finish(self.index)
