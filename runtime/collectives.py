@@ -24,9 +24,21 @@ START, COMPUTE, WAIT = 0, 1, 2  # priority classes of the ready nodes
 
 def plan_collectives(fgraph: FunctionGraph) -> FunctionGraph:
     """The graph with its bucketable all-reduces split and its nodes ordered for overlap;
-    the graph itself where it has none."""
-    if not any(_bucketable(node) for node in fgraph.nodes):
+    the graph itself where it has none. A graph split before (a pickled function's) is
+    ordered again."""
+    if any(_bucketable(node) for node in fgraph.nodes):
+        fgraph = _split(fgraph)
+    elif not any(isinstance(node.op, AllreduceStart) for node in fgraph.nodes):
         return fgraph
+    fgraph.nodes = order_for_overlap(fgraph.nodes)
+    starts = [node.op for node in fgraph.nodes if isinstance(node.op, AllreduceStart)]
+    for buckets in {id(op.buckets): op.buckets for op in starts}.values():
+        buckets.set_order([op.index for op in starts if op.buckets is buckets])
+    return fgraph
+
+
+def _split(fgraph: FunctionGraph) -> FunctionGraph:
+    """Each bucketable all-reduce replaced by a start and a wait per tensor."""
     buckets = Buckets(_where(fgraph))
     memo: dict[int, object] = {}
     for node in fgraph.nodes:
@@ -43,10 +55,7 @@ def plan_collectives(fgraph: FunctionGraph) -> FunctionGraph:
             continue
         memo.update((id(old), new) for old, new in zip(node.outputs, outputs))
     outputs = [memo.get(id(o), o) for o in fgraph.outputs]
-    planned = FunctionGraph(fgraph.inputs, outputs, fgraph.update_targets)
-    planned.nodes = order_for_overlap(planned.nodes)
-    buckets.set_order([n.op.index for n in planned.nodes if isinstance(n.op, AllreduceStart)])
-    return planned
+    return FunctionGraph(fgraph.inputs, outputs, fgraph.update_targets)
 
 
 def _bucketable(node: Apply) -> bool:

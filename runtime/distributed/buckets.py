@@ -57,6 +57,15 @@ class Buckets:
         self.history: list[Bucket] = []
         self.checked = False
 
+    def __getstate__(self) -> tuple:  # a pickled function's buckets start empty
+        return self.where, self.keys, self.order
+
+    def __setstate__(self, state: tuple) -> None:
+        where, keys, order = state
+        self.__init__(where)
+        self.keys = list(keys)
+        self.set_order(order)
+
     def add(self, key: tuple) -> int:
         """A new tensor of kind `key`; returns its index."""
         self.keys.append(key)

@@ -29,7 +29,13 @@ import traceback
 import numpy as np
 
 # Set by the launchers that start MPI jobs: MPICH/Intel (PMI), Open MPI, PMIx, MVAPICH.
-LAUNCH_VARIABLES = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "MV2_COMM_WORLD_SIZE")
+LAUNCH_VARIABLES = (
+    "PMI_RANK",
+    "PMI_SIZE",
+    "OMPI_COMM_WORLD_SIZE",
+    "PMIX_RANK",
+    "MV2_COMM_WORLD_SIZE",
+)
 TIMEOUT_VARIABLE = "SYMBOLIC_DISTRIBUTED_TIMEOUT"
 DEFAULT_TIMEOUT_S = 60.0
 ABORT_GRACE_S = 2.0  # how long a failing rank waits for the others to read its notice
@@ -136,19 +142,17 @@ class World:
 
     def read_notices(self, what: str) -> None:
         """Answer queries; raise on an abort notice from another rank."""
-        MPI = self.MPI
-        status = MPI.Status()
-        while self.notices.Iprobe(MPI.ANY_SOURCE, MPI.ANY_TAG, status):
-            source, tag = status.Get_source(), status.Get_tag()
-            message = self.notices.recv(source=source, tag=tag)
-            if tag == QUERY:
-                self._send(self.waiting_in, source, ANSWER)
-            elif tag == ABORT:
-                self._send(None, source, ACK)
-                raise PeerFailed(
-                    f"rank {source} failed: {message}\n"
-                    f"rank {self.rank} stopped while waiting in {what}"
-                )
+        status = self.MPI.Status()
+        while self.notices.Iprobe(self.MPI.ANY_SOURCE, QUERY, status):
+            self.notices.recv(source=status.Get_source(), tag=QUERY)
+            self._send(self.waiting_in, status.Get_source(), ANSWER)
+        if self.notices.Iprobe(self.MPI.ANY_SOURCE, ABORT, status):
+            source = status.Get_source()
+            message = self.notices.recv(source=source, tag=ABORT)
+            self._send(None, source, ACK)
+            raise PeerFailed(
+                f"rank {source} failed: {message}\nrank {self.rank} stopped while waiting in {what}"
+            )
 
     def timed_out(self, what: str, limit: float) -> None:
         """Ask every rank where it is, then raise naming those that did not answer."""

@@ -81,4 +81,3 @@ def broadcast(x, root: int = 0) -> Variable:
     root, zeros on the others."""
     _check_root(root, size())
     return Broadcast(int(root))(as_variable(x))
-
