@@ -26,13 +26,24 @@ from symbolic.op import Op
 class Bucket:
     """Tensors packed into one buffer and reduced by one message."""
 
-    __slots__ = ("key", "number", "members", "buffer", "request", "started", "done", "waited")
+    __slots__ = (
+        "key",
+        "number",
+        "members",
+        "buffer",
+        "request",
+        "started",
+        "done",
+        "waited",
+        "finished",
+    )
 
     def __init__(self, key: tuple, number: int):
         self.key, self.number = key, number
         self.members: list[tuple[int, np.ndarray]] = []  # (tensor index, array)
         self.buffer = self.request = None
-        self.started = self.done = self.waited = 0.0  # perf_counter times, for the profile
+        # perf_counter times, for the profile: started, seen done, wait entered and left
+        self.started = self.done = self.waited = self.finished = 0.0
 
     @property
     def nbytes(self) -> int:
@@ -142,6 +153,7 @@ class Buckets:
             self.in_flight = [b for b in self.in_flight if b is not bucket]
         if bucket.key[0] == "mean" and w is not None:
             bucket.buffer /= bucket.buffer.dtype.type(w.size)
+        bucket.finished = time.perf_counter()
 
     def describe(self, bucket: Bucket, shapes: bool = False) -> str:
         reduce, dtype, _ = bucket.key

@@ -243,6 +243,12 @@ class World:
         self.wait([request], what)
         return out
 
+    def gather_bytes(self, data: np.ndarray, what: str) -> list[np.ndarray]:
+        """Every rank's uint8 `data` (of any length), in rank order."""
+        counts = self.gather_counts(len(data), what)
+        joined = self.allgather_rows(np.ascontiguousarray(data, np.uint8), what)
+        return np.split(joined, np.cumsum(counts)[:-1])
+
     def gather_counts(self, count: int, what: str) -> np.ndarray:
         """Every rank's `count`, in rank order."""
         counts = np.empty(self.size, np.int64)

@@ -28,11 +28,12 @@ def mpiexec() -> str:
     return found
 
 
-def launch(n_ranks: int | None, program: str, *args) -> subprocess.CompletedProcess:
-    """Run programs/<program> on n_ranks ranks (None: a plain process, no mpiexec)."""
+def launch(n_ranks: int | None, program: str | Path, *args) -> subprocess.CompletedProcess:
+    """Run programs/<program> (or the script at a path) on n_ranks ranks (None: a plain
+    process, no mpiexec)."""
     env = dict(os.environ, PYTHONPATH=str(REPOSITORY), OMP_NUM_THREADS="1")
     env.update(OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    command = [sys.executable, str(PROGRAMS / program), *map(str, args)]
+    command = [sys.executable, str(PROGRAMS / program), *map(str, args)]  # a Path stays itself
     if n_ranks is not None:
         command = [mpiexec(), "-n", str(n_ranks), *command]
     return subprocess.run(
@@ -122,3 +123,22 @@ def test_killed_rank_ends_the_job():
     assert result.returncode != 0
     assert "finished" not in result.stdout
     assert "Killed (signal 9)" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "script, arguments",
+    [
+        ("train_mlp.py", ["--epochs", "2", "--limit", "600"]),
+        ("train_lenet.py", ["--epochs", "1", "--limit", "300"]),
+    ],
+)
+def test_tutorial_scripts_train_on_two_ranks(script, arguments):
+    """--distributed under mpiexec gives the accuracy of the same run in one process."""
+    path = REPOSITORY / "tutorials" / script
+    arguments = [*arguments, "--device", "cpu", "--distributed"]
+    alone, pair = launch(None, path, *arguments), launch(2, path, *arguments)
+    check_ok(alone)
+    check_ok(pair)
+    assert pair.stdout.count("test accuracy") == 1  # rank 0 speaks for both
+    accuracy = alone.stdout.split("test accuracy ")[1].split()[0]
+    assert f"test accuracy {accuracy} after" in pair.stdout and "2 ranks" in pair.stdout
