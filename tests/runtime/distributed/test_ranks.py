@@ -60,8 +60,8 @@ def digits_file(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("n_ranks", [2, 3])
 @pytest.mark.parametrize("device", ["numpy", "cpu"])
-def test_collectives_values_and_gradients(n_ranks, device):
-    result = launch(n_ranks, "collectives.py", device)
+def test_collectives_values_and_gradients(n_ranks, device, tmp_path):
+    result = launch(n_ranks, "collectives.py", device, tmp_path / "trace.json")
     check_ok(result)
     assert "collectives ok" in result.stdout
 

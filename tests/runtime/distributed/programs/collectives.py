@@ -126,6 +126,22 @@ np.testing.assert_array_equal(root_value, xs[0])
 W = S.shared(data(me, (me + 1, 2)), name="W")
 D.broadcast_shared([W], root=0)
 np.testing.assert_array_equal(W.get_value(), data(0, (1, 2)))
+# the profile splits compute from communication; the trace holds every rank's nodes and buckets
+x = S.tensor("x", "float64", (None, None))
+grads = D.allreduce(S.grad((S.tanh(x) ** 2).sum(), [x]), "mean", bucket_bytes=64)
+f = S.compile([x], grads, device=device, profile=True)
+f(xs[me])
+assert "hidden by overlap" in str(f.profile) and f.profile.communication_seconds > 0
+trace_path = sys.argv[2] if len(sys.argv) > 2 else None
+if trace_path:
+    f.profile.trace(trace_path)
 D.barrier()
 if me == 0:
+    if trace_path:
+        import json
+
+        events = json.load(open(trace_path))["traceEvents"]
+        assert {e["pid"] for e in events} == set(range(n))
+        assert any(e["name"].startswith("bucket 0: allreduce mean") for e in events)
+        assert any(e["name"] == "tanh" or e["name"].startswith("fused") for e in events)
     print("collectives ok", flush=True)
