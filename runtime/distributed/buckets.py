@@ -9,7 +9,8 @@ bucket first (and starting it, if a consumer needs it before it filled up). Ever
 also tests the buckets in flight, which lets MPI progress them between compute steps. The
 first call checks each bucket's signature across ranks (runtime/distributed/mpi.py).
 
-In a single process the buckets are packed and unpacked all the same, without MPI.
+In a single process the buckets are formed all the same, but not packed: each tensor is its
+own result.
 """
 
 from __future__ import annotations
@@ -108,11 +109,11 @@ class Buckets:
 
         del self.open[bucket.key]
         bucket.started = time.perf_counter()
-        bucket.buffer = np.concatenate([a.ravel() for _, a in bucket.members])
         w = peers()
-        if w is None:
-            bucket.done = bucket.started
+        if w is None:  # alone: every tensor is its own result, nothing to pack
+            bucket.buffer, bucket.done = bucket.members, bucket.started
             return
+        bucket.buffer = np.concatenate([a.ravel() for _, a in bucket.members])
         if not self.checked:
             w.check_signature(self.describe(bucket, shapes=True), self.describe(bucket))
         reduce = bucket.key[0]
@@ -135,6 +136,8 @@ class Buckets:
             self.launch(bucket)
         if not bucket.waited:
             self.wait(bucket)
+        if bucket.buffer is bucket.members:
+            return next(a for i, a in bucket.members if i == index)
         offset = 0
         for i, a in bucket.members:
             if i == index:
