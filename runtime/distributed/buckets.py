@@ -5,9 +5,11 @@ A start hands its tensor to the open bucket of its kind (reduction, dtype, size 
 when the bucket holds `bucket_bytes` or more, or the function's last tensor of that kind
 arrives, the bucket is packed into one contiguous buffer and its all-reduce started
 (MPI_Iallreduce). A wait returns its tensor's part of the reduced buffer, waiting for the
-bucket first (and starting it, if a consumer needs it before it filled up). Every start
-also tests the buckets in flight, which lets MPI progress them between compute steps. The
-first call checks each bucket's signature across ranks (runtime/distributed/mpi.py).
+bucket first (and starting it, if a consumer needs it before it filled up). MPICH advances a
+non-blocking collective only inside MPI calls, and the compute between a bucket's start and
+its wait makes none; so while buckets are in flight a thread tests them every
+PROGRESS_INTERVAL_S (kernels and BLAS release the GIL, so it runs beside them). The first
+call checks each bucket's signature across ranks (runtime/distributed/mpi.py).
 
 In a single process the buckets are formed all the same, but not packed: each tensor is its
 own result.
@@ -15,6 +17,7 @@ own result.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -22,6 +25,8 @@ import numpy as np
 
 from symbolic.graph import TensorType
 from symbolic.op import Op
+
+PROGRESS_INTERVAL_S = 1e-4
 
 
 class Bucket:
@@ -68,6 +73,8 @@ class Buckets:
         self.in_flight: list[Bucket] = []
         self.history: list[Bucket] = []
         self.checked = False
+        self.lock = threading.Lock()  # MPI_Test of one request: one thread at a time
+        self.progress_thread: threading.Thread | None = None
 
     def __getstate__(self) -> tuple:  # a pickled function's buckets start empty
         return self.where, self.keys, self.order
@@ -117,17 +124,37 @@ class Buckets:
         if not self.checked:
             w.check_signature(self.describe(bucket, shapes=True), self.describe(bucket))
         reduce = bucket.key[0]
-        bucket.request = w.allreduce(bucket.buffer, "sum" if reduce == "mean" else reduce)
-        self.in_flight.append(bucket)
+        with self.lock:
+            bucket.request = w.allreduce(bucket.buffer, "sum" if reduce == "mean" else reduce)
+            self.in_flight.append(bucket)
+            if self.progress_thread is None:
+                self.progress_thread = threading.Thread(
+                    target=self._progress_loop, name="symbolic all-reduce progress", daemon=True
+                )
+                self.progress_thread.start()
 
-    def progress(self) -> None:
-        """Test the buckets in flight: MPI advances a non-blocking collective in its calls."""
-        if self.in_flight:
-            now = time.perf_counter()
-            for bucket in self.in_flight:
-                if not bucket.done and bucket.request.Test():
-                    bucket.done = now
-            self.in_flight = [b for b in self.in_flight if not b.done]
+    def progress(self) -> bool:
+        """Test the buckets in flight (MPI advances them in its calls); whether any is left."""
+        with self.lock:
+            if self.in_flight:
+                now = time.perf_counter()
+                for bucket in self.in_flight:
+                    if not bucket.done and bucket.request.Test():
+                        bucket.done = now
+                self.in_flight = [b for b in self.in_flight if not b.done]
+            if not self.in_flight:
+                self.progress_thread = None
+            return bool(self.in_flight)
+
+    def _progress_loop(self) -> None:
+        while self.progress():
+            time.sleep(PROGRESS_INTERVAL_S)
+
+    def _is_done(self, bucket: Bucket) -> bool:
+        with self.lock:
+            if not bucket.done and bucket.request.Test():
+                bucket.done = time.perf_counter()
+            return bool(bucket.done)
 
     def finish(self, index: int) -> np.ndarray:
         """Tensor `index` reduced over every rank."""
@@ -150,10 +177,8 @@ class Buckets:
 
         bucket.waited = time.perf_counter()
         w = peers()
-        if w is not None and not bucket.done:
-            w.wait([bucket.request], self.describe(bucket))
-            bucket.done = time.perf_counter()
-            self.in_flight = [b for b in self.in_flight if b is not bucket]
+        if w is not None:
+            w.wait([], self.describe(bucket), test=lambda: self._is_done(bucket))
         if bucket.key[0] == "mean" and w is not None:
             bucket.buffer /= bucket.buffer.dtype.type(w.size)
         bucket.finished = time.perf_counter()
