@@ -39,7 +39,6 @@ def child(kind: str, steps: int, bucket_mb: float) -> dict:
 
     harness.configure_threads(1)
     import numpy as np
-
     from bench_mlp import mlp_inputs
 
     ranks, rank = int(os.environ.get("PMI_SIZE", "1")), int(os.environ.get("PMI_RANK", "0"))
@@ -63,9 +62,10 @@ def child(kind: str, steps: int, bucket_mb: float) -> dict:
 
 
 def ours_step(params, x, labels, bucket_mb: float):
+    from bench_mlp import LR, mlp_graph
+
     import symbolic as S
     import symbolic.distributed as D
-    from bench_mlp import LR, mlp_graph
 
     def build(profile: bool):
         inputs, cost, updates = mlp_graph(params)
@@ -99,7 +99,6 @@ def ours_step(params, x, labels, bucket_mb: float):
 def torch_step(params, x, labels, bucket_mb: float):
     import torch
     import torch.nn.functional as F
-
     from bench_mlp import LR
 
     torch.set_num_threads(1)
