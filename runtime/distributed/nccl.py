@@ -16,7 +16,6 @@ The library loads only when a communicator is made, so this module imports witho
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from runtime.distributed.mpi import DistributedError, timeout
+from runtime.nvidia_library import find_nvidia_library
 
 UNIQUE_ID_BYTES = 128  # NCCL_UNIQUE_ID_BYTES
 # ncclDataType_t per NumPy dtype (nccl.h); bool travels as uint8
@@ -59,22 +59,8 @@ class UniqueId(ctypes.Structure):
 
 
 def find_nccl() -> str:
-    """The path or name of libnccl: NVIDIA's wheel (nvidia-nccl-cu12/-cu13) first, then the
-    system."""
-    try:
-        from cuda.pathfinder import load_nvidia_dynamic_lib
-
-        return load_nvidia_dynamic_lib("nccl").abs_path
-    except Exception:  # not installed, or no wheel of NCCL: look on the system
-        pass
-    found = ctypes.util.find_library("nccl")
-    for name in ([found] if found else []) + list(LIBRARY_NAMES):
-        try:
-            ctypes.CDLL(name)
-            return name
-        except OSError:
-            continue
-    raise OSError("NCCL (libnccl.so) was not found; pip install nvidia-nccl-cu12")
+    """The path or name of libnccl: NVIDIA's wheel (nvidia-nccl-cu12/-cu13), else the system's."""
+    return find_nvidia_library("nccl", LIBRARY_NAMES, "pip install nvidia-nccl-cu12")
 
 
 def load_nccl() -> ctypes.CDLL:

@@ -179,14 +179,10 @@ class ReduceScatter(Collective):
 
 
 @dataclass(frozen=True)
-class Broadcast(Collective):
-    """The root's x on every rank (every rank passes an x of the same shape)."""
+class Rooted(Collective):
+    """A collective with a root rank, whose output has its input's type."""
 
     root: int
-
-    @property
-    def name(self) -> str:
-        return f"broadcast_from_{self.root}"
 
     def infer(self, x):
         return [x.type]
@@ -195,34 +191,36 @@ class Broadcast(Collective):
         w = peers()
         if w is None:
             return x
-        what = f"broadcast from rank {self.root} of {shapes_text([x])}"
+        what = f"{self.name} of {shapes_text([x])}"
         w.check_signature(what, what)
-        return w.broadcast(np.array(x, order="C"), self.root, what)
+        return self.carry_out(w, np.ascontiguousarray(x), what)
+
+
+@dataclass(frozen=True)
+class Broadcast(Rooted):
+    """The root's x on every rank (every rank passes an x of the same shape)."""
+
+    @property
+    def name(self) -> str:
+        return f"broadcast_from_{self.root}"
+
+    def carry_out(self, w, x, what: str):
+        return w.broadcast(x.copy(), self.root, what)  # a copy: x may be an input's memory
 
     def grad(self, inputs, outputs, output_grads):
         return [Reduce(self.root)(output_grads[0])]
 
 
 @dataclass(frozen=True)
-class Reduce(Collective):
+class Reduce(Rooted):
     """x summed over every rank on the root, zeros on the others (broadcast's gradient)."""
-
-    root: int
 
     @property
     def name(self) -> str:
         return f"reduce_to_{self.root}"
 
-    def infer(self, x):
-        return [x.type]
-
-    def perform(self, x):
-        w = peers()
-        if w is None:
-            return x
-        what = f"reduce to rank {self.root} of {shapes_text([x])}"
-        w.check_signature(what, what)
-        return w.reduce(np.ascontiguousarray(x), self.root, what)
+    def carry_out(self, w, x, what: str):
+        return w.reduce(x, self.root, what)
 
     def grad(self, inputs, outputs, output_grads):
         return [Broadcast(self.root)(output_grads[0])]

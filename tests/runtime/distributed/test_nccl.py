@@ -59,7 +59,9 @@ def names(library) -> list[str]:
 
 
 def test_module_imports_and_reports_a_missing_library(monkeypatch):
-    monkeypatch.setattr(nccl.ctypes.util, "find_library", lambda name: None)
+    import runtime.nvidia_library as found
+
+    monkeypatch.setattr(found.ctypes.util, "find_library", lambda name: None)
     monkeypatch.setattr(nccl, "LIBRARY_NAMES", ("libnccl-not-here.so",))
     with pytest.raises(OSError, match="pip install nvidia-nccl-cu12"):
         nccl.find_nccl()
