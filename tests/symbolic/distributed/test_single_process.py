@@ -18,6 +18,20 @@ from symbolic.distributed.ops import ReduceScatter
 DEVICES = ["numpy", "cpu"]
 
 
+def test_import_leaves_mpi_alone():
+    """mpi4py is imported only under mpiexec: the package works without it."""
+    import os
+    import subprocess
+    import sys
+
+    from runtime.distributed.mpi import LAUNCH_VARIABLES
+
+    env = {k: v for k, v in os.environ.items() if k not in LAUNCH_VARIABLES}
+    code = "import sys, symbolic as S; S.distributed.rank(); print('mpi4py' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr
+
+
 def test_a_plain_process_is_rank_0_of_1():
     assert (D.rank(), D.size(), D.local_rank()) == (0, 1, 0)
     D.barrier()

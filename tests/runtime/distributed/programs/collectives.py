@@ -15,6 +15,7 @@ from symbolic.distributed.ops import ReduceScatter
 
 device = sys.argv[1]
 me, n = D.rank(), D.size()
+assert D.local_rank() == me  # one machine: every rank is local
 
 
 def data(r: int, shape, salt: int = 0) -> np.ndarray:
