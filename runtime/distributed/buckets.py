@@ -42,6 +42,8 @@ class Bucket:
         "done",
         "waited",
         "finished",
+        "nbytes",
+        "parts",
     )
 
     def __init__(self, key: tuple, number: int):
@@ -50,10 +52,12 @@ class Bucket:
         self.buffer = self.request = None
         # perf_counter times, for the profile: started, seen done, wait entered and left
         self.started = self.done = self.waited = self.finished = 0.0
+        self.nbytes = 0
+        self.parts: dict[int, np.ndarray] = {}  # tensor index → its result (a view of buffer)
 
-    @property
-    def nbytes(self) -> int:
-        return sum(a.nbytes for _, a in self.members)
+    def add(self, index: int, array: np.ndarray) -> None:
+        self.members.append((index, array))  # held: the runner does not reuse its memory
+        self.nbytes += array.nbytes
 
 
 class Buckets:
@@ -102,7 +106,7 @@ class Buckets:
         if bucket is None:
             bucket = self.open[key] = Bucket(key, len(self.history))
             self.history.append(bucket)
-        bucket.members.append((index, array))  # held: the runner does not reuse its memory
+        bucket.add(index, array)
         self.bucket_of[index] = bucket
         self.progress()
         if bucket.nbytes >= key[2] or index == self.last_of_key[key]:
@@ -118,9 +122,13 @@ class Buckets:
         bucket.started = time.perf_counter()
         w = peers()
         if w is None:  # alone: every tensor is its own result, nothing to pack
-            bucket.buffer, bucket.done = bucket.members, bucket.started
+            bucket.parts, bucket.done = dict(bucket.members), bucket.started
             return
         bucket.buffer = np.concatenate([a.ravel() for _, a in bucket.members])
+        offset = 0
+        for i, a in bucket.members:  # views: they show the reduced values once it is done
+            bucket.parts[i] = bucket.buffer[offset : offset + a.size].reshape(a.shape)
+            offset += a.size
         if not self.checked:
             w.check_signature(self.describe(bucket, shapes=True), self.describe(bucket))
         reduce = bucket.key[0]
@@ -159,18 +167,11 @@ class Buckets:
     def finish(self, index: int) -> np.ndarray:
         """Tensor `index` reduced over every rank."""
         bucket = self.bucket_of[index]
-        if bucket.buffer is None:  # needed before the bucket filled up
+        if not bucket.started:  # needed before the bucket filled up
             self.launch(bucket)
         if not bucket.waited:
             self.wait(bucket)
-        if bucket.buffer is bucket.members:
-            return next(a for i, a in bucket.members if i == index)
-        offset = 0
-        for i, a in bucket.members:
-            if i == index:
-                return bucket.buffer[offset : offset + a.size].reshape(a.shape)
-            offset += a.size
-        raise AssertionError(f"tensor {index} is not in bucket {bucket.number}")
+        return bucket.parts[index]
 
     def wait(self, bucket: Bucket) -> None:
         from symbolic.distributed.ops import peers

@@ -74,7 +74,9 @@ def shard(n_items: int, batch_size: int) -> list[np.ndarray]:
     `D.allreduce(local_losses.sum() / global_rows, op="sum")` equals the single-process mean.
     """
     if n_items < 0 or batch_size < 1:
-        raise ValueError(f"shard needs n_items ≥ 0 and batch_size ≥ 1, got {n_items}, {batch_size}")
+        raise ValueError(
+            f"shard needs n_items ≥ 0 and batch_size ≥ 1, got {n_items} and {batch_size}"
+        )
     me, n_ranks = rank(), size()
     steps = []
     for first in range(0, n_items, batch_size):
