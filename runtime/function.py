@@ -211,7 +211,9 @@ class Function:
         if self.profile is None:
             results = self._call(*args)
         else:
+            self.profile.begin_call()
             results = self._program.run(args, self.profile)
+            self.profile.end_call(self.fgraph.nodes)
         if self._targets:  # every value is computed: the updates apply together
             for target, value in zip(self._targets, results[self._n_outputs :]):
                 target._value = value

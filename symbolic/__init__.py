@@ -5,7 +5,7 @@ x = S.matrix("x")
 f = S.compile([x], S.exp(x).sum())
 """
 
-from symbolic import nnet
+from symbolic import distributed, nnet
 from symbolic.alloc import (
     arange,
     broadcast_to,
