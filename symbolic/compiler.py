@@ -187,13 +187,13 @@ def compile(
         expressions = optimize_graph(expressions, log)
     fgraph = FunctionGraph(inputs, expressions, [t for t, _ in updates])
     shared = [v for v in fgraph.variables() if isinstance(v, SharedVariable)]
-    kernels, options = [], {}
+    sources, options = None, {}
     if device == "cpu":
-        program, kernels = build_cpu_program(fgraph, inputs + shared)
+        program, sources = build_cpu_program(fgraph, inputs + shared)
     elif device == "cuda":
         from runtime.cuda.function import CudaFunction, build_cuda_program
 
-        program, kernels = build_cuda_program(fgraph, inputs + shared, fast_math, profile)
+        program, sources = build_cuda_program(fgraph, inputs + shared, fast_math, profile)
         options = {"fast_math": fast_math}
     else:
         program = NumpyProgram(fgraph, inputs + shared)
@@ -208,7 +208,7 @@ def compile(
         shared,
         rewrites=log.items(),
         profile=profile,
-        kernels=kernels,
+        sources=sources,
         trust_input=trust_input,
         borrow_outputs=borrow_outputs,
         **options,

@@ -42,6 +42,10 @@ def _line(var: Variable, vid: str) -> str:
 def render(roots: list[tuple[str | None, Variable]]) -> str:
     """The tree under each root, each after its heading (if any); ids run across all roots.
     A node with an inner graph (a scan) is followed, after all roots, by its inner graph."""
+    return "\n".join(_print(roots).lines)
+
+
+def _print(roots: list[tuple[str | None, Variable]]) -> _Printer:
     printer = _Printer()
     for heading, out in roots:
         printer.tree(out, heading)
@@ -51,7 +55,7 @@ def render(roots: list[tuple[str | None, Variable]]) -> str:
         )
         for heading, out in node.op.inner_roots():
             printer.tree(out, heading)
-    return "\n".join(printer.lines)
+    return printer
 
 
 class _Printer:
@@ -94,6 +98,19 @@ def debugprint(obj, file=None) -> str:
 
     `file`: a writable stream (default sys.stdout), or "str" to only return the text.
     """
+    text = render(_roots(obj))
+    if file != "str":
+        print(text, file=file or sys.stdout)
+    return text
+
+
+def variable_ids(obj) -> dict[int, str]:
+    """{id(variable): its debugprint id} for every variable `debugprint(obj)` shows."""
+    return _print(_roots(obj)).labels
+
+
+def _roots(obj) -> list[tuple[str | None, Variable]]:
+    """The (heading, variable) trees debugprint shows for `obj` (see `debugprint`)."""
     if hasattr(obj, "fgraph"):
         n = len(obj.outputs)
         values = obj.fgraph.outputs
@@ -103,7 +120,4 @@ def debugprint(obj, file=None) -> str:
         ]
     else:
         roots = [(None, v) for v in (obj if isinstance(obj, (list, tuple)) else [obj])]
-    text = render(roots)
-    if file != "str":
-        print(text, file=file or sys.stdout)
-    return text
+    return roots
