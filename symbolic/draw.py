@@ -8,7 +8,8 @@ debugprint id and, for a fused node, the scalar expression it computes; inputs, 
 variables, constants, outputs and updates are ellipses; an edge carries a value, labelled with
 its dtype and shape. A loop (scan) is one box; `inner=True` also draws each loop's step graph
 into a file of its own. Graphviz's `dot` lays the picture out where it is installed; else
-networkx and matplotlib do (symbolic/draw_layout.py), so drawing needs no system package.
+networkx and matplotlib do (symbolic/draw_layout.py), so drawing needs no system package. A
+".html" path gives the SVG in a page that zooms and pans (symbolic/draw_html.py).
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def draw(obj, path: str, *, inner: bool = False, engine: str = "auto") -> list[s
     Parameters
     ----------
     obj : the function (its optimized graph) or the variables (their graph as built).
-    path : the file to write; its extension picks the format, ".svg" or ".png".
+    path : the file to write; its extension picks the format: ".svg", ".png", or ".html" (the
+        SVG in a self-contained page that zooms and pans, with a legend of the colours).
     inner : also draw each loop's inner graph, into `<stem>.<loop id><extension>`.
     engine : "dot" (Graphviz; an error where `dot` is not installed), "matplotlib" (networkx
         and matplotlib), or "auto": dot where installed, else matplotlib.
@@ -67,8 +69,8 @@ def draw(obj, path: str, *, inner: bool = False, engine: str = "auto") -> list[s
     from symbolic.printing import variable_ids
 
     fmt = os.path.splitext(path)[1].lower().lstrip(".")
-    if fmt not in ("svg", "png"):
-        raise ValueError(f"S.draw writes .svg or .png files, not {path!r}")
+    if fmt not in ("svg", "png", "html"):
+        raise ValueError(f"S.draw writes .svg, .png or .html files, not {path!r}")
     if engine not in ("auto", "dot", "matplotlib"):
         raise ValueError(f'engine must be "auto", "dot" or "matplotlib", not {engine!r}')
     if engine == "dot" and shutil.which("dot") is None:
@@ -146,6 +148,11 @@ def node_kind(node) -> str:
     return "indexing" if kernel.kind in ("gather", "scatter") else kernel.kind
 
 
+def _legend() -> dict:
+    """{what a colour means: colour}, for the HTML page."""
+    return {**KIND_COLOURS, **ROLE_COLOURS}
+
+
 def _source(v: Variable):
     return f"op{id(v.owner)}" if v.owner is not None else v.uid
 
@@ -211,6 +218,20 @@ def _dot_text(text: str) -> str:
 def _render(picture: Picture, path: str, fmt: str, use_dot: bool) -> None:
     import subprocess  # here: `import symbolic` does not pay for it
 
+    if fmt == "html":
+        from symbolic.draw_html import render_page
+
+        svg = path + ".svg"
+        try:
+            _render(picture, svg, "svg", use_dot)
+            with open(svg) as drawn:
+                page = render_page(drawn.read(), os.path.basename(path), _legend())
+        finally:
+            if os.path.exists(svg):
+                os.remove(svg)
+        with open(path, "w") as out:
+            out.write(page)
+        return
     if not use_dot:
         try:
             import matplotlib  # noqa: F401

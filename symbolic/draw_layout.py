@@ -53,7 +53,8 @@ def render_matplotlib(picture, path: str, fmt: str) -> None:
     ys = [y for _, y in positions.values()] or [0.0]
     width = max(xs) - min(xs) + X_STEP
     height = max(ys) - min(ys) + Y_STEP
-    with matplotlib.rc_context({"svg.fonttype": "none"}):
+    # text stays text; ids and metadata carry no date nor random salt: equal graphs, equal files
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "symbolic"}):
         figure = Figure(figsize=(max(width, 4.0), max(height, 3.0)))
         axes = figure.subplots()
         axes.set_xlim(min(xs) - X_STEP / 2, max(xs) + X_STEP / 2)
@@ -100,4 +101,5 @@ def render_matplotlib(picture, path: str, fmt: str) -> None:
                 bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "lw": 0},
                 zorder=2,
             )
-        figure.savefig(path, format=fmt, bbox_inches="tight", dpi=120)
+        metadata = {"Date": None} if fmt == "svg" else {"Software": None}
+        figure.savefig(path, format=fmt, bbox_inches="tight", dpi=120, metadata=metadata)

@@ -45,6 +45,13 @@ def test_svg_names_every_node_and_marks_roles(tmp_path):
     assert str(fused.op.expressions[0])[:20] in text  # the scalar expression it computes
 
 
+def test_svg_is_the_same_on_every_run(tmp_path):
+    x = S.vector("x")
+    S.draw(S.exp(x) + 1, str(tmp_path / "a.svg"), engine="matplotlib")
+    S.draw(S.exp(x) + 1, str(tmp_path / "b.svg"), engine="matplotlib")
+    assert (tmp_path / "a.svg").read_text() == (tmp_path / "b.svg").read_text()
+
+
 def test_png_is_drawn_from_unoptimized_variables(tmp_path):
     x = S.vector("x")
     paths = S.draw(S.exp(x) + 1, str(tmp_path / "g.png"), engine="matplotlib")
@@ -76,6 +83,16 @@ def test_a_loop_is_one_node_and_its_step_can_be_drawn_apart(tmp_path):
     assert "tanh" in inner
 
 
+def test_html_page_holds_the_svg_and_needs_no_network(tmp_path):
+    f = training_step()
+    (path,) = S.draw(f, str(tmp_path / "step.html"), engine="matplotlib")
+    page = Path(path).read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page and "update W" in page
+    for fetch in ("src=", "<link", 'href="http', "@import", "url(http"):  # nothing to download
+        assert fetch not in page
+    assert list(tmp_path.iterdir()) == [tmp_path / "step.html"]  # the temporary SVG is gone
+
+
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
 def test_dot_engine_writes_svg_and_png(tmp_path):
     f = training_step()
@@ -87,7 +104,7 @@ def test_dot_engine_writes_svg_and_png(tmp_path):
 
 def test_bad_requests_say_what_is_wrong(tmp_path):
     x = S.vector("x")
-    with pytest.raises(ValueError, match=r"\.svg or \.png"):
+    with pytest.raises(ValueError, match=r"\.svg, \.png or \.html"):
         S.draw(x + 1, str(tmp_path / "g.pdf"))
     with pytest.raises(ValueError, match="engine"):
         S.draw(x + 1, str(tmp_path / "g.svg"), engine="neato")
