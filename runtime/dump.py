@@ -67,11 +67,12 @@ def _commands_c(sources, module: str) -> tuple[list, list[str]]:
 
 
 def _commands_cuda(f, module: str) -> tuple[list, list[str]]:
+    """`_commands_c` for nvcc, for the GPU the function ran on (DEFAULT_ARCH before its first
+    call, or without a GPU)."""
     from runtime.cuda.build import NVCC_FLAGS, find_nvcc, nvcc_command
 
-    device = getattr(getattr(f, "_program", None), "context", None)
-    device = device.device if device is not None else None
-    arch = device.driver.arch if device is not None else DEFAULT_ARCH
+    device = f._program.context.device  # None until the first call builds the kernels
+    arch = DEFAULT_ARCH if device is None else "sm_{}{}".format(*device.driver.compute_capability)
     nvcc = find_nvcc() or "nvcc"
     command = nvcc_command(nvcc, arch, module, "module.cubin", NVCC_FLAGS)
     return [[command]], command[: command.index("-o")]

@@ -76,7 +76,7 @@ def test_auto_asks_for_a_gpu_without_importing_sympy():
     assert done.stdout.split() == ["True", "False"], done.stderr
 
 
-def test_source_is_the_file_nvcc_builds(gpu, monkeypatch):
+def test_source_is_the_file_nvcc_builds(gpu, monkeypatch, tmp_path):
     built = []
     build_module = gpu.driver.build_module
 
@@ -93,3 +93,6 @@ def test_source_is_the_file_nvcc_builds(gpu, monkeypatch):
     np.testing.assert_allclose(f(value), want / want.sum(1, keepdims=True), rtol=1e-5)
     assert f.source in built
     assert f.source.count("computes:") == 2
+    f.dump(str(tmp_path))  # for the architecture of the GPU it ran on
+    arch = "sm_{}{}".format(*gpu.driver.compute_capability)
+    assert f"-arch={arch} " in (tmp_path / "build.sh").read_text()
