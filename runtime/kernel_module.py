@@ -9,7 +9,7 @@ when first read, so a function whose library comes from the cache renders nothin
 from __future__ import annotations
 
 from symbolic.codegen.notes import kernel_notes, render_note
-from symbolic.printing import variable_ids
+from symbolic.printing import node_labels
 
 
 class Kernel:
@@ -53,7 +53,7 @@ class KernelModule:
     def ids(self) -> dict:
         """{id(variable): debugprint id} of the function's graph, as `S.debugprint(f)`."""
         if self._ids is None:
-            self._ids = variable_ids(list(self.fgraph.outputs))
+            self._ids = node_labels(list(self.fgraph.outputs))
         return self._ids
 
     def notes(self) -> dict[str, str]:

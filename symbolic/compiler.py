@@ -144,6 +144,8 @@ def compile(
     trust_input: bool = False,
     borrow_outputs: bool = False,
     fast_math: bool = False,
+    nan_guard: bool = False,
+    check: bool = False,
 ):
     """Compile a function from `inputs` to `outputs`, applying `updates` after each call.
 
@@ -163,8 +165,18 @@ def compile(
     fast_math : cuda only: float32 exp, log, sin, cos, tan, pow use the GPU's approximate
         intrinsics (`__expf`, …: faster, a few ulp off, more far from 0); other devices
         compute exactly either way.
+    nan_guard : after every node, a float output holding NaN or ±Inf raises
+        `FloatingPointError` naming the node (its debugprint line), its op, the user's line
+        that built it and the ranges of its inputs; the call's float arguments and shared
+        values are checked first, so a NaN passed in is reported as the caller's. The call
+        then applies no update. Off: no cost. See runtime/nan_guard.py.
+    check : every node is run again by its NumPy reference, and the first output beyond the
+        node's tolerance raises `CheckError` (an `AssertionError`) naming the node, its
+        kernel and the worst element. For hunting codegen bugs; the numpy device is its own
+        reference, so there it checks nothing. See runtime/check_mode.py.
     """
     from runtime.cpu_backend import build_cpu_program
+    from runtime.debug_modes import DebugModes
     from runtime.function import Function
     from runtime.numpy_backend import NumpyProgram
 
@@ -188,16 +200,19 @@ def compile(
     fgraph = FunctionGraph(inputs, expressions, [t for t, _ in updates])
     shared = [v for v in fgraph.variables() if isinstance(v, SharedVariable)]
     sources, options = None, {}
+    debug = DebugModes.of(fgraph, inputs + shared, nan_guard, check and device != "numpy")
     if device == "cpu":
-        program, sources = build_cpu_program(fgraph, inputs + shared)
+        program, sources = build_cpu_program(fgraph, inputs + shared, debug)
     elif device == "cuda":
         from runtime.cuda.function import CudaFunction, build_cuda_program
 
-        program, sources = build_cuda_program(fgraph, inputs + shared, fast_math, profile)
+        program, sources = build_cuda_program(fgraph, inputs + shared, fast_math, profile, debug)
         options = {"fast_math": fast_math}
-    else:
+    elif debug is None:
         program = NumpyProgram(fgraph, inputs + shared)
-    return (CudaFunction if device == "cuda" else Function)(
+    else:
+        program = debug.program(NumpyProgram(fgraph, inputs + shared, debug.numpy_step))
+    function = (CudaFunction if device == "cuda" else Function)(
         inputs,
         outputs,
         updates,
@@ -213,3 +228,5 @@ def compile(
         borrow_outputs=borrow_outputs,
         **options,
     )
+    function.nan_guard, function.check = nan_guard, check
+    return function

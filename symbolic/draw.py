@@ -66,7 +66,7 @@ def draw(obj, path: str, *, inner: bool = False, engine: str = "auto") -> list[s
     """
     import shutil
 
-    from symbolic.printing import variable_ids
+    from symbolic.printing import node_labels
 
     fmt = os.path.splitext(path)[1].lower().lstrip(".")
     if fmt not in ("svg", "png", "html"):
@@ -81,7 +81,7 @@ def draw(obj, path: str, *, inner: bool = False, engine: str = "auto") -> list[s
         inputs = list(obj.inputs)
     else:
         outputs, targets, inputs = list(obj if isinstance(obj, (list, tuple)) else [obj]), [], []
-    picture = describe_graph(outputs, targets, inputs, variable_ids(outputs))
+    picture = describe_graph(outputs, targets, inputs, node_labels(outputs))
     _render(picture, path, fmt, use_dot)
     paths = [path]
     if inner:
@@ -89,7 +89,7 @@ def draw(obj, path: str, *, inner: bool = False, engine: str = "auto") -> list[s
         for label, node in picture.loops:
             roots = [out for _, out in node.op.inner_roots()]
             part = f"{stem}.{label}{ext}"
-            _render(describe_graph(roots, [], [], variable_ids(roots)), part, fmt, use_dot)
+            _render(describe_graph(roots, [], [], node_labels(roots)), part, fmt, use_dot)
             paths.append(part)
     return paths
 

@@ -11,7 +11,7 @@ import pytest
 
 import symbolic as S
 from symbolic.draw import KIND_COLOURS, ROLE_COLOURS, describe_graph, render_dot
-from symbolic.printing import variable_ids
+from symbolic.printing import node_labels
 
 pytest.importorskip("matplotlib", reason="S.draw without Graphviz draws with matplotlib")
 
@@ -35,7 +35,7 @@ def test_svg_names_every_node_and_marks_roles(tmp_path):
     f = training_step()
     (path,) = S.draw(f, str(tmp_path / "step.svg"), engine="matplotlib")
     text = svg_text(tmp_path / "step.svg")
-    ids = variable_ids(list(f.fgraph.outputs))
+    ids = node_labels(list(f.fgraph.outputs))
     for node in f.fgraph.nodes:
         assert f"{node.op.name} [id {ids[id(node.outputs[0])]}]" in text, node.op.name
     assert "input 'x'" in text and "input 'y'" in text and "shared 'W'" in text
