@@ -28,6 +28,7 @@ from runtime.toolchain import (
     remember,
     toolchain,
 )
+from symbolic.codegen.notes import strip_notes
 
 __all__ = [
     "DEFAULT_FLAGS",
@@ -37,8 +38,10 @@ __all__ = [
     "build_library_of",
     "build_python_extension",
     "build_shared_object",
+    "compile_commands",
     "find_c_compiler",
     "resolve_cpu_device",
+    "toolchain_flags",
 ]
 
 # Flags a caller may change (they are part of the key). See docs/kernels.md, "Building".
@@ -284,7 +287,7 @@ def _build(
 ) -> tuple[cache.Entry, Path]:
     compile_flags, parts = _key_parts(flags, tools)
     compiler = tools.compiler
-    key = cache.key_of(source, *parts)
+    key = cache.key_of(strip_notes(source), *parts)  # a note's line numbers build nothing
     entry = cache.Entry(cache.cache_dir(), key)
     if not rebuild and (entry.key in _LOADED or entry.is_intact()):
         return entry, entry.library
@@ -294,21 +297,14 @@ def _build(
     cache.remove_stale_temporaries(entry.directory)
     cache.write_atomic(entry.source, source.encode())
     built = cache.temp_path(entry.library)
-    cc = shlex.split(compiler)
-    units = _units(compile_flags)
-    objects = [cache.temp_path(entry.library.with_suffix(f".{u}.o")) for u in range(units)]
+    objects = [
+        cache.temp_path(entry.library.with_suffix(f".{u}.o")) for u in range(_units(compile_flags))
+    ]
     try:
-        if units == 1:
-            argv = [*cc, *compile_flags, "-o", str(built), str(entry.source), *tools.link_flags]
-            _run_compiler([argv], entry.source)
-        else:  # the units at once, then one link in unit order
-            compiles = [
-                [*cc, *compile_flags, f"-DSYMBOLIC_UNIT={u}", "-c", "-o", str(o), str(entry.source)]
-                for u, o in enumerate(objects)
-            ]
-            _run_compiler(compiles, entry.source)
-            link = [*cc, *compile_flags, "-o", str(built), *map(str, objects), *tools.link_flags]
-            _run_compiler([link], entry.source)
+        for stage in _commands(
+            compiler, compile_flags, tools.link_flags, entry.source, built, objects
+        ):
+            _run_compiler(stage, entry.source)
         if not built.exists():
             raise CompileError(f"the C compiler wrote no library for {entry.source}", entry.source)
         entry.publish(built)
@@ -317,6 +313,41 @@ def _build(
         for o in objects:
             o.unlink(missing_ok=True)
     return entry, entry.library
+
+
+def compile_commands(
+    source: str, library: str, flags: Sequence[str] = DEFAULT_FLAGS, units: int = 1
+) -> list[list[list[str]]]:
+    """The compiler command lines `build_library(…, flags, units)` runs to build the file
+    `source` into `library`, in stages (the commands of a stage run at once): one command, or
+    with several units one compile per unit (objects `library`.<unit>.o), then the link."""
+    compiler, compile_flags, link_flags = toolchain_flags(flags, units)
+    objects = [f"{library}.{u}.o" for u in range(_units(compile_flags))]
+    return _commands(compiler, compile_flags, link_flags, source, library, objects)
+
+
+def toolchain_flags(
+    flags: Sequence[str] = DEFAULT_FLAGS, units: int = 1
+) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """(the C compiler, its compile flags, its link flags) as `build_library(…, flags,
+    units)` uses them."""
+    flags = _with_units(tuple(flags), units)
+    return _with_toolchain(
+        lambda tools: (tools.compiler, _key_parts(flags, tools)[0], tools.link_flags)
+    )
+
+
+def _commands(compiler: str, compile_flags, link_flags, source, library, objects) -> list:
+    """The stages of commands building `source` into `library` (see `compile_commands`)."""
+    cc, source, library = shlex.split(compiler), str(source), str(library)
+    if len(objects) == 1:
+        return [[[*cc, *compile_flags, "-o", library, source, *link_flags]]]
+    compiles = [  # the units at once, then one link in unit order
+        [*cc, *compile_flags, f"-DSYMBOLIC_UNIT={u}", "-c", "-o", str(o), source]
+        for u, o in enumerate(objects)
+    ]
+    link = [*cc, *compile_flags, "-o", library, *map(str, objects), *link_flags]
+    return [compiles, [link]]
 
 
 def _run_compiler(commands: list[list[str]], source: Path) -> None:

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from runtime.indexing_plan import plan_gather, plan_scatter
+from runtime.kernel_module import KernelModule
 from runtime.layout import as_matrix_view, contiguous_strides, element_strides, merge_axes
 from runtime.loops import node_step, nodes_with_inner
 from runtime.memory import keep_freed_memory
@@ -233,32 +234,11 @@ class KernelStep(PlannedStep):
         return outs[0] if len(outs) == 1 else outs
 
 
-class Kernel:
-    """A generated kernel as users see it: `f.kernels`. Its source is rendered when first read:
-    a function whose library comes from the cache renders no C (nor imports sympy) otherwise."""
-
-    __slots__ = ("name", "target", "description", "_source")
-
-    def __init__(self, name: str, target: str, description):
-        self.name, self.target, self.description, self._source = name, target, description, None
-
-    @property
-    def source(self) -> str:
-        if self._source is None:
-            from symbolic.codegen.c import render_kernel
-
-            self._source = render_kernel(self.description, self.name)
-        return self._source
-
-    def __repr__(self) -> str:
-        return f"<{self.target} kernel {self.name}>"
-
-
 def build_cpu_program(fgraph: FunctionGraph, leaves: list, debug=None):
     """The schedule with a C kernel for every node that has one, all built as one library,
     run by the C runner (runtime/native.py) where it builds, else by the Python interpreter;
-    returns (program, kernels). With `debug` (runtime/debug_modes.py) every step is wrapped
-    in its checks, so the schedule runs in Python."""
+    returns (program, the KernelModule of its kernels). With `debug` (runtime/debug_modes.py)
+    every step is wrapped in its checks, so the schedule runs in Python."""
     from runtime import native
 
     keep_freed_memory()
@@ -267,20 +247,17 @@ def build_cpu_program(fgraph: FunctionGraph, leaves: list, debug=None):
         kernel = describe(node)
         if kernel is not None:
             described.append((f"k{i}_{node.op.name}", node, kernel))
-    kernels = [Kernel(name, "c", kernel) for name, _, kernel in described]
     # Equal descriptions render the same function but for its name: the library holds each
     # once, under the first node's name (the MLP has 9 distinct kernels among 16), so the C
     # compiler does half the work.
-    symbols: dict = {}
-    for name, _, kernel in described:
-        symbols.setdefault(kernel, name)
+    sources = KernelModule("c", described, fgraph)
     steps = {}
     runner = native.start_runner_build()  # compiles, on a cold cache, while the kernels do
     if described:
         with passive_openmp():
-            library = build_module([(name, kernel) for kernel, name in symbols.items()])
+            library = build_module(sources)
         for _, node, kernel in described:
-            fn = getattr(library, symbols[kernel])
+            fn = getattr(library, sources.symbols[kernel])
             fn.restype = None
             fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
             step = KernelStep(node, fn, kernel.kind)
@@ -297,30 +274,28 @@ def build_cpu_program(fgraph: FunctionGraph, leaves: list, debug=None):
         return step if debug is None else debug.wrap(node, step, kernel_of.get(id(node)))
 
     if debug is not None:  # every step wrapped in its checks: the schedule runs in Python
-        return debug.program(NumpyProgram(fgraph, leaves, make_step)), kernels
+        return debug.program(NumpyProgram(fgraph, leaves, make_step)), sources
     module = runner()
     if module is None:
-        return NumpyProgram(fgraph, leaves, make_step), kernels
+        return NumpyProgram(fgraph, leaves, make_step), sources
     from runtime.runner_steps import runner_step  # products, concatenations and views
 
     for node in fgraph.nodes:
         step = None if id(node) in steps else runner_step(node, module)
         if step is not None:
             steps[id(node)] = step
-    return native.NativeProgram(fgraph, leaves, make_step, module), kernels
+    return native.NativeProgram(fgraph, leaves, make_step, module), sources
 
 
-def build_module(named_kernels: list) -> ctypes.CDLL:
-    """The library of the module rendered from (name, description) pairs. A module built
-    before is found by the key of its descriptions, without rendering its source."""
+def build_module(module: KernelModule) -> ctypes.CDLL:
+    """The library of the module's source (`module.source`, rendered on a miss). A module
+    built before is found by the key of its descriptions, without rendering its source."""
     from runtime.build import build_library, build_library_of
 
     def render() -> str:
-        from symbolic.codegen.c import render_module
+        return module.source
 
-        return render_module(named_kernels)
-
-    structure, units = structure_key(named_kernels), len(named_kernels)  # see render_module
+    structure, units = structure_key(module.named), len(module.named)  # see render_module
     if structure is None:
         return build_library(render(), units=units)
     return build_library_of(structure, render, units=units)

@@ -19,6 +19,7 @@ from symbolic.alloc import (
     zeros_like,
 )
 from symbolic.compiler import compile
+from symbolic.draw import draw
 from symbolic.elemwise import (
     abs,
     add,
