@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from runtime import cache
+from runtime.errors import CompileError
 from runtime.toolchain import (
     Toolchain,
     find_c_compiler,
@@ -75,15 +76,6 @@ T = TypeVar("T")
 # one uses is closed (`load`), so compiling many functions and dropping them frees their code.
 _LOADED: weakref.WeakValueDictionary[str, ctypes.CDLL] = weakref.WeakValueDictionary()
 _warned_no_compiler = False
-
-
-class CompileError(RuntimeError):
-    """The C compiler rejected a source; the message has its output and the source's path."""
-
-    def __init__(self, message: str, source_path: Path, output: str = ""):
-        super().__init__(message)
-        self.source_path = source_path
-        self.output = output
 
 
 class NoCompilerError(RuntimeError):

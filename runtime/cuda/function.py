@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.cpu_backend import Kernel
 from runtime.cuda.array import DeviceArray
 from runtime.cuda.program import CudaContext, build_program, on_host
 from runtime.function import Function, check_shape, convert_input, input_label
+from runtime.kernel import Kernel
 from runtime.schedule import fresh as fresh_on_host
 from symbolic.codegen.kernel import describe
 
@@ -31,13 +31,10 @@ class CudaKernel(Kernel):
         super().__init__(name, "cuda", description)
         self.fast_math = fast_math
 
-    @property
-    def source(self) -> str:
-        if self._source is None:
-            from symbolic.codegen.cuda import render_kernel
+    def render(self) -> str:
+        from symbolic.codegen.cuda import render_kernel
 
-            self._source = render_kernel(self.description, self.name, self.fast_math)
-        return self._source
+        return render_kernel(self.description, self.name, self.fast_math)
 
 
 def build_cuda_program(
