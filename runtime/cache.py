@@ -52,8 +52,18 @@ def cache_dir() -> Path:
     reason = why_untrusted(path)
     if reason is None:
         return path
-    _warn_once(path, f"{reason}; fix it with `chmod go-w {path}` (or `chown` it to this user)")
+    _warn_once(path, f"{reason}; to use it, {_how_to_fix(path)}")
     return private_cache_dir()
+
+
+def _how_to_fix(path: Path) -> str:
+    try:
+        ours = os.stat(path).st_uid == os.geteuid()
+    except OSError:
+        ours = False
+    if ours:
+        return f"run `chmod go-w {path}`"
+    return "set $SYMBOLIC_CACHE_DIR to a directory of your own (only its owner or root can fix it)"
 
 
 def private_cache_dir() -> Path:
