@@ -6,6 +6,7 @@ Shared by every backend (no backend imports another):
 - kernel.py: the kernel records users see (`f.kernels`);
 - numpy_backend.py: the schedule run in Python, with each node's NumPy reference (the `numpy`
   device, and the schedule runner of the others, each with its own steps);
+- debug_modes.py with nan_guard.py and check_mode.py: the debugging modes' checks;
 - cache.py: the compile cache on disk; errors.py, profile.py.
 
 Backends:
