@@ -9,16 +9,19 @@ loading a cached library in a new process costs a stat, two hashes and a dlopen.
 
 from __future__ import annotations
 
+import _ctypes
 import ctypes
 import dataclasses
 import os
 import shlex
 import warnings
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 from runtime import cache
+from runtime.errors import CompileError
 from runtime.toolchain import (
     Toolchain,
     find_c_compiler,
@@ -72,17 +75,10 @@ INSTALL_HINT = (
 
 T = TypeVar("T")
 
-_LOADED: dict[str, ctypes.CDLL] = {}  # key → library, so a second build in a process is free
+# key → library while a Function uses it, so a second build in a process is free; a library no
+# one uses is closed (`load`), so compiling many functions and dropping them frees their code.
+_LOADED: weakref.WeakValueDictionary[str, ctypes.CDLL] = weakref.WeakValueDictionary()
 _warned_no_compiler = False
-
-
-class CompileError(RuntimeError):
-    """The C compiler rejected a source; the message has its output and the source's path."""
-
-    def __init__(self, message: str, source_path: Path, output: str = ""):
-        super().__init__(message)
-        self.source_path = source_path
-        self.output = output
 
 
 class NoCompilerError(RuntimeError):
@@ -183,7 +179,7 @@ def _build_indexed(
         entry = cache.Entry(cache.cache_dir(), known)
         if entry.is_intact():
             try:
-                loaded = ctypes.CDLL(str(entry.library))
+                loaded = load(entry.library)
             except OSError:
                 pass  # damaged past its digest: rebuilt from the rendered source below
             else:
@@ -193,6 +189,26 @@ def _build_indexed(
     if key != known:
         cache.write_index(index, key)
     return loaded
+
+
+# OpenMP runtimes our libraries link: kept loaded for good once one of them loaded it, since
+# closing the last library would unload it under its parked worker threads.
+OPENMP_RUNTIMES = ("libgomp.so.1", "libomp.so", "libomp.dylib")
+
+
+def load(path: Path) -> ctypes.CDLL:
+    """dlopen the library at `path` with ctypes; it is closed (dlclose) when the CDLL is
+    collected, which is when the last kernel taken from it is (each holds the CDLL): ctypes
+    itself never closes a library, so each compiled function would keep its code mapped."""
+    library = ctypes.CDLL(str(path))
+    for runtime in OPENMP_RUNTIMES:
+        try:  # RTLD_NOLOAD: only where already loaded; RTLD_NODELETE: never unloaded
+            ctypes.CDLL(runtime, mode=os.RTLD_NOLOAD | os.RTLD_NODELETE)
+        except (OSError, AttributeError):  # not loaded, or no such flags on this system
+            pass
+    closer = weakref.finalize(library, _ctypes.dlclose, library._handle)
+    closer.atexit = False  # at exit a daemon thread may still run its code: leave it mapped
+    return library
 
 
 # More compiler processes than this gain little: each repeats the prelude, and the link waits
@@ -255,11 +271,11 @@ def _build_and_load(
     if loaded is not None:
         return loaded, entry.key
     try:
-        loaded = ctypes.CDLL(str(path))
+        loaded = load(path)
     except OSError:
         entry, path = _build(source, flags, tools, rebuild=True)
         try:
-            loaded = ctypes.CDLL(str(path))
+            loaded = load(path)
         except OSError as error:
             raise CompileError(
                 f"the library built from {entry.source} does not load: {error}", entry.source

@@ -3,10 +3,11 @@
 Nodes with a C kernel (see docs/kernels.md) run it on buffers the runtime allocates; the rest
 (dot through NumPy's BLAS, basic indexing, reshapes) run their NumPy reference. A node's launch
 plan (output shapes, merged axes, strides, which input buffer an output may take) depends
-only on its inputs' shapes and strides, so it is computed once per layout, here, and reused
-on every later call. The schedule runs in C (runtime/native.py: one call from Python per
-function call) or, where that extension cannot be built, in Python with a ctypes call per
-kernel (`KernelStep.__call__`); both launch the same plans.
+only on its inputs' shapes and strides, so it is computed once per layout (the iteration space
+by runtime/launch_plan.py, shared with the cuda device; its packing for ctypes and runner.c
+here) and reused on every later call. The schedule runs in C (runtime/native.py: one call
+from Python per function call) or, where that extension cannot be built, in Python with a
+ctypes call per kernel (`KernelStep.__call__`); both launch the same plans.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ import numpy as np
 
 from runtime.indexing_plan import plan_gather, plan_scatter
 from runtime.kernel_module import KernelModule
-from runtime.layout import as_matrix_view, contiguous_strides, element_strides, merge_axes
+from runtime.launch_plan import (
+    elementwise_space,
+    inplace_sources,
+    reduction_axes,
+    reduction_space,
+    rows_space,
+)
 from runtime.loops import node_step, nodes_with_inner
 from runtime.memory import keep_freed_memory
 from runtime.numpy_backend import NumpyProgram
@@ -85,98 +92,42 @@ class Launch:
         return outs
 
 
-def inplace_sources(node, arrays, shape) -> list[int]:
-    """Per output of an elementwise node, an input whose buffer it may take, or -1: one of
-    its dtype that already has the output's shape, C-contiguous, so element i of both lies at
-    the same place; each input serves one output at most."""
-    taken, sources = set(), []
-    for out in node.outputs:
-        source = -1
-        for i, (a, var) in enumerate(zip(arrays, node.inputs)):
-            if (
-                i not in taken
-                and var.dtype == out.dtype
-                and a.shape == shape
-                and a.flags.c_contiguous
-            ):
-                source = i
-                taken.add(i)
-                break
-        sources.append(source)
-    return sources
-
-
 def plan_elementwise(fn, node, arrays) -> Launch | None:
-    shape = np.broadcast_shapes(*[a.shape for a in arrays])
-    out_types = [o.type for o in node.outputs]
-    if any(t.ndim != len(shape) for t in out_types):
+    space = elementwise_space([o.ndim for o in node.outputs], arrays)
+    if space is None:
         return None
-    strides = [element_strides(a, shape) for a in arrays]
-    strides += [contiguous_strides(shape)] * len(out_types)
-    merged, merged_strides = merge_axes(shape, strides)
-    sizes = [len(merged), *merged]
-    flat = [s for per_arg in merged_strides for s in per_arg]
-    out_dtypes = [t.dtype for t in out_types]
-    inplace = inplace_sources(node, arrays, shape)
-    return Launch(fn, sizes, flat, [shape] * len(out_types), out_dtypes, None, len(arrays), inplace)
-
-
-def reduction_axes(op) -> tuple:
-    return getattr(op, "axes", None) or getattr(getattr(op, "reduce", None), "axes", ())
+    sizes, outs = [len(space.sizes), *space.sizes], node.outputs
+    out_dtypes = [o.dtype for o in outs]
+    inplace = inplace_sources(node, arrays, space.shape)
+    strides = space.in_strides + space.out_strides
+    return Launch(fn, sizes, strides, space.out_shapes, out_dtypes, None, len(arrays), inplace)
 
 
 def plan_reduction(fn, node, arrays) -> Launch | None:
-    shape = np.broadcast_shapes(*[a.shape for a in arrays])
-    axes = reduction_axes(node.op)
-    kept = [a for a in range(len(shape)) if a not in axes]
-    outer = int(np.prod([shape[a] for a in kept]))
-    inner = int(np.prod([shape[a] for a in axes]))
-    if outer == 0 or inner == 0:
-        return None  # empty: NumPy's reference gives the identity or the error
-    views, strides = [], []
-    for a in arrays:
-        full = np.broadcast_to(a, shape)
-        found = as_matrix_view(full, kept, axes)
-        if found is None:
-            views.append(
-                lambda x, s=shape, k=kept, r=axes: np.ascontiguousarray(
-                    np.broadcast_to(x, s).transpose(k + list(r))
-                )
-            )
-            strides += [inner, 1]
-        else:
-            views.append(lambda x, s=shape: np.broadcast_to(x, s))
-            strides += list(found)
-    out = node.outputs[0].type
-    out_shape = (
-        tuple(1 if a in axes else n for a, n in enumerate(shape))
-        if getattr(getattr(node.op, "reduce", node.op), "keepdims", False)
-        else tuple(shape[a] for a in kept)
-    )
-    strides += [1, 0]
-    return Launch(fn, [outer, inner], strides, [out_shape], [out.dtype], views, len(arrays))
+    keepdims = getattr(getattr(node.op, "reduce", node.op), "keepdims", False)
+    space = reduction_space(reduction_axes(node.op), keepdims, arrays)
+    if space is None:
+        return None
+    shape, order = space.shape, space.order
+    views = [
+        (lambda x: np.ascontiguousarray(np.broadcast_to(x, shape).transpose(order)))
+        if copy
+        else (lambda x: np.broadcast_to(x, shape))
+        for copy in space.copies
+    ]
+    strides = space.in_strides + space.out_strides
+    out = [node.outputs[0].dtype]
+    return Launch(fn, space.sizes, strides, space.out_shapes, out, views, len(arrays))
 
 
 def plan_rows(fn, node, arrays) -> Launch | None:
     x = arrays[0]
-    axis = getattr(node.op, "axis", x.ndim - 1)
-    if axis != x.ndim - 1 or x.ndim == 0:
+    space = rows_space(getattr(node.op, "axis", x.ndim - 1), node.outputs[0].ndim, arrays)
+    if space is None or space.copies[0]:  # rows the strides cannot describe: the reference
         return None
-    rows, cols = int(np.prod(x.shape[:-1])), x.shape[-1]
-    if rows == 0 or cols == 0:
-        return None
-    found = as_matrix_view(x, list(range(x.ndim - 1)), [x.ndim - 1])
-    if found is None:
-        return None
-    strides = list(found)
-    for extra in arrays[1:]:  # the labels of crossentropy_softmax: one per row
-        if extra.shape != (rows,):  # the reference raises the error
-            return None
-        strides += [extra.strides[0] // extra.itemsize, 0]
-    out = node.outputs[0].type
-    out_shape = x.shape if out.ndim == x.ndim else x.shape[:-1]
-    strides += contiguous_strides((rows, cols if out.ndim == x.ndim else 1))
-    return Launch(fn, [rows, cols], strides, [out_shape], [out.dtype], None, len(arrays))
+    strides = space.in_strides + space.out_strides
+    out = [node.outputs[0].dtype]
+    return Launch(fn, space.sizes, strides, space.out_shapes, out, None, len(arrays))
 
 
 # The kinds whose launches runner.c makes itself (their plans are `Launch`es).

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runtime import cache
-from runtime.build import CompileError
+from runtime.errors import CompileError
 from symbolic.codegen.notes import strip_notes
 
 # IEEE arithmetic as the C kernels: no contraction of a*b + c into one rounding (NumPy rounds

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.cpu_backend import reduction_axes
 from runtime.cuda.array import DeviceArray, NotAViewError, NotContiguousError
 from runtime.cuda.device import get_device
 from runtime.cuda.launch import plan_elementwise, plan_reduction, plan_rows
 from runtime.cuda.matmul import matmul
+from runtime.launch_plan import reduction_axes
 from runtime.numpy_backend import NumpyProgram
 from symbolic.alloc import BroadcastTo, SumTo
 from symbolic.graph import Constant
