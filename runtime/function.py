@@ -56,19 +56,9 @@ def convert_input(var: Variable, position: int, arg) -> np.ndarray:
             array = array.astype(want)
     else:  # Python numbers and lists are weakly typed: they take the input's dtype
         try:
-            array = np.asarray(arg)
-        except Exception as e:
-            raise TypeError(f"{label}: cannot turn {type(arg).__name__} into an array") from e
-        if array.dtype.kind not in "biuf" or (
-            array.dtype.kind == "f" and dtypes.kind(var.dtype) != "f"
-        ):
-            raise TypeError(
-                f"{label} expects {var.dtype}, got {type(arg).__name__} of {array.dtype} values"
-            )
-        cast = array.astype(want)
-        if dtypes.kind(var.dtype) != "f" and not np.array_equal(cast, array):
-            raise TypeError(f"{label}: values do not fit in {var.dtype}")
-        array = cast
+            array = dtypes.weak_value(arg, var.dtype)
+        except TypeError as e:
+            raise TypeError(f"{label}: {e}") from None
     return check_shape(var, label, array)
 
 
