@@ -146,14 +146,14 @@ class TensorOperators:
         return S.dot(self, other)
 
     # reductions
-    def sum(self, axis=None, keepdims=False):
-        return S.sum(self, axis, keepdims)
+    def sum(self, axis=None, keepdims=False, dtype=None, acc_dtype=None):
+        return S.sum(self, axis, keepdims, dtype, acc_dtype)
 
-    def prod(self, axis=None, keepdims=False):
-        return S.prod(self, axis, keepdims)
+    def prod(self, axis=None, keepdims=False, dtype=None, acc_dtype=None):
+        return S.prod(self, axis, keepdims, dtype, acc_dtype)
 
-    def mean(self, axis=None, keepdims=False):
-        return S.mean(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False, dtype=None, acc_dtype=None):
+        return S.mean(self, axis, keepdims, dtype, acc_dtype)
 
     def max(self, axis=None, keepdims=False):
         return S.max(self, axis, keepdims)
@@ -173,8 +173,8 @@ class TensorOperators:
     def any(self, axis=None, keepdims=False):
         return S.any(self, axis, keepdims)
 
-    def var(self, axis=None, keepdims=False, ddof=0):
-        return S.var(self, axis, keepdims, ddof)
+    def var(self, axis=None, keepdims=False, ddof=0, dtype=None):
+        return S.var(self, axis, keepdims, ddof, dtype)
 
-    def std(self, axis=None, keepdims=False, ddof=0):
-        return S.std(self, axis, keepdims, ddof)
+    def std(self, axis=None, keepdims=False, ddof=0, dtype=None):
+        return S.std(self, axis, keepdims, ddof, dtype)
