@@ -75,7 +75,15 @@ from symbolic.elemwise import (
     true_div,
     where,
 )
-from symbolic.gradient import GradientError, grad, hessian, jacobian, verify_grad, vjp
+from symbolic.gradient import (
+    GradientError,
+    grad,
+    hessian,
+    jacobian,
+    stop_gradient,
+    verify_grad,
+    vjp,
+)
 from symbolic.graph import (
     Constant,
     SharedVariable,
