@@ -69,6 +69,12 @@ SPECIALIZE: list[Rule] = [
         "stop_gradient(x) = x once the gradients are built (they run stabilize, never specialize)",
     ),
     Rule(
+        "drop_gradient_gate",
+        P("stop_gradient", V("x"), V("keep")),
+        lambda x, keep: x,
+        "stop_gradient(x, keep) = x once the gradients are built (the gate acts on them only)",
+    ),
+    Rule(
         "div_by_constant",
         P("true_div", V("x"), V("c"), name="z"),
         div_by_constant,
