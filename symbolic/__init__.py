@@ -7,6 +7,7 @@ f = S.compile([x], S.exp(x).sum())
 
 from symbolic import nnet
 from symbolic.alloc import (
+    alloc,
     arange,
     broadcast_to,
     eye,
@@ -99,6 +100,7 @@ from symbolic.graph import (
     vector,
 )
 from symbolic.indexing import inc_subtensor, set_subtensor
+from symbolic.inputs import In
 from symbolic.join import concatenate, stack
 from symbolic.linalg import batched_dot, dot, matmul, outer, tensordot
 from symbolic.optimizer.phases import optimize
