@@ -32,7 +32,9 @@ def test_set_value_python_number_takes_the_float32_dtype(number, device):
     assert flag.get_value().dtype == np.float32
     x = S.vector("x")
     f = S.compile([x], x * flag, device=device)
-    np.testing.assert_array_equal(f(np.ones(2, np.float32)), np.ones(2, np.float32) * np.float32(number))
+    np.testing.assert_array_equal(
+        f(np.ones(2, np.float32)), np.ones(2, np.float32) * np.float32(number)
+    )
 
 
 def test_set_value_float_into_integer_variable_raises():
