@@ -13,7 +13,7 @@ tensor, so the work is kh·kw NumPy passes over the output whatever the window c
   gradient.
 - average: the window sum divided by the window size kh·kw, padded zeros included
   (`count_include_pad=True`, PyTorch's default), or by the number of real values in the window
-  (`count_include_pad=False`). Linear: its gradient spreads g / count over each window
+  (`count_include_pad=False`); sum: the window sum itself (an average with divisor 1). Linear: its gradient spreads g / count over each window
   (`avg_pool2d_grad`), whose own gradient is the average pool again.
 """
 
@@ -181,10 +181,11 @@ class MaxPool2dGather(Pool2d):
 @dataclass(frozen=True)
 class AvgPool2d(Pool2d):
     count_include_pad: bool = True
+    summed: bool = False  # the window sums, undivided (sum_pool2d)
 
     @property
     def name(self) -> str:
-        return "avg_pool2d"
+        return "sum_pool2d" if self.summed else "avg_pool2d"
 
     def infer(self, x):
         return [TensorType(dtypes.to_float(x.dtype), self.pooled_shape(x.type.shape))]
@@ -195,12 +196,15 @@ class AvgPool2d(Pool2d):
         total = next(views).copy()
         for view in views:
             total += view
-        total /= self.counts(x.shape, x.dtype, self.count_include_pad)
+        if not self.summed:
+            total /= self.counts(x.shape, x.dtype, self.count_include_pad)
         return total
 
     def grad(self, inputs, outputs, output_grads):
         x, g = inputs[0], output_grads[0]
-        spread = AvgPool2dGrad(self.size, self.stride, self.padding, self.count_include_pad)
+        spread = AvgPool2dGrad(
+            self.size, self.stride, self.padding, self.count_include_pad, self.summed
+        )
         return [spread(g, shape_of(x))]
 
 
@@ -209,24 +213,25 @@ class AvgPool2dGrad(Pool2d):
     """g (pooled shape) / count spread evenly over each window, giving `input_shape`."""
 
     count_include_pad: bool = True
+    summed: bool = False
 
     @property
     def name(self) -> str:
-        return "avg_pool2d_grad"
+        return "sum_pool2d_grad" if self.summed else "avg_pool2d_grad"
 
     def infer(self, g, input_shape):
         return [TensorType(g.dtype, static_entries(input_shape))]
 
     def perform(self, g, input_shape):
         shape = tuple(int(n) for n in input_shape)
-        share = g / self.counts(shape, g.dtype, self.count_include_pad)
+        share = g if self.summed else g / self.counts(shape, g.dtype, self.count_include_pad)
         gx = self.padded_zeros(shape, g.dtype)
         for view in self.windows(gx, g.shape):
             view += share
         return cropped(gx, SPATIAL, self.padding)
 
     def grad(self, inputs, outputs, output_grads):
-        pool = AvgPool2d(self.size, self.stride, self.padding, self.count_include_pad)
+        pool = AvgPool2d(self.size, self.stride, self.padding, self.count_include_pad, self.summed)
         return [pool(output_grads[0]), None]
 
 
@@ -272,3 +277,10 @@ def avg_pool2d(x, size, stride=None, padding=0, count_include_pad: bool = True) 
     """
     x, size, stride, padding = _window("avg_pool2d", x, size, stride, padding)
     return AvgPool2d(size, stride, padding, bool(count_include_pad))(x)
+
+
+def sum_pool2d(x, size, stride=None, padding=0) -> Variable:
+    """The sum of each size×size window over the last two axes of (N, C, H, W) x (padding adds
+    zeros; parameters as `max_pool2d`). Integer input gives float32."""
+    x, size, stride, padding = _window("sum_pool2d", x, size, stride, padding)
+    return AvgPool2d(size, stride, padding, True, True)(x)

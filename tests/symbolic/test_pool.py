@@ -1,4 +1,4 @@
-"""max_pool2d and avg_pool2d against loops over windows; gradients, ties, errors."""
+"""max_pool2d, avg_pool2d and sum_pool2d against loops over windows; gradients, ties, errors."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ def pool_loops(x, size, stride, padding, kind, include_pad=True):
                 out[:, :, a, b] = window.max(axis=(2, 3))
             else:
                 count = kh * kw if include_pad else window.shape[2] * window.shape[3]
+                count = 1 if kind == "sum" else count
                 out[:, :, a, b] = window.sum(axis=(2, 3)) / count
     return out
 
@@ -41,6 +42,7 @@ POOLS = [
     ("avg", lambda x, *a: S.nnet.avg_pool2d(x, *a), {}),
     ("avg_exclude_pad", lambda x, *a: S.nnet.avg_pool2d(x, *a, count_include_pad=False),
      {"include_pad": False}),
+    ("sum", lambda x, *a: S.nnet.sum_pool2d(x, *a), {}),
 ]  # fmt: skip
 
 
@@ -139,6 +141,7 @@ def test_pool_gradients_on_every_device_match_numpy(device, rng):
     x = S.tensor4("x", "float64")
     xv = rng.standard_normal((2, 3, 7, 8))
     cost = S.sum(S.sin(S.nnet.max_pool2d(x, 3, 2, 1))) + S.sum(S.nnet.avg_pool2d(x, 2, 1, 1) ** 2)
+    cost += S.sum(S.cos(S.nnet.sum_pool2d(x, (2, 3), 2, 1)))
     want = run(S.grad(cost, x), {x: xv}, "numpy")
     np.testing.assert_allclose(run(S.grad(cost, x), {x: xv}, device), want, rtol=1e-12)
 
@@ -153,7 +156,7 @@ ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d"])
+@pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d", "sum_pool2d"])
 @pytest.mark.parametrize("case", ERRORS, ids=[e[0] for e in ERRORS])
 def test_pool_static_errors_name_the_shapes(case, name):
     _, shape, args, kwargs, error, words = case
@@ -171,3 +174,8 @@ def test_pool_runtime_error_names_the_line(device):
     with pytest.raises(ValueError) as info:
         f(np.zeros((1, 1, 2, 2), np.float32))
     assert "3×3" in str(info.value) and "test_pool.py" in str(info.value)
+
+
+def test_sum_pool_gradient_matches_finite_differences(rng):
+    xv = rng.random((1, 2, 5, 6))
+    S.verify_grad(lambda x: S.nnet.sum_pool2d(x, (2, 3), (1, 2), (1, 1)) ** 2, [xv])
