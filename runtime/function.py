@@ -162,7 +162,7 @@ class Function:
         self._graph = None
         self._downcast = [bool(getattr(spec, "allow_downcast", False)) for spec in self.specs]
         self._check = build_checker(self.inputs, self._downcast)
-        self._arguments = Arguments(self.inputs, self.specs)
+        self._binder = Arguments(self.inputs, self.specs)
         self._n_outputs = len(fgraph.outputs) - len(fgraph.update_targets)
         self._targets = list(fgraph.update_targets)
         self.borrow_outputs = borrow_outputs
@@ -200,7 +200,7 @@ class Function:
 
     def __call__(self, *args, **kwargs):
         if kwargs or len(args) != len(self.inputs):  # keywords, defaults, or a count error
-            args = self._arguments.bind(args, kwargs)
+            args = self._binder.bind(args, kwargs)
         if not self.trust_input:
             args = self._check(args)
         if self._shared:

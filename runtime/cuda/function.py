@@ -102,7 +102,7 @@ class CudaFunction(Function):
 
     def __call__(self, *args, **kwargs):
         if kwargs or len(args) != len(self.inputs):  # keywords, defaults, or a count error
-            args = self._arguments.bind(args, kwargs)
+            args = self._binder.bind(args, kwargs)
         program = self._program
         device = program.context.load()  # CudaUnavailableError without a GPU
         args = self._arguments(device, args)
