@@ -8,8 +8,7 @@ from collections import OrderedDict
 import numpy as np
 import theano
 from conftest import assert_same_values
-from theano import config
-from theano import tensor
+from theano import config, tensor
 from theano.sandbox.rng_mrg import MRG_RandomStreams as RandomStreams
 
 import symbolic as S
