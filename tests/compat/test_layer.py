@@ -152,13 +152,17 @@ def test_pool_2d_modes(mode, rng):
     np.testing.assert_array_equal(b, c)
 
 
-def test_pool_2d_ignore_border_false_only_without_partial_windows():
-    whole = S.tensor("x", "float32", (None, 2, 6, 8))
-    assert pool.pool_2d(whole, (2, 2)).type.shape == (None, 2, 3, 4)
-    with pytest.raises(NotImplementedError, match="ignore_border=True"):
-        pool.pool_2d(S.tensor("x", "float32", (None, 2, 5, 8)), (2, 2), ignore_border=False)
-    with pytest.raises(NotImplementedError, match="ignore_border=True"):
-        pool.pool_2d(T.tensor4("x"), (2, 2))  # unknown sizes: Theano's default may differ
+def test_pool_2d_ignore_border_false_keeps_partial_windows(rng):
+    x = T.dtensor4("x")
+    values = rng.standard_normal((1, 2, 5, 7))
+    kept = pool.pool_2d(x, (2, 2), mode="average_exc_pad")  # Theano's default: False
+    dropped = pool.pool_2d(x, (2, 2), ignore_border=True, mode="average_exc_pad")
+    got, floor = S.compile([x], [kept, dropped], device="numpy")(values)
+    assert got.shape == (1, 2, 3, 4) and floor.shape == (1, 2, 2, 3)
+    np.testing.assert_allclose(got[:, :, :2, :3], floor, rtol=1e-15)
+    np.testing.assert_allclose(got[:, :, 2, 3], values[:, :, 4, 6], rtol=1e-15)  # a 1×1 corner
+    with pytest.raises(NotImplementedError, match="padding"):
+        pool.pool_2d(x, (2, 2), ignore_border=False, pad=(1, 1))
 
 
 def test_conv2d_filter_flip_and_old_conv_module(rng):
