@@ -121,12 +121,12 @@ def _substitute(givens, expressions: list[Variable]) -> list[Variable]:
     return clone_replace(expressions, replace) if replace else expressions
 
 
-def _check_used(inputs: list[Variable], expressions: list[Variable], action: str) -> None:
-    """Theano's on_unused_input: an input nothing computed reads is an error ("raise"), a
-    warning ("warn") or fine ("ignore")."""
+def _check_used(inputs: list[Variable], leaves: list[Variable], action: str) -> None:
+    """Theano's on_unused_input: an input that is not among the `leaves` of what is computed is
+    an error ("raise"), a warning ("warn") or fine ("ignore")."""
     if action not in UNUSED_INPUT_ACTIONS:
         raise ValueError(f"on_unused_input must be one of {UNUSED_INPUT_ACTIONS}, got {action!r}")
-    used = {id(v) for v in graph_inputs(expressions)}
+    used = {id(v) for v in leaves}
     for i, v in enumerate(inputs):
         if id(v) not in used and action != "ignore":
             message = (
@@ -220,14 +220,14 @@ def compile(
     updates = check_updates(updates)
     updates = _with_default_updates(updates, outputs + [v for _, v in updates])
     expressions = _substitute(givens, outputs + [v for _, v in updates])
-    input_ids = {id(v) for v in inputs}
-    for leaf in graph_inputs(expressions):
+    input_ids, leaves = {id(v) for v in inputs}, graph_inputs(expressions)
+    for leaf in leaves:
         if id(leaf) not in input_ids and not isinstance(leaf, (Constant, SharedVariable)):
             raise ValueError(
                 f"the outputs depend on {leaf.describe()}, which is not among "
                 "the inputs of compile (nor a shared variable or constant)"
             )
-    _check_used(inputs, expressions, on_unused_input)
+    _check_used(inputs, leaves, on_unused_input)
     device = _resolve_device(device)
     log = RewriteLog()
     if optimize:
