@@ -30,6 +30,11 @@ class TensorType(NamedTuple):
     def ndim(self) -> int:
         return len(self.shape)
 
+    @property
+    def broadcastable(self) -> tuple:
+        """Theano's pattern: True where the static length is 1."""
+        return tuple(d == 1 for d in self.shape)
+
     def __str__(self) -> str:
         dims = ", ".join("?" if d is None else str(d) for d in self.shape)
         return f"{self.dtype}({dims}{',' if len(self.shape) == 1 else ''})"
@@ -68,6 +73,7 @@ class Variable(TensorOperators):
     dtype = property(lambda self: self.type.dtype)
     ndim = property(lambda self: self.type.ndim)
     static_shape = property(lambda self: self.type.shape)
+    broadcastable = property(lambda self: self.type.broadcastable)  # Theano's spelling
 
     def __repr__(self) -> str:
         label = self.name or (self.owner.op.name if self.owner else type(self).__name__.lower())

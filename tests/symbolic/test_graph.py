@@ -181,3 +181,9 @@ def test_variables_are_true_except_comparison_results():
             bool(comparison)
     with pytest.raises(TypeError, match="a < b < c"):
         x < y < z  # noqa: B015 - the chain must raise
+
+
+def test_broadcastable_is_true_where_the_static_length_is_one():
+    t = S.tensor("t", "float32", (None, 1, 3, 1))
+    assert t.broadcastable == (False, True, False, True) == t.type.broadcastable
+    assert S.shared(np.zeros((1, 2))).broadcastable == (False, False)
