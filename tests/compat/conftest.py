@@ -33,13 +33,3 @@ def digits():
 
     data = load_digits()
     return (data.data / 16.0).astype(np.float32), data.target.astype(np.int64)
-
-
-def assert_same_values(got, want, device: str) -> None:
-    """Theano program against the symbolic one: the same graphs, so equal on numpy and within
-    float32 rounding of a few kernels' sums on cpu."""
-    for g, w in zip(got, want):
-        if device == "numpy":
-            np.testing.assert_array_equal(g, w)
-        else:
-            np.testing.assert_allclose(g, w, rtol=2e-5, atol=1e-6)

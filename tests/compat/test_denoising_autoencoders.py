@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import theano
 import theano.tensor as T
-from conftest import assert_same_values
 from theano.tensor.shared_randomstreams import RandomStreams
+from twins import assert_same_values
 
 import symbolic as S
 

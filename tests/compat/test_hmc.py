@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import theano
 import theano.tensor as TT
-from conftest import assert_same_values
 from theano.sandbox.rng_mrg import MRG_RandomStreams
+from twins import assert_same_values
 
 import symbolic as S
 

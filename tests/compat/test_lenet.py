@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import theano
 import theano.tensor as T
-from conftest import assert_same_values
 from theano.tensor.nnet import conv2d
 from theano.tensor.signal import pool
+from twins import assert_same_values
 
 import symbolic as S
 

@@ -7,9 +7,9 @@ from collections import OrderedDict
 
 import numpy as np
 import theano
-from conftest import assert_same_values
 from theano import config, tensor
 from theano.sandbox.rng_mrg import MRG_RandomStreams as RandomStreams
+from twins import assert_same_values
 
 import symbolic as S
 
