@@ -56,6 +56,8 @@ class Config:
         object.__setattr__(self, key, value)
 
     def __getattr__(self, key: str):
+        if key.startswith("__"):  # Python's own probes (copy, pickle)
+            raise AttributeError(key)
         raise unsupported(f"theano.config.{key}", f"one of {SETTINGS}")
 
     @property
