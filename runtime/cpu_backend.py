@@ -12,6 +12,7 @@ kernel (`KernelStep.__call__`); both launch the same plans.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 from contextlib import contextmanager
 
@@ -253,10 +254,11 @@ class Kernel:
         return f"<{self.target} kernel {self.name}>"
 
 
-def build_cpu_program(fgraph: FunctionGraph, leaves: list):
+def build_cpu_program(fgraph: FunctionGraph, leaves: list, debug=None):
     """The schedule with a C kernel for every node that has one, all built as one library,
     run by the C runner (runtime/native.py) where it builds, else by the Python interpreter;
-    returns (program, kernels)."""
+    returns (program, kernels). With `debug` (runtime/debug_modes.py) every step is wrapped
+    in its checks, so the schedule runs in Python."""
     from runtime import native
 
     keep_freed_memory()
@@ -286,9 +288,16 @@ def build_cpu_program(fgraph: FunctionGraph, leaves: list):
             # (runtime/indexing_plan.py), which runner.c does not: the runner calls it back
             steps[id(node)] = step if kernel.kind in RUNNER_KINDS else step.__call__
 
-    def make_step(node):
-        return steps.get(id(node)) or node_step(node, make_step, build_cpu_program)
+    build, kernel_of = build_cpu_program, {id(node): name for name, node, _ in described}
+    if debug is not None:  # a loop's compiled steps are checked too
+        build = functools.partial(build_cpu_program, debug=debug.for_loop_step())
 
+    def make_step(node):
+        step = steps.get(id(node)) or node_step(node, make_step, build)
+        return step if debug is None else debug.wrap(node, step, kernel_of.get(id(node)))
+
+    if debug is not None:  # every step wrapped in its checks: the schedule runs in Python
+        return debug.program(NumpyProgram(fgraph, leaves, make_step)), kernels
     module = runner()
     if module is None:
         return NumpyProgram(fgraph, leaves, make_step), kernels

@@ -104,7 +104,7 @@ class Function:
     """Call with NumPy arrays (one per input); returns one array or a list, as compiled.
 
     Attributes: `inputs`, `outputs`, `updates`, `device`, `graph` (networkx), `kernels`,
-    `source`, `rewrites`, `profile`, `trust_input`, `borrow_outputs`.
+    `source`, `rewrites`, `profile`, `trust_input`, `borrow_outputs`, `nan_guard`, `check`.
 
     `trust_input` (default False, settable): when True, the arguments are handed to the
     program unchecked, so they must be NumPy arrays of exactly the inputs' dtypes and ndims
@@ -122,9 +122,13 @@ class Function:
     output, and a call that takes the previous output as an input does not write into it.
     Copy what you keep.
 
+    `nan_guard`, `check`: the debugging modes it was compiled with (see `compile`).
+
     A Function pickles with its shared variables by value: the functions and shared
     variables of one pickle share state with each other, and with nothing outside it.
     """
+
+    nan_guard = check = False  # set by compile, read by pickling
 
     def __init__(
         self,

@@ -95,6 +95,8 @@ def function_state(f) -> dict:
         "trust_input": f.trust_input,
         "borrow_outputs": f.borrow_outputs,
         "fast_math": getattr(f, "fast_math", False),
+        "nan_guard": f.nan_guard,
+        "check": f.check,
         "rewrites": list(f.rewrites),
         "name": f.name,
         "specs": [
@@ -124,6 +126,8 @@ def load_function(state: dict):
         trust_input=state["trust_input"],
         borrow_outputs=state.get("borrow_outputs", False),
         fast_math=state.get("fast_math", False),
+        nan_guard=state.get("nan_guard", False),
+        check=state.get("check", False),
         on_unused_input="ignore",  # as compiled before: its inputs were checked then
         name=state.get("name"),
     )

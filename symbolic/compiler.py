@@ -20,7 +20,14 @@ from symbolic.optimizer.rewriter import RewriteLog
 
 DEVICES = ("auto", "numpy", "cpu", "cuda")
 UNUSED_INPUT_ACTIONS = ("raise", "warn", "ignore")
-MODES = {None: True, "FAST_RUN": True, "FAST_COMPILE": False}  # Theano's mode → optimize
+# Theano's mode names -> the keywords of compile they stand for
+MODES = {
+    None: {},
+    "FAST_RUN": {},
+    "FAST_COMPILE": {"optimize": False},
+    "DebugMode": {"check": True},
+    "NanGuardMode": {"nan_guard": True},
+}
 
 
 def _pairs(mapping, what: str) -> list[tuple]:
@@ -138,13 +145,13 @@ def _check_used(inputs: list[Variable], leaves: list[Variable], action: str) -> 
             warnings.warn(message, stacklevel=3)
 
 
-def _optimize_for(mode, optimize: bool) -> bool:
+def _mode_keywords(mode) -> dict:
     if mode not in MODES:
         raise NotImplementedError(
-            f"compile: mode {mode!r} is not supported; modes: None, 'FAST_RUN', 'FAST_COMPILE' "
-            "(optimize=False); debugging: device='numpy'"
+            f"compile: mode {mode!r} is not supported; modes: {tuple(MODES)} (FAST_COMPILE: "
+            "optimize=False, DebugMode: check=True, NanGuardMode: nan_guard=True)"
         )
-    return optimize and MODES[mode]
+    return MODES[mode]
 
 
 def _resolve_device(device: str) -> str:
@@ -174,6 +181,8 @@ def compile(
     trust_input: bool = False,
     borrow_outputs: bool = False,
     fast_math: bool = False,
+    nan_guard: bool = False,
+    check: bool = False,
     allow_input_downcast: bool | None = None,
     on_unused_input: str = "raise",
     name: str | None = None,
@@ -199,22 +208,37 @@ def compile(
     fast_math : cuda only: float32 exp, log, sin, cos, tan, pow use the GPU's approximate
         intrinsics (`__expf`, …: faster, a few ulp off, more far from 0); other devices
         compute exactly either way.
+    nan_guard : after every node, a float output holding NaN or ±Inf raises
+        `FloatingPointError` naming the node (its debugprint line), its op, the user's line
+        that built it and the ranges of its inputs; the call's float arguments and shared
+        values are checked first, so a NaN passed in is reported as the caller's. The call
+        then applies no update. Off: no cost. See runtime/nan_guard.py.
+    check : every node is run again by its NumPy reference, and the first output beyond the
+        node's tolerance raises `CheckError` (an `AssertionError`) naming the node, its
+        kernel and the worst element. For hunting codegen bugs; the numpy device is its own
+        reference, so there it checks nothing. See runtime/check_mode.py.
     allow_input_downcast : True lets arrays of a wider dtype into an input (float64 data into
         a float32 input), cast; None or False: only casts that lose nothing (Python numbers
         take the input's dtype either way).
     on_unused_input : "raise" (default), "warn" or "ignore": what an input that no output or
         update reads is.
     name : the function's name (`f.name`), shown in messages.
-    mode : Theano's: None or "FAST_RUN" (optimize), "FAST_COMPILE" (optimize=False).
+    mode : Theano's name for a set of these keywords: None or "FAST_RUN" (as given),
+        "FAST_COMPILE" (optimize=False), "DebugMode" (check=True), "NanGuardMode"
+        (nan_guard=True).
     """
     from runtime.cpu_backend import build_cpu_program
+    from runtime.debug_modes import DebugModes
     from runtime.function import Function
     from runtime.numpy_backend import NumpyProgram
 
     entries = [inputs] if isinstance(inputs, (Variable, In)) else list(inputs)
     specs = [as_in(entry, allow_input_downcast) for entry in entries]
     inputs = _check_inputs([s.variable if isinstance(s, In) else s for s in specs])
-    optimize = _optimize_for(mode, optimize)
+    implied = _mode_keywords(mode)
+    optimize = optimize and implied.get("optimize", True)
+    nan_guard = nan_guard or implied.get("nan_guard", False)
+    check = check or implied.get("check", False)
     single = not isinstance(outputs, (list, tuple))
     outputs = [as_variable(o) for o in ([outputs] if single else outputs)]
     updates = check_updates(updates)
@@ -235,16 +259,19 @@ def compile(
     fgraph = FunctionGraph(inputs, expressions, [t for t, _ in updates])
     shared = [v for v in fgraph.variables() if isinstance(v, SharedVariable)]
     kernels, options = [], {}
+    debug = DebugModes.of(fgraph, inputs + shared, nan_guard, check and device != "numpy")
     if device == "cpu":
-        program, kernels = build_cpu_program(fgraph, inputs + shared)
+        program, kernels = build_cpu_program(fgraph, inputs + shared, debug)
     elif device == "cuda":
         from runtime.cuda.function import CudaFunction, build_cuda_program
 
-        program, kernels = build_cuda_program(fgraph, inputs + shared, fast_math, profile)
+        program, kernels = build_cuda_program(fgraph, inputs + shared, fast_math, profile, debug)
         options = {"fast_math": fast_math}
-    else:
+    elif debug is None:
         program = NumpyProgram(fgraph, inputs + shared)
-    return (CudaFunction if device == "cuda" else Function)(
+    else:
+        program = debug.program(NumpyProgram(fgraph, inputs + shared, debug.numpy_step))
+    function = (CudaFunction if device == "cuda" else Function)(
         inputs,
         outputs,
         updates,
@@ -262,3 +289,5 @@ def compile(
         name=name,
         **options,
     )
+    function.nan_guard, function.check = nan_guard, check
+    return function

@@ -28,7 +28,8 @@ def _ids():
         n += 1
 
 
-def _line(var: Variable, vid: str) -> str:
+def variable_line(var: Variable, vid: str | None) -> str:
+    """The line debugprint prints for `var`, whose id is `vid` (None: a line without id)."""
     if var.owner is not None:
         head = var.owner.op.name + (f"[{var.index}]" if len(var.owner.outputs) > 1 else "")
     elif isinstance(var, Constant):
@@ -36,12 +37,21 @@ def _line(var: Variable, vid: str) -> str:
     else:
         head = "shared" if isinstance(var, SharedVariable) else "input"
     name = f" '{var.name}'" if var.name else ""
-    return f"{head}{name} [id {vid}] {var.type}"
+    return f"{head}{name}{f' [id {vid}]' if vid else ''} {var.type}"
 
 
 def render(roots: list[tuple[str | None, Variable]]) -> str:
     """The tree under each root, each after its heading (if any); ids run across all roots.
     A node with an inner graph (a scan) is followed, after all roots, by its inner graph."""
+    return "\n".join(_print(roots).lines)
+
+
+def node_labels(outputs: list[Variable]) -> dict[int, str]:
+    """id(variable) → its id in debugprint's trees of `outputs` (inner graphs included)."""
+    return _print([(None, v) for v in outputs]).labels
+
+
+def _print(roots: list[tuple[str | None, Variable]]) -> _Printer:
     printer = _Printer()
     for heading, out in roots:
         printer.tree(out, heading)
@@ -51,7 +61,7 @@ def render(roots: list[tuple[str | None, Variable]]) -> str:
         )
         for heading, out in node.op.inner_roots():
             printer.tree(out, heading)
-    return "\n".join(printer.lines)
+    return printer
 
 
 class _Printer:
@@ -71,7 +81,7 @@ class _Printer:
             node = var.owner
             expand = node is not None and id(node) not in self.expanded
             more = " ···" if node is not None and not expand else ""
-            self.lines.append(first + _line(var, self.labels[id(var)]) + more)
+            self.lines.append(first + variable_line(var, self.labels[id(var)]) + more)
             if not expand:
                 continue
             self.expanded.add(id(node))

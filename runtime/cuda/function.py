@@ -40,9 +40,12 @@ class CudaKernel(Kernel):
         return self._source
 
 
-def build_cuda_program(fgraph, leaves: list, fast_math: bool = False, profile: bool = False):
+def build_cuda_program(
+    fgraph, leaves: list, fast_math: bool = False, profile: bool = False, debug=None
+):
     """(the program, its kernels): kernels are described now and built at the first call, so
-    a machine without a GPU can compile and read them."""
+    a machine without a GPU can compile and read them. `debug`: the debugging modes
+    (runtime/debug_modes.py), carried out on the GPU (runtime/cuda/debug_modes.py)."""
     described = []
     for i, node in enumerate(fgraph.nodes):
         kernel = describe(node)
@@ -50,9 +53,13 @@ def build_cuda_program(fgraph, leaves: list, fast_math: bool = False, profile: b
             described.append((f"k{i}_{node.op.name}", node, kernel))
     kernels = [CudaKernel(name, kernel, fast_math) for name, _, kernel in described]
     context = CudaContext(described, fast_math, sync_each=profile)
-    program = build_program(fgraph, leaves, described, context)
+    if debug is not None:
+        from runtime.cuda.debug_modes import on_cuda
+
+        debug = on_cuda(debug, context, fast_math)
+    program = build_program(fgraph, leaves, described, context, debug)
     program.context = context
-    return program, kernels
+    return (program if debug is None else debug.program(program)), kernels
 
 
 def device_input(var, position: int, array: DeviceArray) -> DeviceArray:

@@ -35,11 +35,13 @@ class Launch:
         self.kernel, self.grids, self.prepare, self.scratch = kernel, grids, prepare, scratch
         self.out_shapes, self.out_dtypes = out_shapes, out_dtypes
 
-    def __call__(self, arrays) -> list:
+    def __call__(self, arrays, outs=None) -> list:
+        """The outputs, new (or `outs`: contiguous device arrays of the planned shapes)."""
         device = self.kernel.device
         if self.prepare is not None:
             arrays = [prepare(a) for prepare, a in zip(self.prepare, arrays)]
-        outs = [device.empty(s, d) for s, d in zip(self.out_shapes, self.out_dtypes)]
+        if outs is None:
+            outs = [device.empty(s, d) for s, d in zip(self.out_shapes, self.out_dtypes)]
         pointers = [a.ptr for a in arrays] + [o.ptr for o in outs]
         work = None
         if self.scratch is not None:

@@ -96,9 +96,9 @@ def to_device(node, context):
     return convert
 
 
-def host_step(node, context):
-    """The node's NumPy reference on host copies of its inputs."""
-    perform = node.op.perform
+def host_step(node, context, perform=None):
+    """The node's NumPy reference (or `perform`) on host copies of its inputs."""
+    perform = perform or node.op.perform
     return lambda *args: perform(*on_host(context.device, args))
 
 
@@ -218,16 +218,23 @@ def as_value(result):
     return result if result.__class__ is DeviceArray else np.asarray(result)
 
 
-def build_program(fgraph, leaves: list, described: list, context: CudaContext) -> NumpyProgram:
-    """The schedule with the cuda step of each node (the kernel of `described`'s nodes)."""
-    by_node = {id(node): kernel for _, node, kernel in described}
+def build_program(
+    fgraph, leaves: list, described: list, context: CudaContext, debug=None
+) -> NumpyProgram:
+    """The schedule with the cuda step of each node (the kernel of `described`'s nodes),
+    each wrapped in the checks of `debug` (runtime/debug_modes.py) when given."""
+    by_node = {id(node): (name, kernel) for name, node, kernel in described}
 
     def make_step(node):
-        description = by_node.get(id(node))
+        name, description = by_node.get(id(node), (None, None))
         if description is not None:
             step = kernel_step(node, description, context)
+        elif debug is not None and type(node.op) not in STEPS:  # a loop's inner nodes checked
+            step = host_step(node, context, debug.reference_step(node))
         else:
             step = STEPS.get(type(node.op), host_step)(node, context)
+        if debug is not None:
+            step = debug.wrap(node, step, name)
         if not context.sync_each:
             return step
 

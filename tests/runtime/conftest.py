@@ -1,4 +1,6 @@
-"""Fixtures for the build and cache tests: a cold cache, and a $CC that logs its runs."""
+"""Fixtures for the build and cache tests (a cold cache, and a $CC that logs its runs) and for
+the cuda runtime's: the real GPU where there is one, else the host emulation of
+tests/cuda_host.py (kernels compiled by g++), so those tests run everywhere."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from runtime import build, native, toolchain
+from runtime.cuda.device import CudaUnavailableError, get_device, use_driver
 
 
 @pytest.fixture
@@ -35,3 +38,29 @@ def logged_cc(monkeypatch, tmp_path, cache_home) -> Path:
     wrapper.chmod(0o755)
     monkeypatch.setenv("CC", str(wrapper))
     return log
+
+
+@pytest.fixture
+def gpu():
+    """The cuda Device the test's functions run on (its `driver` counts launches and GEMMs
+    on the emulation)."""
+    try:
+        yield get_device()
+        return
+    except CudaUnavailableError:
+        pass
+    if shutil.which("g++") is None:
+        pytest.skip("no GPU, and no g++ to emulate one")
+    from cuda_host import HostDriver
+
+    with use_driver(HostDriver()) as device:
+        yield device
+
+
+@pytest.fixture(params=["numpy", "cpu", "cuda"])
+def each_device(request) -> str:
+    """Every device, cuda included: on the GPU where there is one, else on the host emulation
+    (see `gpu`)."""
+    if request.param == "cuda":
+        request.getfixturevalue("gpu")
+    return request.param

@@ -59,5 +59,7 @@ def test_name_and_modes():
     assert any(d.get("op") == "log" for _, d in f.graph.nodes(data=True))  # not optimized
     g = S.compile([x], S.exp(S.log(x)), device="numpy", mode="FAST_RUN")
     np.testing.assert_allclose(g([2.0]), [2.0])
-    with pytest.raises(NotImplementedError, match="DebugMode"):
-        S.compile([x], x, mode="DebugMode")
+    assert S.compile([x], x + 1, device="numpy", mode="DebugMode").check
+    assert S.compile([x], x + 1, device="numpy", mode="NanGuardMode").nan_guard
+    with pytest.raises(NotImplementedError, match="ProfileMode"):
+        S.compile([x], x, mode="ProfileMode")
