@@ -55,6 +55,14 @@ REWRITTEN = [
         ["square", "mul"],
         ["pow"],
     ),
+    ("stop_gradient", [V], lambda x: S.exp(S.stop_gradient(x)), ["exp"], ["stop_gradient"]),
+    (
+        "gradient_gate",
+        [V],
+        lambda x: S.exp(S.stop_gradient(x, keep=S.constant(True))),
+        ["exp"],
+        ["stop_gradient"],
+    ),
 ]
 
 # (id, input spec, expression builder, ops that must stay)
