@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import symbolic as S
-from symbolic.compat.theano._unsupported import module_getattr, unsupported
+from symbolic.compat.theano._unsupported import module_getattr
 
 
 def debugprint(obj, depth=-1, print_type=False, file=None, ids="CHAR", stop_on_name=False,
@@ -13,11 +13,8 @@ def debugprint(obj, depth=-1, print_type=False, file=None, ids="CHAR", stop_on_n
 
 
 def pydotprint(fct, outfile=None, compact=True, format="png", **kwargs):
-    """A picture of the graph → S.draw(fct, outfile)."""
-    draw = getattr(S, "draw", None)
-    if draw is None:
-        raise unsupported("theano.printing.pydotprint", "S.draw (not in this version)")
-    return draw(fct, outfile or f"graph.{format}")
+    """A picture of the graph → S.draw(fct, outfile); Theano's default file name."""
+    return S.draw(fct, outfile or f"graph.{format}")
 
 
 __getattr__ = module_getattr("theano.printing", {"pp": "S.debugprint"})
