@@ -1,0 +1,108 @@
+"""Graphs that share subexpressions heavily compile in bounded time and memory, and every
+unit of fusion is built once (symbolic/optimizer/fusion.py)."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sharing_graphs as graphs
+
+import symbolic as S
+from symbolic.optimizer import fusion
+from symbolic.optimizer.phases import optimize_graph
+from symbolic.optimizer.rewriter import RewriteLog
+
+SCRIPT = Path(graphs.__file__)
+ADDRESS_SPACE = 1 << 30  # a normal compile of these graphs maps ~160 MB (one BLAS thread)
+TIMEOUT_S = 240  # they compile in ~10 s on one busy core, C compiler included
+
+
+def _cap_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+
+
+@pytest.mark.parametrize(
+    "graph, split",
+    [("mutual", True), ("dag 4", True), ("dag 14", True), ("dag 1", False), ("ladder 20", False)],
+)
+def test_sharing_graphs_compile_within_a_memory_cap(graph, split):
+    """Fusion once grouped nodes into convex groups that needed each other (`mutual`, `dag 4`)
+    and then grew its stack without bound; they are split now, and the values are right."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(S.__file__).parents[1]), env.get("PYTHONPATH", "")]
+    )
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), *graph.split()],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        preexec_fn=_cap_memory,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    status, splits = done.stdout.split()[:2]
+    assert status == "ok" and (int(splits) > 0) == split, done.stdout
+
+
+def test_independent_groups_are_not_split():
+    x, y = S.vector("x"), S.vector("y")
+    log = RewriteLog()
+    optimize_graph([S.exp(x) * S.tanh(x) + 1, S.sum(S.sigmoid(y) * y)], log)
+    assert "fuse_split_mutual_dependency" not in log
+
+
+# ---- the walks are linear: count the work, not the time ---------------------------------------
+
+
+def count_builds(monkeypatch, outputs) -> tuple[int, int]:
+    """(units fuse built, distinct units it found) for the optimized outputs."""
+    built, units = [], []
+    real_build, real_units = fusion._build, fusion._units
+    monkeypatch.setattr(
+        fusion, "_build", lambda unit, *rest: built.append(unit) or real_build(unit, *rest)
+    )
+    monkeypatch.setattr(
+        fusion, "_units", lambda *args: units.append(found := real_units(*args)) or found
+    )
+    optimize_graph(outputs)
+    return len(built), len({id(u) for u in units[0]})
+
+
+@pytest.mark.parametrize("seed", [1, 3])  # no groups to split: safe in process
+def test_fuse_builds_each_unit_once(monkeypatch, seed):
+    inputs, expr = graphs.random_dag(5, seed)
+    built, units = count_builds(monkeypatch, graphs.with_gradient(inputs, expr))
+    assert built == units
+
+
+def python_calls(fn) -> int:
+    """The number of Python function calls `fn()` makes: a measure of work that does not
+    depend on the machine's speed or load."""
+    calls = 0
+
+    def count(frame, event, arg):
+        nonlocal calls
+        calls += event == "call"
+
+    sys.setprofile(count)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def test_optimizer_work_grows_linearly_on_the_ladder():
+    work = []
+    for n in (40, 80, 160):
+        inputs, expr = graphs.ladder(n)
+        outputs = graphs.with_gradient(inputs, expr)
+        work.append(python_calls(lambda outputs=outputs: optimize_graph(outputs)))
+    ratios = [b / a for a, b in zip(work, work[1:])]
+    assert all(r < 2.3 for r in ratios), ratios  # quadratic work would give ~4 per doubling
