@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sharing_graphs as graphs
 
@@ -81,14 +82,21 @@ def test_fuse_builds_each_unit_once(monkeypatch, seed):
     assert built == units
 
 
-def python_calls(fn) -> int:
+class TooMuchWork(Exception):
+    pass
+
+
+def python_calls(fn, limit: int = 10**8) -> int:
     """The number of Python function calls `fn()` makes: a measure of work that does not
-    depend on the machine's speed or load."""
+    depend on the machine's speed or load. Past `limit` calls, raises TooMuchWork (so that
+    exponential work fails fast instead of running on)."""
     calls = 0
 
     def count(frame, event, arg):
         nonlocal calls
         calls += event == "call"
+        if calls > limit:
+            raise TooMuchWork(f"more than {limit} Python calls")
 
     sys.setprofile(count)
     try:
@@ -106,3 +114,48 @@ def test_optimizer_work_grows_linearly_on_the_ladder():
         work.append(python_calls(lambda outputs=outputs: optimize_graph(outputs)))
     ratios = [b / a for a, b in zip(work, work[1:])]
     assert all(r < 2.3 for r in ratios), ratios  # quadratic work would give ~4 per doubling
+
+
+def scan_with_ladder_step(n: int):
+    """A loop whose step is a ladder of n rungs, and its cost."""
+    xs, h0, w = S.matrix("xs"), S.vector("h0"), S.vector("w")
+
+    def step(x, h, w):
+        p, q = x * h, h * w
+        for k in range(n):
+            p, q = graphs.LADDER_STEPS[k % len(graphs.LADDER_STEPS)](p, q), p
+        return p
+
+    hs, _ = S.scan(step, sequences=[xs], outputs_info=[h0], non_sequences=[w])
+    return [xs, h0, w], S.sum(hs[-1])
+
+
+def test_scan_gradient_work_grows_linearly_with_the_step():
+    """The backward step's shapes are resolved once each: shapes of a ladder's rungs read the
+    two rungs before, which took exponential work when each was resolved afresh."""
+    work = []
+    for n in (5, 10, 20):
+        (_, h0, w), cost = scan_with_ladder_step(n)
+        grad = lambda cost=cost, h0=h0, w=w: S.grad(cost, [w, h0])  # noqa: E731
+        work.append(python_calls(grad, limit=20 * (work[-1] if work else 10**5)))
+    ratios = [b / a for a, b in zip(work, work[1:])]
+    assert all(r < 2.5 for r in ratios), ratios
+
+
+def test_scan_building_work_grows_linearly_with_a_step_that_updates_state():
+    """Which captured values read an updated shared variable is found in one walk, not one
+    walk per value."""
+    work = []
+    for n in (10, 20, 40):
+        xs = S.vector("xs")
+        total = S.shared(np.float32(0), "total")
+
+        def step(x, n=n, total=total):
+            p, q = x * total, x
+            for k in range(n):
+                p, q = graphs.LADDER_STEPS[k % len(graphs.LADDER_STEPS)](p, q), p
+            return p, {total: total + p}
+
+        work.append(python_calls(lambda step=step, xs=xs: S.scan(step, sequences=[xs])))
+    ratios = [b / a for a, b in zip(work, work[1:])]
+    assert all(r < 2.5 for r in ratios), ratios
