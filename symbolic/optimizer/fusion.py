@@ -16,9 +16,9 @@ the union stays
   also read outside the group, it is not fused into the bigger group.
 
 Mutual dependencies. Each group is convex, yet two groups can still need each other:
-G1 = {a, d} and G2 = {c, b} with a → sum → b and c → sum → d. The fused units that lie on a
-cycle of the unit graph (or between two cycles) go back to single nodes, which leaves the unit
-graph acyclic; a graph without such cycles keeps all its groups.
+G1 = {a, d} and G2 = {c, b} with a → sum → b and c → sum → d. Fused units on a cycle of the
+unit graph go back to single nodes, the smallest first, until the unit graph is acyclic; a graph
+without such cycles keeps all its groups.
 
 Reduction prologues. A group (or a lone elementwise node) whose only output is read only by a
 reduction (sum, prod, max, min, logsumexp) becomes that reduction's prologue: one `FusedReduce`
@@ -39,6 +39,7 @@ from symbolic.reduction import LogSumExp, Reduce
 
 MAX_KERNEL_ARGS = 64  # inputs + outputs of one fused kernel
 PROLOGUE_REDUCTIONS = ("sum", "prod", "max", "min", "logsumexp")
+SINGLE_SPLITS = 4  # mutually dependent units split one at a time before all the rest at once
 
 
 def is_elementwise(node: Apply) -> bool:
@@ -236,20 +237,26 @@ def _topological(reads: list[list[int]]) -> tuple[list[int], list[int]]:
 
 
 def _split_mutual_dependencies(grouper: _Grouper, unit_of: list[_Unit], log: RewriteLog):
-    """Unfuse the units that depend on each other (see the module docstring): those that
-    Kahn's algorithm leaves over both forwards and backwards, i.e. on a cycle of the unit graph
-    or between two. Every cycle lies inside that set and becomes single nodes of the original
-    (acyclic) graph, so one step leaves the unit graph acyclic."""
-    units = _distinct(unit_of)
-    reads = _reads(grouper, unit_of, units)
-    _, after_cycle = _topological(reads)
-    if not after_cycle:
-        return
-    _, before_cycle = _topological(_reversed(reads))
-    for k in sorted(set(after_cycle) & set(before_cycle)):
-        if units[k].kind != "node":
+    """Unfuse units that depend on each other (see the module docstring). The fused units
+    that Kahn's algorithm leaves over both forwards and backwards lie on a cycle of the unit
+    graph or between two. The smallest of them goes back to single nodes, and the graph is
+    checked again, up to SINGLE_SPLITS times (most cycles need one or two); then all that are
+    left go at once, which leaves the unit graph acyclic: every cycle lies inside that set and
+    becomes single nodes of the original graph. So the work stays linear."""
+    for attempt in range(SINGLE_SPLITS + 1):
+        units = _distinct(unit_of)
+        reads = _reads(grouper, unit_of, units)
+        _, after_cycle = _topological(reads)
+        if not after_cycle:
+            return
+        _, before_cycle = _topological(_reversed(reads))
+        tangled = [units[k] for k in sorted(set(after_cycle) & set(before_cycle))]
+        tangled = [u for u in tangled if u.kind != "node"]
+        if attempt < SINGLE_SPLITS:
+            tangled = [min(tangled, key=lambda u: (len(u.members), u.members[0]))]
+        for unit in tangled:
             log.record("fuse_split_mutual_dependency")
-            for i in units[k].members:
+            for i in unit.members:
                 unit_of[i] = _Unit([i], "node")
 
 

@@ -51,6 +51,20 @@ def test_sharing_graphs_compile_within_a_memory_cap(graph, split):
     assert status == "ok" and (int(splits) > 0) == split, done.stdout
 
 
+def test_only_the_smaller_of_two_groups_that_need_each_other_is_split():
+    """Finding the units walks no cycle (only `fuse`'s rebuild would), so this runs in process."""
+    _, outputs = graphs.mutual()
+    x = outputs[0].owner.inputs[0].owner.inputs[0]
+    outputs.append(S.exp(x) * 3 + 1)  # an independent group: kept
+    grouper, log = fusion._Grouper(outputs), RewriteLog()
+    unit_of = fusion._units(grouper, log)
+    units = fusion._distinct(unit_of)
+    order, cyclic = fusion._topological(fusion._reads(grouper, unit_of, units))
+    assert not cyclic and len(order) == len(units)
+    assert log["fuse_split_mutual_dependency"] == 1
+    assert log["fuse_elemwise"] == 2
+
+
 def test_independent_groups_are_not_split():
     x, y = S.vector("x"), S.vector("y")
     log = RewriteLog()
