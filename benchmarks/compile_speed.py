@@ -17,11 +17,10 @@ they say how long a user waits, not whose optimizer is faster.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 
 from bench_mlp import mlp_graph, mlp_inputs
-from harness import median_time
+from harness import finish, median_time
 
 import symbolic as S
 
@@ -145,10 +144,7 @@ def main(argv=None) -> dict:
             f"{r['target_s']:>10}  {peers}"
         )
     result = {"benchmark": "compile_speed", "rows": rows}
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
-    return result
+    return finish(result, args.json)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ read the environment once, when they load.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -152,3 +153,11 @@ def median_call_time(fn, repeat: int, budget_s: float = 0.05) -> float:
             fn()
         times.append((time.perf_counter() - start) / loops)
     return statistics.median(times)
+
+
+def finish(result: dict, path: str | None) -> dict:
+    """Write `result` as JSON to `path` when one is given; returns the result."""
+    if path:
+        with open(path, "w") as f:
+            json.dump(result, f, indent=2, default=str)
+    return result

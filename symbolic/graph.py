@@ -8,7 +8,7 @@ old ones, so a variable can be shared by many graphs safely.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -278,11 +278,15 @@ def as_variable(value, partners: Sequence[Variable] = ()) -> Variable:
 # ---- traversal ----------------------------------------------------------------------------
 
 
-def toposort(outputs: Iterable[Variable], stop: Iterable[Variable] = ()) -> list[Apply]:
+def toposort(
+    outputs: Iterable[Variable], stop: Iterable[Variable] = (), stop_ids: Container[int] = ()
+) -> list[Apply]:
     """The Apply nodes the outputs depend on, each after its inputs' owners.
 
     Iterative (graphs can be 10,000 nodes deep) and deterministic: inputs are visited in order.
-    Variables in `stop` are treated as leaves.
+    Variables in `stop`, and those whose id is in `stop_ids` (any container: a memo's dict
+    is used as is, not copied), are treated as leaves. Linear in nodes + edges: each node is
+    expanded once and each edge pushed once.
     """
     stopped = {id(v) for v in stop}
     order: list[Apply] = []
@@ -292,7 +296,7 @@ def toposort(outputs: Iterable[Variable], stop: Iterable[Variable] = ()) -> list
         while stack:
             var, expanded = stack.pop()
             node = var.owner
-            if node is None or id(var) in stopped:
+            if node is None or id(var) in stopped or id(var) in stop_ids:
                 continue
             if expanded:
                 order.append(node)
@@ -316,19 +320,25 @@ def graph_inputs(outputs: Iterable[Variable]) -> list[Variable]:
     return leaves
 
 
-def clone_replace(outputs: Sequence[Variable], replace: dict) -> list[Variable]:
+def clone_replace(
+    outputs: Sequence[Variable], replace: dict, memo: dict[int, Variable] | None = None
+) -> list[Variable]:
     """The outputs rebuilt with variables substituted: `replace` maps old → new variable.
 
     Nodes downstream of a replaced variable are rebuilt through their op (so types are inferred
-    again); untouched sub-graphs are shared, not copied.
+    again); untouched sub-graphs are shared, not copied. `memo` (id(old variable) → its
+    result), when given, is read and extended: calls that share it, with the same `replace`,
+    walk each node once in all (the caller keeps the old variables alive).
     """
-    memo = {id(old): new for old, new in replace.items()}
-    for node in toposort(outputs, stop=replace):
+    memo = {} if memo is None else memo
+    memo.update((id(old), new) for old, new in replace.items())
+    for node in toposort(outputs, stop_ids=memo):
         new_inputs = [memo.get(id(i), i) for i in node.inputs]
         if all(a is b for a, b in zip(new_inputs, node.inputs)):
-            continue
-        rebuilt = node.op.make_node(*new_inputs)
-        rebuilt.location = node.location  # where the user built it, for error messages
+            rebuilt = node
+        else:
+            rebuilt = node.op.make_node(*new_inputs)
+            rebuilt.location = node.location  # where the user built it, for error messages
         for old, new in zip(node.outputs, rebuilt.outputs):
             memo[id(old)] = new
     return [memo.get(id(o), o) for o in outputs]

@@ -3,6 +3,9 @@
 Each node is printed with an id; a sub-tree met a second time is printed as its first line
 only (ending in "···"), so shared sub-graphs appear once (a node of several outputs prints
 its inputs under the first of its outputs met). A scan's inner graph follows the trees.
+Indentation stops at MAX_DEPTH levels: a deeper sub-tree is printed after the trees, under
+"continued from [id X]:", so the text stays linear in the graph's size even for a chain of
+10,000 nodes (indenting it fully would take 10,000²·3/2 characters).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import string
 import sys
 
 from symbolic.graph import Constant, SharedVariable, Variable
+
+MAX_DEPTH = 32  # levels of indentation (3 columns each) before a sub-tree is continued below
 
 
 def _ids():
@@ -55,12 +60,14 @@ def _print(roots: list[tuple[str | None, Variable]]) -> _Printer:
     printer = _Printer()
     for heading, out in roots:
         printer.tree(out, heading)
+    printer.continue_deep_parts()
     for node, label in printer.loops:  # grows while nested loops are met
         printer.lines.append(
             f"inner graph of {node.op.name} [id {label}], {node.op.describe_step()}:"
         )
         for heading, out in node.op.inner_roots():
             printer.tree(out, heading)
+        printer.continue_deep_parts()
     return printer
 
 
@@ -69,6 +76,13 @@ class _Printer:
         self.ids, self.labels, self.lines = _ids(), {}, []
         self.expanded: set[int] = set()  # nodes whose inputs are printed (once per node)
         self.loops: list = []  # (node, label) of the nodes with an inner graph met so far
+        self.continued: list[Variable] = []  # sub-trees too deep to indent, printed later
+
+    def continue_deep_parts(self) -> None:
+        """Each sub-tree left too deep to indent, from the left margin, in the order met."""
+        for var in self.continued:  # grows while deeper parts are met
+            self.tree(var, f"continued from [id {self.labels[id(var)]}]:")
+        self.continued.clear()
 
     def tree(self, out: Variable, heading: str | None) -> None:
         if heading:
@@ -80,9 +94,14 @@ class _Printer:
                 self.labels[id(var)] = next(self.ids)
             node = var.owner
             expand = node is not None and id(node) not in self.expanded
-            more = " ···" if node is not None and not expand else ""
+            deep = expand and len(rest) >= 3 * MAX_DEPTH
+            more = (
+                " ···" if node is not None and not expand else " (continued below)" if deep else ""
+            )
             self.lines.append(first + variable_line(var, self.labels[id(var)]) + more)
-            if not expand:
+            if deep:
+                self.continued.append(var)
+            if not expand or deep:
                 continue
             self.expanded.add(id(node))
             if hasattr(node.op, "inner_roots"):

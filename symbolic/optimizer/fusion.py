@@ -15,10 +15,18 @@ the union stays
   kernel recomputes it per element, which is cheap next to a round trip through memory; if it is
   also read outside the group, it is not fused into the bigger group.
 
+Mutual dependencies. Each group is convex, yet two groups can still need each other:
+G1 = {a, d} and G2 = {c, b} with a → sum → b and c → sum → d. Fused units on a cycle of the
+unit graph go back to single nodes, the smallest first, until the unit graph is acyclic; a graph
+without such cycles keeps all its groups.
+
 Reduction prologues. A group (or a lone elementwise node) whose only output is read only by a
 reduction (sum, prod, max, min, logsumexp) becomes that reduction's prologue: one `FusedReduce`
 node, so sum(exp(x − m)) is one kernel. A lone elementwise node with no fusable neighbour stays
 as it is. Everything is deterministic: the same graph gives the same nodes in the same order.
+
+Rebuilding. The units are built in one topological order of the unit graph (Kahn's algorithm),
+each exactly once: the work is linear in nodes + edges however much the graph shares.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from symbolic.reduction import LogSumExp, Reduce
 
 MAX_KERNEL_ARGS = 64  # inputs + outputs of one fused kernel
 PROLOGUE_REDUCTIONS = ("sum", "prod", "max", "min", "logsumexp")
+SINGLE_SPLITS = 4  # mutually dependent units split one at a time before all the rest at once
 
 
 def is_elementwise(node: Apply) -> bool:
@@ -170,10 +179,8 @@ def _units(grouper: _Grouper, log: RewriteLog) -> list[_Unit]:
         )
         if sole_reader:
             unit = _Unit(group.members + clients, "reduce", clients[0])
-            log.record("fuse_reduce_prologue")
         elif len(group.members) > 1:
             unit = _Unit(group.members, "fused")
-            log.record("fuse_elemwise")
         else:
             continue
         for i in unit.members:
@@ -181,7 +188,76 @@ def _units(grouper: _Grouper, log: RewriteLog) -> list[_Unit]:
     for i in range(len(nodes)):
         if unit_of[i] is None:
             unit_of[i] = _Unit([i], "node")
+    _split_mutual_dependencies(grouper, unit_of, log)
+    for unit in _distinct(unit_of):
+        if unit.kind != "node":
+            log.record("fuse_reduce_prologue" if unit.kind == "reduce" else "fuse_elemwise")
     return unit_of
+
+
+def _distinct(unit_of: list[_Unit]) -> list[_Unit]:
+    """Each unit once, in the order of its first member."""
+    return list({id(u): u for u in unit_of}.values())
+
+
+def _reads(grouper: _Grouper, unit_of: list[_Unit], units: list[_Unit]) -> list[list[int]]:
+    """For each unit (by index into `units`), the indices of the other units it reads."""
+    index = {id(u): k for k, u in enumerate(units)}
+    reads: list[dict[int, None]] = [{} for _ in units]
+    for i, producers in enumerate(grouper.producers):
+        k = index[id(unit_of[i])]
+        for p in producers:
+            j = index[id(unit_of[p])]
+            if j != k:
+                reads[k][j] = None
+    return [list(r) for r in reads]
+
+
+def _reversed(edges: list[list[int]]) -> list[list[int]]:
+    """The same edges pointing the other way."""
+    back: list[list[int]] = [[] for _ in edges]
+    for k, targets in enumerate(edges):
+        for j in targets:
+            back[j].append(k)
+    return back
+
+
+def _topological(reads: list[list[int]]) -> tuple[list[int], list[int]]:
+    """Kahn's algorithm over units: (an order with each unit after those it reads, the units
+    left out because they lie on or after a cycle). Linear in units + edges."""
+    waiting, readers = [len(r) for r in reads], _reversed(reads)
+    order = [k for k, w in enumerate(waiting) if w == 0]
+    for k in order:  # grows while it is walked: each unit is appended once
+        for reader in readers[k]:
+            waiting[reader] -= 1
+            if waiting[reader] == 0:
+                order.append(reader)
+    done = set(order)
+    return order, [k for k in range(len(reads)) if k not in done]
+
+
+def _split_mutual_dependencies(grouper: _Grouper, unit_of: list[_Unit], log: RewriteLog):
+    """Unfuse units that depend on each other (see the module docstring). The fused units
+    that Kahn's algorithm leaves over both forwards and backwards lie on a cycle of the unit
+    graph or between two. The smallest of them goes back to single nodes, and the graph is
+    checked again, up to SINGLE_SPLITS times (most cycles need one or two); then all that are
+    left go at once, which leaves the unit graph acyclic: every cycle lies inside that set and
+    becomes single nodes of the original graph. So the work stays linear."""
+    for attempt in range(SINGLE_SPLITS + 1):
+        units = _distinct(unit_of)
+        reads = _reads(grouper, unit_of, units)
+        _, after_cycle = _topological(reads)
+        if not after_cycle:
+            return
+        _, before_cycle = _topological(_reversed(reads))
+        tangled = [units[k] for k in sorted(set(after_cycle) & set(before_cycle))]
+        tangled = [u for u in tangled if u.kind != "node"]
+        if attempt < SINGLE_SPLITS:
+            tangled = [min(tangled, key=lambda u: (len(u.members), u.members[0]))]
+        for unit in tangled:
+            log.record("fuse_split_mutual_dependency")
+            for i in unit.members:
+                unit_of[i] = _Unit([i], "node")
 
 
 def _program(nodes: list[Apply], members: list[int], outputs: list[int]):
@@ -216,33 +292,14 @@ def _program(nodes: list[Apply], members: list[int], outputs: list[int]):
 def fuse(outputs: list[Variable], log: RewriteLog) -> list[Variable]:
     """The outputs computed with fused nodes (see the module docstring)."""
     grouper = _Grouper(list(outputs))
-    nodes, pos = grouper.nodes, grouper.pos
     unit_of = _units(grouper, log)
+    units = _distinct(unit_of)
+    order, cyclic = _topological(_reads(grouper, unit_of, units))
+    if cyclic:  # _units splits every cycle; this guards the loop below, never hit
+        raise RuntimeError(f"fusion left {len(cyclic)} units depending on each other")
     memo: dict[int, Variable] = {}
-
-    def deps(unit: _Unit) -> list[_Unit]:
-        return [
-            unit_of[p]
-            for m in unit.members
-            for p in grouper.producers[m]
-            if unit_of[p] is not unit and id(nodes[p]) not in built
-        ]
-
-    built: set[int] = set()  # ids of original nodes already rebuilt
-    for out in outputs:
-        if out.owner is None or id(out.owner) in built:
-            continue
-        stack = [(unit_of[pos[id(out.owner)]], False)]
-        while stack:  # iterative post-order over units: graphs can be 10,000 nodes deep
-            unit, expanded = stack.pop()
-            if id(nodes[unit.members[0]]) in built:
-                continue
-            if not expanded:
-                stack.append((unit, True))
-                stack.extend((d, False) for d in reversed(deps(unit)))
-                continue
-            _build(unit, grouper, unit_of, memo)
-            built.update(id(nodes[m]) for m in unit.members)
+    for k in order:  # each unit once, after the units it reads: no stack, no recursion
+        _build(units[k], grouper, unit_of, memo)
     return [memo.get(id(o), o) for o in outputs]
 
 

@@ -22,8 +22,8 @@ from symbolic.graph import (
     Variable,
     as_variable,
     constant,
-    graph_inputs,
     tensor,
+    toposort,
 )
 from symbolic.scan.hoist import hoist_input_projections, hoist_invariants
 from symbolic.scan.parts import LoopParts
@@ -321,6 +321,7 @@ def _captured(
     variables built inside the step are captured too.
     """
     found, seen = [], set()
+    reading = _reading(roots, targets) if targets else set()
     stack = list(reversed(roots))
     while stack:
         v = stack.pop()
@@ -328,7 +329,7 @@ def _captured(
             continue
         seen.add(id(v))
         old = v.uid < start.uid or isinstance(v, SharedVariable)
-        reads_target = targets and v.owner is not None and targets & set(map(id, graph_inputs([v])))
+        reads_target = v.owner is not None and id(v) in reading
         if old and not reads_target:
             found.append(v)
         elif v.owner is not None:
@@ -339,3 +340,12 @@ def _captured(
                 "build it outside and pass it in non_sequences"
             )
     return found
+
+
+def _reading(roots: list[Variable], targets: set) -> set[int]:
+    """The ids of the variables under `roots` that read one of `targets` (ids), in one walk."""
+    reading = set(targets)
+    for node in toposort(roots):
+        if any(id(i) in reading for i in node.inputs):
+            reading.update(id(o) for o in node.outputs)
+    return reading

@@ -254,7 +254,7 @@ def _split_share(term: Variable, flags: dict) -> Share:
 
 def _summed(share: Share, stacked, fwd: LoopParts) -> Variable:
     """A share of ∂L/∂w summed over all steps, outside the loop."""
-    shape = None if share.shape is None else fwd.outer_of_invariant(share.shape)
+    shape = None if share.shape is None else fwd.outer_of_invariants([share.shape])[0]
     if share.kind == "sum_to":  # sum_to sums the new leading axis of the stacked rows too
         return SumTo()(stacked(share.operands[0]), shape)
     xs, ys = map(stacked, share.operands)

@@ -56,7 +56,7 @@ def hoist_input_projections(parts: LoopParts) -> None:
         out = node.outputs[0]
         name = f"({x.name or 'seq'} @ {w.name or 'W'})[t]"
         inner = tensor(name, out.dtype, out.type.shape[1:] if row else out.type.shape)
-        parts.add_sequence(inner, project(x, parts.outer_of_invariant(w)))
+        parts.add_sequence(inner, project(x, parts.outer_of_invariants([w])[0]))
         replace[out] = expand_dims(inner, 0) if row else inner
     parts.substitute(replace)
     parts.drop_unused()
@@ -69,12 +69,11 @@ def hoist_invariants(parts: LoopParts) -> None:
     flags = step_dependence(parts)
     fixed = {id(v) for v in parts.fixed}
     found = frontier(parts.outputs(), lambda v: flags.get(id(v), 0) == FIXED)
+    hoisted = [v for v in found if not is_cheap(v, fixed)]
     replace = {}
-    for v in found:
-        if is_cheap(v, fixed):
-            continue
+    for v, outer in zip(hoisted, parts.outer_of_invariants(hoisted)):
         inner = tensor(v.name, v.dtype, v.type.shape)
-        parts.add_fixed(inner, parts.outer_of_invariant(v))
+        parts.add_fixed(inner, outer)
         replace[v] = inner
     parts.substitute(replace)
     parts.drop_unused()

@@ -80,9 +80,10 @@ class LoopParts:
         self.slices.append(inner)
         self.sequences.append(outer)
 
-    def outer_of_invariant(self, var: Variable) -> Variable:
-        """An inner value that depends only on non-sequences, rebuilt outside the loop."""
-        return clone_replace([var], dict(zip(self.fixed, self.outer_fixed)))[0]
+    def outer_of_invariants(self, variables: list[Variable], memo: dict | None = None):
+        """Inner values that depend only on non-sequences, rebuilt outside the loop. Calls
+        that share a `memo` (while these parts do not change) rebuild each inner node once."""
+        return clone_replace(variables, dict(zip(self.fixed, self.outer_fixed)), memo)
 
     def node(self, step_name: str = "step", step_location=None, source: tuple = ()):
         op = Scan(
@@ -145,11 +146,12 @@ def frontier(outputs: list[Variable], inside) -> list[Variable]:
 
 def is_cheap(var: Variable, leaves: set) -> bool:
     """A constant, one of `leaves` (ids), or views and shapes of those: not worth storing."""
-    stack = [var]
+    stack, seen = [var], set()
     while stack:
         v = stack.pop()
-        if isinstance(v, Constant) or id(v) in leaves:
+        if isinstance(v, Constant) or id(v) in leaves or id(v) in seen:
             continue
+        seen.add(id(v))
         if v.owner is None or not is_view(v.owner.op):
             return False
         stack.extend(v.owner.inputs)

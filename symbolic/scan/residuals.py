@@ -31,6 +31,8 @@ class ForwardValues:
 
     def __init__(self, fwd: LoopParts, flags: dict, free: set):
         self.fwd, self.flags, self.free, self.memo = fwd, flags, free, {}
+        self.outer_memo: dict = {}  # inner → outer values, shared by every hoist (linear)
+        self.outer_values: dict[int, tuple] = {}  # id(v) → (v, what `outside` found for v)
         self.shapes: dict[int, Variable] = {}
         self.stored: list[tuple[Variable, Variable]] = []
         self.hoisted: list[tuple[Variable, Variable]] = []
@@ -76,7 +78,7 @@ class ForwardValues:
             op, reads = rule
             return _rebuilt(node, [self.value(i) for i in reads], op).outputs[0]
         if not self.flag(v) & PER_STEP:
-            return self._hoist(v, self.fwd.outer_of_invariant(v))
+            return self._hoist(v, self.fwd.outer_of_invariants([v], self.outer_memo)[0])
         inner = tensor(f"residual{len(self.stored)}[t]", v.dtype, v.type.shape)
         self.stored.append((v, inner))
         return inner
@@ -91,20 +93,42 @@ class ForwardValues:
     def outside(self, v: Variable) -> Variable | None:
         """v computed before the loop, when it is a shape or size that depends on the shapes
         of the loop's inputs only (they are the same at every step: rows of one sequence,
-        states as checked, non-sequences), or on values no step changes; else None."""
+        states as checked, non-sequences), or on values no step changes; else None. Each
+        value is resolved once (shapes of shapes share operands: a ladder's would otherwise
+        take exponential time), iteratively (steps can be thousands of nodes deep)."""
+        stack = [v]
+        while stack:
+            u = stack[-1]
+            if id(u) in self.outer_values:
+                stack.pop()
+                continue
+            rule = self._outside_rule(u)
+            if not isinstance(rule, tuple):
+                self.outer_values[id(u)] = (u, rule)  # the key is kept alive with its value
+                stack.pop()
+                continue
+            op, reads = rule
+            missing = [i for i in reads if id(i) not in self.outer_values]
+            if missing:
+                stack.extend(missing)
+                continue
+            outer = [self.outer_values[id(i)][1] for i in reads]
+            known = all(o is not None for o in outer)
+            self.outer_values[id(u)] = (u, op.make_node(*outer).outputs[0] if known else None)
+            stack.pop()
+        return self.outer_values[id(v)][1]
+
+    def _outside_rule(self, v: Variable):
+        """v's outer value (or None) when it is known directly, else the shape rule (op,
+        what it reads) that computes it from other values."""
         if isinstance(v, Constant):
             return v
         node = v.owner
         if not self.flag(v) & (PER_STEP | ADJOINT):
-            return self.fwd.outer_of_invariant(v)
+            return self.fwd.outer_of_invariants([v], self.outer_memo)[0]
         if node is not None and isinstance(node.op, Shape) and node.inputs[0].owner is None:
             return self.outer_shapes.get(id(node.inputs[0]))
-        rule = self.shape_rule(v) if node is not None else None
-        if rule is None:
-            return None
-        op, reads = rule
-        outer = [self.outside(i) for i in reads]
-        return None if any(o is None for o in outer) else op.make_node(*outer).outputs[0]
+        return self.shape_rule(v) if node is not None else None
 
     def _hoist(self, v: Variable, outer: Variable) -> Variable:
         inner = tensor(v.name, v.dtype, v.type.shape)

@@ -84,3 +84,21 @@ def test_debugprint_of_compiled_function(capsys):
     f = S.compile([x], S.exp(x).sum(), updates=[(W, W * 2)], device="numpy")
     text = text_of(f, capsys)
     assert "inputs" in text and "float64" in text and "W" in text, text
+
+
+def test_debugprint_of_a_deep_chain_stays_linear_in_size():
+    """Indentation stops at printing.MAX_DEPTH levels; deeper parts are continued below, so a
+    chain of 3,000 nodes prints 3,000-odd short lines, each node's inputs once."""
+    from symbolic.printing import MAX_DEPTH
+
+    x = S.vector("x")
+    y = x
+    for k in range(3000):
+        y = S.exp(y) if k % 2 else y * 2.0
+    lines = S.debugprint(y, file="str").splitlines()
+    assert max(map(len, lines)) < 3 * MAX_DEPTH + 80
+    assert len(lines) < 2 * 3000 + 3000 // MAX_DEPTH * 2  # every node and constant once
+    labels = re.findall(r"continued from \[id (\w+)\]", "\n".join(lines))
+    assert labels and len(labels) == len(set(labels))
+    expanded = [line for line in lines if re.search(r"\b(exp|mul) \[id", line)]
+    assert len({re.search(r"\[id (\w+)\]", line).group(1) for line in expanded}) == 3000
