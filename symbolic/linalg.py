@@ -60,6 +60,11 @@ class MatMul(Op):
         a, b = inputs
         g = output_grads[0]
         ga, gb = MatMul()(g, swap_last(b)), MatMul()(swap_last(a), g)
+        if a.ndim == b.ndim == 2:  # no batch axes: g·bᵀ has a's shape and aᵀ·g has b's
+            return [
+                ga if dtypes.is_float(a.dtype) else None,
+                gb if dtypes.is_float(b.dtype) else None,
+            ]
         return [
             sum_to(ga, a) if dtypes.is_float(a.dtype) else None,
             sum_to(gb, b) if dtypes.is_float(b.dtype) else None,

@@ -7,9 +7,9 @@ static shape and dtype (see canonicalize.py for the conventions).
 Left to the backends on purpose, with no rule here:
 - sum(x * y) and its axis variants: the backend fuses the product into the reduction's prologue
   (a dot-like kernel), which is what a rewrite to `dot` would buy, without reshapes.
-- dot with a transposed operand (dot(x.T, y)): the dimshuffle stays in the graph; the BLAS call's
-  transpose flags are chosen by the backend from the dimshuffle that produces the operand
-  (issue 4), so no marker op or fake rule is needed.
+- dot with a transposed operand (dot(x.T, y)) alone: the dimshuffle stays in the graph and the
+  backend's BLAS call reads the view with a transpose flag. Inside a gemm (rules/gemm.py) the
+  transpose becomes the node's flag.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from symbolic.elemwise import mul, square
 from symbolic.graph import Constant, Variable, constant
 from symbolic.optimizer.pattern import P, Rule, V
 from symbolic.optimizer.rules.canonicalize import in_dtype, same_shape
+from symbolic.optimizer.rules.gemm import GEMM
 
 MAX_POWER = 8  # x**8 is three squarings; beyond that pow's single call is about as cheap
 
@@ -75,4 +76,5 @@ SPECIALIZE: list[Rule] = [
         "x ** n = products of squares for integer n in 3..8 (exact for integers, within a "
         "few roundings for floats)",
     ),
+    *GEMM,
 ]

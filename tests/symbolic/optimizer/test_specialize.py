@@ -12,6 +12,7 @@ import symbolic as S
 from symbolic.graph import toposort
 from symbolic.optimizer.rewriter import RewriteLog, fold_constants, rewrite_to_fixed_point
 from symbolic.optimizer.rules import CANONICALIZE, SPECIALIZE, STABILIZE
+from symbolic.shape import shape_of
 
 V = ("float32", (None,))
 V64 = ("float64", (None,))
@@ -55,6 +56,10 @@ REWRITTEN = [
         ["square", "mul"],
         ["pow"],
     ),
+    # the gemm rules (their own cases: test_gemm.py)
+    ("sgd_gemm", [M, M, M], lambda w, x, g: w - 0.1 * S.dot(x.T, g), ["gemm"], ["dot", "sub"]),
+    ("bias_gemm", [M, M, V], lambda x, w, b: S.dot(x, w) + b, ["gemm"], ["dot", "add"]),
+    ("shape_of_product", [M, M], lambda x, y: shape_of(S.dot(x, y)), ["make_vector"], ["dot"]),
 ]
 
 # (id, input spec, expression builder, ops that must stay)
