@@ -58,3 +58,14 @@ def as_matrix_view(array: np.ndarray, outer_axes: Sequence[int], inner_axes: Seq
             return None
         result.append(merged_strides[0][0] if merged else 0)
     return tuple(result)
+
+
+def blas_layout(rows: int, cols: int, s0: int, s1: int) -> tuple[str, int] | None:
+    """("N", ld) for a row-major rows×cols matrix with element strides (s0, s1), ("T", ld) for
+    a column-major one, None for any other layout (it is copied first). Strides of axes of
+    length 1 do not matter."""
+    if (cols == 1 or s1 == 1) and (rows == 1 or s0 >= cols >= 1):
+        return "N", s0 if rows > 1 else max(cols, 1)
+    if (rows == 1 or s0 == 1) and (cols == 1 or s1 >= rows >= 1):
+        return "T", s1 if cols > 1 else max(rows, 1)
+    return None

@@ -121,6 +121,11 @@ class ViewStep(PlannedStep):
 def runner_step(node, module) -> PlannedStep | None:
     """The step the C runner (the extension `module`) runs a node without a kernel as, or
     None (a Python call)."""
+    from runtime.blas import blas_step  # gemm and 2-d products: one CBLAS call from C
+
+    step = blas_step(node)
+    if step is not None:
+        return step
     if type(node.op) in WRITERS:
         return WriterStep(node, module)
     return ViewStep(node) if is_view(node) else None

@@ -64,8 +64,6 @@ class Gemm(Op):
         dtype = product.dtype.type
         # the same roundings as the expression it replaces: β·Z + (α·P), each product once
         scaled = product if self.alpha == 1 else dtype(self.alpha) * product
-        if self.beta == 0:
-            return np.broadcast_to(scaled, np.broadcast_shapes(z.shape, scaled.shape)).copy()
         return (z if self.beta == 1 else dtype(self.beta) * z) + scaled
 
     def grad(self, inputs, outputs, output_grads):

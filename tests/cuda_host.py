@@ -101,8 +101,28 @@ class HostDriver:
         self.launches += 1
         fn(grid, block, params)
 
-    def gemm(self, dtype, op_a, op_b, m, n, k, a, lda, sa, b, ldb, sb, c, ldc, sc, batch):
-        """cuBLAS's column-major C[i] = op(A[i]) op(B[i]), with its argument checks."""
+    def gemm(
+        self,
+        dtype,
+        op_a,
+        op_b,
+        m,
+        n,
+        k,
+        a,
+        lda,
+        sa,
+        b,
+        ldb,
+        sb,
+        c,
+        ldc,
+        sc,
+        batch,
+        alpha=1.0,
+        beta=0.0,
+    ):
+        """cuBLAS's column-major C[i] = α·op(A[i]) op(B[i]) + β·C[i], with its argument checks."""
         self.gemms += 1
         item = np.dtype(dtype).itemsize
         rows_a, cols_a = (m, k) if op_a == "N" else (k, m)
@@ -113,7 +133,8 @@ class HostDriver:
             A = _column_major(a + i * sa * item, rows_a, cols_a, lda, dtype)
             B = _column_major(b + i * sb * item, rows_b, cols_b, ldb, dtype)
             C = _column_major(c + i * sc * item, m, n, ldc, dtype)
-            C[...] = (A if op_a == "N" else A.T) @ (B if op_b == "N" else B.T)
+            product = (A if op_a == "N" else A.T) @ (B if op_b == "N" else B.T)
+            C[...] = alpha * product + beta * C if beta else alpha * product
 
 
 def _column_major(ptr: int, rows: int, cols: int, ld: int, dtype) -> np.ndarray:

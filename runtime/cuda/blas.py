@@ -52,7 +52,7 @@ class Cublas:
         ):
             fn = getattr(self.lib, name)
             fn.argtypes, fn.restype = args, ctypes.c_int
-            self.functions[dtype] = (fn, scalar(1), scalar(0))
+            self.functions[dtype] = (fn, scalar)
 
     @staticmethod
     def _check(status: int, what: str) -> None:
@@ -77,10 +77,12 @@ class Cublas:
         ldc,
         stride_c,
         batch,
+        alpha=1.0,
+        beta=0.0,
     ):
-        """C[i] = op(A[i]) op(B[i]) for i < batch, column-major, C of m × n with leading
-        dimension ldc; op is "N" or "T"; pointers are device addresses."""
-        fn, one, zero = self.functions[dtype]
+        """C[i] = α·op(A[i]) op(B[i]) + β·C[i] for i < batch, column-major, C of m × n with
+        leading dimension ldc; op is "N" or "T"; pointers are device addresses."""
+        fn, scalar = self.functions[dtype]
         status = fn(
             self.handle,
             OP[op_a],
@@ -88,14 +90,14 @@ class Cublas:
             m,
             n,
             k,
-            ctypes.byref(one),
+            ctypes.byref(scalar(alpha)),
             a,
             lda,
             stride_a,
             b,
             ldb,
             stride_b,
-            ctypes.byref(zero),
+            ctypes.byref(scalar(beta)),
             c,
             ldc,
             stride_c,

@@ -11,21 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.layout import merge_axes
+from runtime.layout import blas_layout, merge_axes
 
 BLAS_DTYPES = ("float32", "float64")
 INT32_MAX = 2**31 - 1
-
-
-def blas_layout(rows: int, cols: int, s0: int, s1: int) -> tuple[str, int] | None:
-    """("N", ld) for a row-major rows×cols matrix with element strides (s0, s1), ("T", ld) for
-    a column-major one, None for any other layout (it is copied first). Strides of axes of
-    length 1 do not matter."""
-    if (cols == 1 or s1 == 1) and (rows == 1 or s0 >= cols >= 1):
-        return "N", s0 if rows > 1 else max(cols, 1)
-    if (rows == 1 or s0 == 1) and (cols == 1 or s1 >= rows >= 1):
-        return "T", s1 if cols > 1 else max(rows, 1)
-    return None
 
 
 def _operand(device, x, batch_shape, copy: bool = False) -> tuple:
@@ -42,9 +31,10 @@ def _operand(device, x, batch_shape, copy: bool = False) -> tuple:
     return x, *found, [s // item for s in x.strides[:-2]]
 
 
-def matmul(device, a, b):
+def matmul(device, a, b, alpha: float = 1.0, beta: float = 0.0, out=None):
     """a @ b on the device for float32/float64 operands of one dtype (ndim ≥ 2, batch axes
-    broadcast); None where cuBLAS does not apply (the caller computes it on the host)."""
+    broadcast), or α·a @ b + β·out into a given C-contiguous `out` (gemm); None where cuBLAS
+    does not apply (the caller computes it on the host)."""
     if a.dtype != b.dtype or a.dtype.name not in BLAS_DTYPES:
         return None
     m, k = a.shape[-2:]
@@ -54,8 +44,8 @@ def matmul(device, a, b):
     batch_shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     out_shape = (*batch_shape, m, n)
     if k == 0:
-        return device.zeros(out_shape, a.dtype)
-    out = device.empty(out_shape, a.dtype)
+        return device.zeros(out_shape, a.dtype) if out is None else None
+    out = device.empty(out_shape, a.dtype) if out is None else out
     if out.size == 0:
         return out
     a, op_a, lda, batch_a = _operand(device, a, batch_shape)
@@ -83,5 +73,25 @@ def matmul(device, a, b):
         n,
         m * n,
         batch,
+        alpha,
+        beta,
     )
     return out
+
+
+def gemm(device, op, z, x, y):
+    """β·z + α·op(x)·op(y) (a symbolic.gemm.Gemm `op`) on the device: z copied into a new
+    C-contiguous output (it broadcasts), then one cuBLAS call with β; None where cuBLAS does
+    not apply (the caller computes it on the host)."""
+    a = x.transpose((1, 0)) if op.trans_x else x
+    b = y.transpose((1, 0)) if op.trans_y else y
+    if a.shape[1] != b.shape[0] or z.dtype != a.dtype or 0 in (*a.shape, *b.shape):
+        return None
+    shape = (a.shape[0], b.shape[1])
+    try:
+        if np.broadcast_shapes(z.shape, shape) != shape:
+            return None  # z enlarges the result: the host reference computes it
+    except ValueError:
+        return None  # the host reference raises the error
+    out = device.copy(z.broadcast_to(shape))
+    return matmul(device, a, b, op.alpha, op.beta, out)

@@ -19,9 +19,10 @@ from runtime.cpu_backend import reduction_axes
 from runtime.cuda.array import DeviceArray, NotAViewError, NotContiguousError
 from runtime.cuda.device import get_device
 from runtime.cuda.launch import plan_elementwise, plan_reduction, plan_rows
-from runtime.cuda.matmul import matmul
+from runtime.cuda.matmul import gemm, matmul
 from runtime.numpy_backend import NumpyProgram
 from symbolic.alloc import BroadcastTo, SumTo
+from symbolic.gemm import Gemm
 from symbolic.graph import Constant
 from symbolic.indexing import Subtensor, build_index
 from symbolic.linalg import MatMul
@@ -147,6 +148,17 @@ def matmul_step(node, context):
     return run
 
 
+def gemm_step(node, context):
+    fallback, convert = host_step(node, context), to_device(node, context)
+
+    def run(*args):
+        z, x, y = convert(args)
+        out = gemm(context.device, node.op, z, x, y)
+        return fallback(z, x, y) if out is None else out
+
+    return run
+
+
 def sum_to_step(node, context):
     """g summed over the axes broadcasting added (SumTo.perform's axes), on the device."""
     fallback = host_step(node, context)
@@ -208,7 +220,13 @@ def shape_step(node, context):
     return node.op.perform
 
 
-STEPS = {MatMul: matmul_step, SumTo: sum_to_step, Shape: shape_step, Size: shape_step}
+STEPS = {
+    MatMul: matmul_step,
+    Gemm: gemm_step,
+    SumTo: sum_to_step,
+    Shape: shape_step,
+    Size: shape_step,
+}
 STEPS.update((op, view_step) for op in VIEWS)
 
 

@@ -73,7 +73,8 @@ def gemm_of_terms(out: Variable, terms: list[tuple[float, Variable]]) -> Variabl
         if out.dtype not in BLAS_DTYPES:
             return None
         same_dtype = out.dtype == z.dtype == x.dtype == y.dtype == p.dtype
-        if not same_dtype or enlarges(z, p) or z is x or z is y:
+        # β = 0 would let BLAS skip Z, where 0·Z is NaN for an infinite or NaN Z
+        if not same_dtype or enlarges(z, p) or z is x or z is y or beta == 0:
             continue
         return Gemm(alpha, beta, tx, ty)(z, x, y)
     return None
