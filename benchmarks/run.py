@@ -246,6 +246,13 @@ def main(argv=None) -> dict:
                 rows.append(finish(run_in_process(name, spec, args.device, args.repeat)))
                 print(f"  {name} done", file=sys.stderr, flush=True)
     print_table(rows)
+    blas = None
+    m1 = next((r for r in rows if r["workload"] == "M1"), None)
+    if m1 is not None and args.device != "numpy":  # the BLAS yardstick of M1 (bench_gemm.py)
+        import bench_gemm
+
+        blas = bench_gemm.blas_yardstick(m1["ours_s"], args.repeat)
+        print(bench_gemm.describe(blas))
     machine["load_average_at_end"] = os.getloadavg()
     print(f"load average at the end: {machine['load_average_at_end'][0]:.2f}")
     print("\nsizes:")
@@ -259,6 +266,7 @@ def main(argv=None) -> dict:
         "threads": threads,
         "versions": versions,
         "rows": rows,
+        "blas": blas,
     }
     if args.json:
         with open(args.json, "w") as f:

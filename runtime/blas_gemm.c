@@ -46,7 +46,11 @@ void blas_gemm(const int64_t *sizes, const int64_t *strides, char **data) {
     const char *z = has_z ? data[0] : NULL, *a = data[has_z], *b = data[has_z + 1];
     char *c = data[has_z + 2];
     if (has_z && beta != 0.0 && z != c) {
-        if (is_double) COPY_Z(double);
+        size_t item = is_double ? sizeof(double) : sizeof(float), row = (size_t)n * item;
+        if (zs1 == 1) {  /* rows of Z are contiguous (a matrix, or a bias vector repeated) */
+            for (int64_t i = 0; i < m; i++)
+                memcpy(c + (size_t)i * row, z + i * zs0 * (int64_t)item, row);
+        } else if (is_double) COPY_Z(double);
         else COPY_Z(float);
     }
     void *fn = (void *)(intptr_t)sizes[0];

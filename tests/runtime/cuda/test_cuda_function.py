@@ -27,6 +27,20 @@ def test_matmul_goes_through_cublas_for_every_layout(emulated, rng):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
 
 
+def test_gemm_goes_through_cublas_with_alpha_and_beta(emulated, rng):
+    z, x, g, b = S.matrix("z"), S.matrix("x"), S.matrix("g"), S.vector("b")
+    outputs = [z - 0.1 * (x.T @ g), 0.9 * z - 0.5 * (x.T @ g), x @ z + b, x @ z + g @ z.T]
+    values = [rng.standard_normal(s).astype(np.float32) for s in [(20, 20), (30, 20), (30, 20)]]
+    values.append(rng.standard_normal(20).astype(np.float32))
+    f = S.compile([z, x, g, b], outputs, device="cuda")
+    assert dict(f.rewrites)["gemm_sub"] == 2 and dict(f.rewrites)["gemm_add"] == 2
+    got = f(*values)
+    want = S.compile([z, x, g, b], outputs, device="numpy", optimize=False)(*values)
+    assert emulated.driver.gemms == 5  # one per gemm node, and the product a sum starts from
+    for a, w in zip(got, want):
+        np.testing.assert_allclose(a, w, rtol=1e-5, atol=1e-5)
+
+
 def train_step(device, params, x, y):
     """One SGD step of a small softmax-regression MLP over shared copies of `params`."""
     shared = [S.shared(p.copy(), f"p{i}") for i, p in enumerate(params)]
