@@ -90,7 +90,10 @@ def gemm_sub(out: Variable, a: Variable, b: Variable) -> Variable | None:
 
 
 def product_shape(x: Variable, y: Variable) -> Variable | None:
-    if x.ndim != 2 or y.ndim != 2:
+    # Only for a dense layer's product (y a graph input or shared weights): reading x's rows
+    # keeps x alive until the shape is taken, which costs nothing where x's gradient reads it
+    # anyway, but lengthens the life of large intermediates elsewhere (im2col columns).
+    if x.ndim != 2 or y.ndim != 2 or y.owner is not None:
         return None
     return MakeVector()(dim(x, 0), dim(y, 1))
 
@@ -112,7 +115,7 @@ GEMM: list[Rule] = [
         "shape_of_product",
         P("shape", P("dot", V("x"), V("y"))),
         product_shape,
-        "shape(x·y) = (rows of x, columns of y): a product the gemm rules replaced is not "
-        "kept only for its shape",
+        "shape(x·W) = (rows of x, columns of W) for a leaf W: a dense layer's product that a "
+        "gemm replaced is not kept for its shape alone",
     ),
 ]

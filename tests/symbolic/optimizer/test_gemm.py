@@ -12,6 +12,7 @@ import pytest
 import symbolic as S
 from symbolic.gemm import Gemm, gemm
 from symbolic.graph import toposort
+from symbolic.shape import shape_of
 
 FLOATS = ("float32", "float64")
 TOLERANCE = {"float32": 1e-5, "float64": 1e-12}
@@ -216,3 +217,10 @@ def test_product_kept_only_for_its_shape_is_dropped():
     cost = S.nnet.relu(S.dot(x, w) + b).sum()
     graph = S.optimize(S.grad(cost, [w, b]))
     assert [n.op.name for n in toposort(graph)].count("dot") == 1  # gw = xᵀ·g; no forward dot
+
+
+def test_shape_of_product_only_for_a_leaf_right_operand():
+    x, w = S.matrix("x"), S.matrix("w")
+    kept = [n.op.name for n in toposort([S.optimize(shape_of(S.dot(x, S.exp(w))))])]
+    read = [n.op.name for n in toposort([S.optimize(shape_of(S.dot(S.exp(x), w)))])]
+    assert "dot" in kept and "dot" not in read
