@@ -9,16 +9,19 @@ loading a cached library in a new process costs a stat, two hashes and a dlopen.
 
 from __future__ import annotations
 
+import _ctypes
 import ctypes
 import dataclasses
 import os
 import shlex
 import warnings
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 from runtime import cache
+from runtime.errors import CompileError
 from runtime.toolchain import (
     Toolchain,
     find_c_compiler,
@@ -28,6 +31,7 @@ from runtime.toolchain import (
     remember,
     toolchain,
 )
+from symbolic.codegen.notes import strip_notes
 
 __all__ = [
     "DEFAULT_FLAGS",
@@ -37,8 +41,10 @@ __all__ = [
     "build_library_of",
     "build_python_extension",
     "build_shared_object",
+    "compile_commands",
     "find_c_compiler",
     "resolve_cpu_device",
+    "toolchain_flags",
 ]
 
 # Flags a caller may change (they are part of the key). See docs/kernels.md, "Building".
@@ -69,17 +75,10 @@ INSTALL_HINT = (
 
 T = TypeVar("T")
 
-_LOADED: dict[str, ctypes.CDLL] = {}  # key → library, so a second build in a process is free
+# key → library while a Function uses it, so a second build in a process is free; a library no
+# one uses is closed (`load`), so compiling many functions and dropping them frees their code.
+_LOADED: weakref.WeakValueDictionary[str, ctypes.CDLL] = weakref.WeakValueDictionary()
 _warned_no_compiler = False
-
-
-class CompileError(RuntimeError):
-    """The C compiler rejected a source; the message has its output and the source's path."""
-
-    def __init__(self, message: str, source_path: Path, output: str = ""):
-        super().__init__(message)
-        self.source_path = source_path
-        self.output = output
 
 
 class NoCompilerError(RuntimeError):
@@ -180,7 +179,7 @@ def _build_indexed(
         entry = cache.Entry(cache.cache_dir(), known)
         if entry.is_intact():
             try:
-                loaded = ctypes.CDLL(str(entry.library))
+                loaded = load(entry.library)
             except OSError:
                 pass  # damaged past its digest: rebuilt from the rendered source below
             else:
@@ -190,6 +189,26 @@ def _build_indexed(
     if key != known:
         cache.write_index(index, key)
     return loaded
+
+
+# OpenMP runtimes our libraries link: kept loaded for good once one of them loaded it, since
+# closing the last library would unload it under its parked worker threads.
+OPENMP_RUNTIMES = ("libgomp.so.1", "libomp.so", "libomp.dylib")
+
+
+def load(path: Path) -> ctypes.CDLL:
+    """dlopen the library at `path` with ctypes; it is closed (dlclose) when the CDLL is
+    collected, which is when the last kernel taken from it is (each holds the CDLL): ctypes
+    itself never closes a library, so each compiled function would keep its code mapped."""
+    library = ctypes.CDLL(str(path))
+    for runtime in OPENMP_RUNTIMES:
+        try:  # RTLD_NOLOAD: only where already loaded; RTLD_NODELETE: never unloaded
+            ctypes.CDLL(runtime, mode=os.RTLD_NOLOAD | os.RTLD_NODELETE)
+        except (OSError, AttributeError):  # not loaded, or no such flags on this system
+            pass
+    closer = weakref.finalize(library, _ctypes.dlclose, library._handle)
+    closer.atexit = False  # at exit a daemon thread may still run its code: leave it mapped
+    return library
 
 
 # More compiler processes than this gain little: each repeats the prelude, and the link waits
@@ -252,11 +271,11 @@ def _build_and_load(
     if loaded is not None:
         return loaded, entry.key
     try:
-        loaded = ctypes.CDLL(str(path))
+        loaded = load(path)
     except OSError:
         entry, path = _build(source, flags, tools, rebuild=True)
         try:
-            loaded = ctypes.CDLL(str(path))
+            loaded = load(path)
         except OSError as error:
             raise CompileError(
                 f"the library built from {entry.source} does not load: {error}", entry.source
@@ -284,7 +303,7 @@ def _build(
 ) -> tuple[cache.Entry, Path]:
     compile_flags, parts = _key_parts(flags, tools)
     compiler = tools.compiler
-    key = cache.key_of(source, *parts)
+    key = cache.key_of(strip_notes(source), *parts)  # a note's line numbers build nothing
     entry = cache.Entry(cache.cache_dir(), key)
     if not rebuild and (entry.key in _LOADED or entry.is_intact()):
         return entry, entry.library
@@ -294,21 +313,14 @@ def _build(
     cache.remove_stale_temporaries(entry.directory)
     cache.write_atomic(entry.source, source.encode())
     built = cache.temp_path(entry.library)
-    cc = shlex.split(compiler)
-    units = _units(compile_flags)
-    objects = [cache.temp_path(entry.library.with_suffix(f".{u}.o")) for u in range(units)]
+    objects = [
+        cache.temp_path(entry.library.with_suffix(f".{u}.o")) for u in range(_units(compile_flags))
+    ]
     try:
-        if units == 1:
-            argv = [*cc, *compile_flags, "-o", str(built), str(entry.source), *tools.link_flags]
-            _run_compiler([argv], entry.source)
-        else:  # the units at once, then one link in unit order
-            compiles = [
-                [*cc, *compile_flags, f"-DSYMBOLIC_UNIT={u}", "-c", "-o", str(o), str(entry.source)]
-                for u, o in enumerate(objects)
-            ]
-            _run_compiler(compiles, entry.source)
-            link = [*cc, *compile_flags, "-o", str(built), *map(str, objects), *tools.link_flags]
-            _run_compiler([link], entry.source)
+        for stage in _commands(
+            compiler, compile_flags, tools.link_flags, entry.source, built, objects
+        ):
+            _run_compiler(stage, entry.source)
         if not built.exists():
             raise CompileError(f"the C compiler wrote no library for {entry.source}", entry.source)
         entry.publish(built)
@@ -317,6 +329,41 @@ def _build(
         for o in objects:
             o.unlink(missing_ok=True)
     return entry, entry.library
+
+
+def compile_commands(
+    source: str, library: str, flags: Sequence[str] = DEFAULT_FLAGS, units: int = 1
+) -> list[list[list[str]]]:
+    """The compiler command lines `build_library(…, flags, units)` runs to build the file
+    `source` into `library`, in stages (the commands of a stage run at once): one command, or
+    with several units one compile per unit (objects `library`.<unit>.o), then the link."""
+    compiler, compile_flags, link_flags = toolchain_flags(flags, units)
+    objects = [f"{library}.{u}.o" for u in range(_units(compile_flags))]
+    return _commands(compiler, compile_flags, link_flags, source, library, objects)
+
+
+def toolchain_flags(
+    flags: Sequence[str] = DEFAULT_FLAGS, units: int = 1
+) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """(the C compiler, its compile flags, its link flags) as `build_library(…, flags,
+    units)` uses them."""
+    flags = _with_units(tuple(flags), units)
+    return _with_toolchain(
+        lambda tools: (tools.compiler, _key_parts(flags, tools)[0], tools.link_flags)
+    )
+
+
+def _commands(compiler: str, compile_flags, link_flags, source, library, objects) -> list:
+    """The stages of commands building `source` into `library` (see `compile_commands`)."""
+    cc, source, library = shlex.split(compiler), str(source), str(library)
+    if len(objects) == 1:
+        return [[[*cc, *compile_flags, "-o", library, source, *link_flags]]]
+    compiles = [  # the units at once, then one link in unit order
+        [*cc, *compile_flags, f"-DSYMBOLIC_UNIT={u}", "-c", "-o", str(o), source]
+        for u, o in enumerate(objects)
+    ]
+    link = [*cc, *compile_flags, "-o", library, *map(str, objects), *link_flags]
+    return [compiles, [link]]
 
 
 def _run_compiler(commands: list[list[str]], source: Path) -> None:

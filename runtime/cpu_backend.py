@@ -3,10 +3,11 @@
 Nodes with a C kernel (see docs/kernels.md) run it on buffers the runtime allocates; the rest
 (dot through NumPy's BLAS, basic indexing, reshapes) run their NumPy reference. A node's launch
 plan (output shapes, merged axes, strides, which input buffer an output may take) depends
-only on its inputs' shapes and strides, so it is computed once per layout, here, and reused
-on every later call. The schedule runs in C (runtime/native.py: one call from Python per
-function call) or, where that extension cannot be built, in Python with a ctypes call per
-kernel (`KernelStep.__call__`); both launch the same plans.
+only on its inputs' shapes and strides, so it is computed once per layout (the iteration space
+by runtime/launch_plan.py, shared with the cuda device; its packing for ctypes and runner.c
+here) and reused on every later call. The schedule runs in C (runtime/native.py: one call
+from Python per function call) or, where that extension cannot be built, in Python with a
+ctypes call per kernel (`KernelStep.__call__`); both launch the same plans.
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from contextlib import contextmanager
 import numpy as np
 
 from runtime.indexing_plan import plan_gather, plan_scatter
-from runtime.layout import as_matrix_view, contiguous_strides, element_strides, merge_axes
+from runtime.kernel_module import KernelModule
+from runtime.launch_plan import (
+    elementwise_space,
+    inplace_sources,
+    reduction_axes,
+    reduction_space,
+    rows_space,
+)
 from runtime.loops import node_step, nodes_with_inner
 from runtime.memory import keep_freed_memory
 from runtime.numpy_backend import NumpyProgram
@@ -84,98 +92,42 @@ class Launch:
         return outs
 
 
-def inplace_sources(node, arrays, shape) -> list[int]:
-    """Per output of an elementwise node, an input whose buffer it may take, or -1: one of
-    its dtype that already has the output's shape, C-contiguous, so element i of both lies at
-    the same place; each input serves one output at most."""
-    taken, sources = set(), []
-    for out in node.outputs:
-        source = -1
-        for i, (a, var) in enumerate(zip(arrays, node.inputs)):
-            if (
-                i not in taken
-                and var.dtype == out.dtype
-                and a.shape == shape
-                and a.flags.c_contiguous
-            ):
-                source = i
-                taken.add(i)
-                break
-        sources.append(source)
-    return sources
-
-
 def plan_elementwise(fn, node, arrays) -> Launch | None:
-    shape = np.broadcast_shapes(*[a.shape for a in arrays])
-    out_types = [o.type for o in node.outputs]
-    if any(t.ndim != len(shape) for t in out_types):
+    space = elementwise_space([o.ndim for o in node.outputs], arrays)
+    if space is None:
         return None
-    strides = [element_strides(a, shape) for a in arrays]
-    strides += [contiguous_strides(shape)] * len(out_types)
-    merged, merged_strides = merge_axes(shape, strides)
-    sizes = [len(merged), *merged]
-    flat = [s for per_arg in merged_strides for s in per_arg]
-    out_dtypes = [t.dtype for t in out_types]
-    inplace = inplace_sources(node, arrays, shape)
-    return Launch(fn, sizes, flat, [shape] * len(out_types), out_dtypes, None, len(arrays), inplace)
-
-
-def reduction_axes(op) -> tuple:
-    return getattr(op, "axes", None) or getattr(getattr(op, "reduce", None), "axes", ())
+    sizes, outs = [len(space.sizes), *space.sizes], node.outputs
+    out_dtypes = [o.dtype for o in outs]
+    inplace = inplace_sources(node, arrays, space.shape)
+    strides = space.in_strides + space.out_strides
+    return Launch(fn, sizes, strides, space.out_shapes, out_dtypes, None, len(arrays), inplace)
 
 
 def plan_reduction(fn, node, arrays) -> Launch | None:
-    shape = np.broadcast_shapes(*[a.shape for a in arrays])
-    axes = reduction_axes(node.op)
-    kept = [a for a in range(len(shape)) if a not in axes]
-    outer = int(np.prod([shape[a] for a in kept]))
-    inner = int(np.prod([shape[a] for a in axes]))
-    if outer == 0 or inner == 0:
-        return None  # empty: NumPy's reference gives the identity or the error
-    views, strides = [], []
-    for a in arrays:
-        full = np.broadcast_to(a, shape)
-        found = as_matrix_view(full, kept, axes)
-        if found is None:
-            views.append(
-                lambda x, s=shape, k=kept, r=axes: np.ascontiguousarray(
-                    np.broadcast_to(x, s).transpose(k + list(r))
-                )
-            )
-            strides += [inner, 1]
-        else:
-            views.append(lambda x, s=shape: np.broadcast_to(x, s))
-            strides += list(found)
-    out = node.outputs[0].type
-    out_shape = (
-        tuple(1 if a in axes else n for a, n in enumerate(shape))
-        if getattr(getattr(node.op, "reduce", node.op), "keepdims", False)
-        else tuple(shape[a] for a in kept)
-    )
-    strides += [1, 0]
-    return Launch(fn, [outer, inner], strides, [out_shape], [out.dtype], views, len(arrays))
+    keepdims = getattr(getattr(node.op, "reduce", node.op), "keepdims", False)
+    space = reduction_space(reduction_axes(node.op), keepdims, arrays)
+    if space is None:
+        return None
+    shape, order = space.shape, space.order
+    views = [
+        (lambda x: np.ascontiguousarray(np.broadcast_to(x, shape).transpose(order)))
+        if copy
+        else (lambda x: np.broadcast_to(x, shape))
+        for copy in space.copies
+    ]
+    strides = space.in_strides + space.out_strides
+    out = [node.outputs[0].dtype]
+    return Launch(fn, space.sizes, strides, space.out_shapes, out, views, len(arrays))
 
 
 def plan_rows(fn, node, arrays) -> Launch | None:
     x = arrays[0]
-    axis = getattr(node.op, "axis", x.ndim - 1)
-    if axis != x.ndim - 1 or x.ndim == 0:
+    space = rows_space(getattr(node.op, "axis", x.ndim - 1), node.outputs[0].ndim, arrays)
+    if space is None or space.copies[0]:  # rows the strides cannot describe: the reference
         return None
-    rows, cols = int(np.prod(x.shape[:-1])), x.shape[-1]
-    if rows == 0 or cols == 0:
-        return None
-    found = as_matrix_view(x, list(range(x.ndim - 1)), [x.ndim - 1])
-    if found is None:
-        return None
-    strides = list(found)
-    for extra in arrays[1:]:  # the labels of crossentropy_softmax: one per row
-        if extra.shape != (rows,):  # the reference raises the error
-            return None
-        strides += [extra.strides[0] // extra.itemsize, 0]
-    out = node.outputs[0].type
-    out_shape = x.shape if out.ndim == x.ndim else x.shape[:-1]
-    strides += contiguous_strides((rows, cols if out.ndim == x.ndim else 1))
-    return Launch(fn, [rows, cols], strides, [out_shape], [out.dtype], None, len(arrays))
+    strides = space.in_strides + space.out_strides
+    out = [node.outputs[0].dtype]
+    return Launch(fn, space.sizes, strides, space.out_shapes, out, None, len(arrays))
 
 
 # The kinds whose launches runner.c makes itself (their plans are `Launch`es).
@@ -233,32 +185,11 @@ class KernelStep(PlannedStep):
         return outs[0] if len(outs) == 1 else outs
 
 
-class Kernel:
-    """A generated kernel as users see it: `f.kernels`. Its source is rendered when first read:
-    a function whose library comes from the cache renders no C (nor imports sympy) otherwise."""
-
-    __slots__ = ("name", "target", "description", "_source")
-
-    def __init__(self, name: str, target: str, description):
-        self.name, self.target, self.description, self._source = name, target, description, None
-
-    @property
-    def source(self) -> str:
-        if self._source is None:
-            from symbolic.codegen.c import render_kernel
-
-            self._source = render_kernel(self.description, self.name)
-        return self._source
-
-    def __repr__(self) -> str:
-        return f"<{self.target} kernel {self.name}>"
-
-
 def build_cpu_program(fgraph: FunctionGraph, leaves: list, debug=None):
     """The schedule with a C kernel for every node that has one, all built as one library,
     run by the C runner (runtime/native.py) where it builds, else by the Python interpreter;
-    returns (program, kernels). With `debug` (runtime/debug_modes.py) every step is wrapped
-    in its checks, so the schedule runs in Python."""
+    returns (program, the KernelModule of its kernels). With `debug` (runtime/debug_modes.py)
+    every step is wrapped in its checks, so the schedule runs in Python."""
     from runtime import native
 
     keep_freed_memory()
@@ -267,20 +198,17 @@ def build_cpu_program(fgraph: FunctionGraph, leaves: list, debug=None):
         kernel = describe(node)
         if kernel is not None:
             described.append((f"k{i}_{node.op.name}", node, kernel))
-    kernels = [Kernel(name, "c", kernel) for name, _, kernel in described]
     # Equal descriptions render the same function but for its name: the library holds each
     # once, under the first node's name (the MLP has 9 distinct kernels among 16), so the C
     # compiler does half the work.
-    symbols: dict = {}
-    for name, _, kernel in described:
-        symbols.setdefault(kernel, name)
+    sources = KernelModule("c", described, fgraph)
     steps = {}
     runner = native.start_runner_build()  # compiles, on a cold cache, while the kernels do
     if described:
         with passive_openmp():
-            library = build_module([(name, kernel) for kernel, name in symbols.items()])
+            library = build_module(sources)
         for _, node, kernel in described:
-            fn = getattr(library, symbols[kernel])
+            fn = getattr(library, sources.symbols[kernel])
             fn.restype = None
             fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
             step = KernelStep(node, fn, kernel.kind)
@@ -297,30 +225,28 @@ def build_cpu_program(fgraph: FunctionGraph, leaves: list, debug=None):
         return step if debug is None else debug.wrap(node, step, kernel_of.get(id(node)))
 
     if debug is not None:  # every step wrapped in its checks: the schedule runs in Python
-        return debug.program(NumpyProgram(fgraph, leaves, make_step)), kernels
+        return debug.program(NumpyProgram(fgraph, leaves, make_step)), sources
     module = runner()
     if module is None:
-        return NumpyProgram(fgraph, leaves, make_step), kernels
+        return NumpyProgram(fgraph, leaves, make_step), sources
     from runtime.runner_steps import runner_step  # products, concatenations and views
 
     for node in fgraph.nodes:
         step = None if id(node) in steps else runner_step(node, module)
         if step is not None:
             steps[id(node)] = step
-    return native.NativeProgram(fgraph, leaves, make_step, module), kernels
+    return native.NativeProgram(fgraph, leaves, make_step, module), sources
 
 
-def build_module(named_kernels: list) -> ctypes.CDLL:
-    """The library of the module rendered from (name, description) pairs. A module built
-    before is found by the key of its descriptions, without rendering its source."""
+def build_module(module: KernelModule) -> ctypes.CDLL:
+    """The library of the module's source (`module.source`, rendered on a miss). A module
+    built before is found by the key of its descriptions, without rendering its source."""
     from runtime.build import build_library, build_library_of
 
     def render() -> str:
-        from symbolic.codegen.c import render_module
+        return module.source
 
-        return render_module(named_kernels)
-
-    structure, units = structure_key(named_kernels), len(named_kernels)  # see render_module
+    structure, units = structure_key(module.named), len(module.named)  # see render_module
     if structure is None:
         return build_library(render(), units=units)
     return build_library_of(structure, render, units=units)

@@ -1,6 +1,19 @@
-"""Errors raised while running a graph name the op, the shapes and dtypes, and the user's line."""
+"""The runtime's errors: a compiler's rejection of a source, and errors raised while running a
+graph, which name the op, the shapes and dtypes, and the user's line."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+
+class CompileError(RuntimeError):
+    """A compiler (the C compiler, nvcc) rejected a source; the message has its output and the
+    source's path."""
+
+    def __init__(self, message: str, source_path: Path, output: str = ""):
+        super().__init__(message)
+        self.source_path = source_path
+        self.output = output
 
 
 def describe_node(node, arrays=None) -> str:

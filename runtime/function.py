@@ -11,7 +11,6 @@ compiler.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -149,7 +148,7 @@ class Function:
         shared: Sequence[SharedVariable],
         rewrites=(),
         profile: bool = False,
-        kernels=(),
+        sources=None,
         trust_input: bool = False,
         borrow_outputs: bool = False,
     ):
@@ -158,7 +157,8 @@ class Function:
         self.updates = list(updates)
         self.fgraph = fgraph
         self.device = device
-        self.kernels: list = list(kernels)
+        self._sources = sources  # a KernelModule, or None where nothing is generated
+        self.kernels: list = list(sources.kernels) if sources is not None else []
         self.rewrites = list(rewrites)
         self.profile = Profile() if profile else None
         self.trust_input = trust_input
@@ -190,18 +190,18 @@ class Function:
 
     @property
     def source(self) -> str:
-        return "\n\n".join(k.source for k in self.kernels)
+        """The whole generated source exactly as compiled: the prelude, then every kernel after
+        its note (docs/kernels.md, "Reading the source"); "" where nothing was generated."""
+        return self._sources.source if self.kernels else ""
 
-    def dump(self, directory: str) -> list[str]:
-        """Write each generated kernel to a file in `directory`; returns the paths."""
-        os.makedirs(directory, exist_ok=True)
-        paths = []
-        for k in self.kernels:
-            path = os.path.join(directory, f"{k.name}.{'cu' if k.target == 'cuda' else 'c'}")
-            with open(path, "w") as f:
-                f.write(k.source)
-            paths.append(path)
-        return paths
+    def dump(self, directory: str, inputs=None) -> list[str]:
+        """Write files that build as written into `directory`: the whole source, each kernel
+        in a file of its own beside a shared header, and a README with the compile commands.
+        With `inputs` (the arguments of a call) also a script, `reproduce.py`, that reruns
+        the kernels on them and compares with the NumPy reference. Returns the paths."""
+        from runtime.dump import dump
+
+        return dump(self, directory, inputs)
 
     def __call__(self, *args):
         if not self.trust_input:
@@ -211,7 +211,9 @@ class Function:
         if self.profile is None:
             results = self._call(*args)
         else:
+            self.profile.begin_call()
             results = self._program.run(args, self.profile)
+            self.profile.end_call(self.fgraph.nodes)
         if self._targets:  # every value is computed: the updates apply together
             for target, value in zip(self._targets, results[self._n_outputs :]):
                 target._value = value

@@ -46,14 +46,14 @@ def merge_axes(shape: Sequence[int], strides: Sequence[Sequence[int]]) -> tuple[
     return tuple(shape), strides
 
 
-def as_matrix_view(array: np.ndarray, outer_axes: Sequence[int], inner_axes: Sequence[int]):
-    """(outer stride, inner stride) of `array` seen as (∏ outer sizes, ∏ inner sizes) without a
-    copy, or None when its strides do not allow it."""
+def matrix_strides(
+    shape: Sequence[int], strides: Sequence[int], outer_axes: Sequence[int], inner_axes
+) -> tuple | None:
+    """(outer stride, inner stride) of an array of `shape` and element `strides` seen as
+    (∏ outer sizes, ∏ inner sizes) without a copy, or None when its strides do not allow it."""
     result = []
     for axes in (outer_axes, inner_axes):
-        shape = [array.shape[a] for a in axes]
-        strides = [[array.strides[a] // array.itemsize for a in axes]]
-        merged, merged_strides = merge_axes(shape, strides)
+        merged, merged_strides = merge_axes([shape[a] for a in axes], [[strides[a] for a in axes]])
         if len(merged) > 1:
             return None
         result.append(merged_strides[0][0] if merged else 0)

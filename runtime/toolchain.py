@@ -165,7 +165,7 @@ def _glibc_version() -> tuple[int, ...]:
 
 def _read_record(record: Path, compiler: str) -> Toolchain | None:
     try:
-        data = json.loads(record.read_text())
+        data = json.loads(cache.read_trusted(record) or b"")  # flags we compile with: ours only
         found = Toolchain(
             compiler=data["compiler"],
             version=data["version"],

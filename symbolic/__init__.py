@@ -5,7 +5,7 @@ x = S.matrix("x")
 f = S.compile([x], S.exp(x).sum())
 """
 
-from symbolic import nnet
+from symbolic import distributed, nnet
 from symbolic.alloc import (
     arange,
     broadcast_to,
@@ -19,6 +19,7 @@ from symbolic.alloc import (
     zeros_like,
 )
 from symbolic.compiler import compile
+from symbolic.draw import draw
 from symbolic.elemwise import (
     abs,
     add,

@@ -198,15 +198,19 @@ def compile(
     if optimize:
         expressions = optimize_graph(expressions, log)
     fgraph = FunctionGraph(inputs, expressions, [t for t, _ in updates])
+    if device != "cuda":  # host buffers: all-reduces bucketed over MPI, overlapped with compute
+        from runtime.collectives import plan_collectives
+
+        fgraph = plan_collectives(fgraph)
     shared = [v for v in fgraph.variables() if isinstance(v, SharedVariable)]
-    kernels, options = [], {}
+    sources, options = None, {}
     debug = DebugModes.of(fgraph, inputs + shared, nan_guard, check and device != "numpy")
     if device == "cpu":
-        program, kernels = build_cpu_program(fgraph, inputs + shared, debug)
+        program, sources = build_cpu_program(fgraph, inputs + shared, debug)
     elif device == "cuda":
         from runtime.cuda.function import CudaFunction, build_cuda_program
 
-        program, kernels = build_cuda_program(fgraph, inputs + shared, fast_math, profile, debug)
+        program, sources = build_cuda_program(fgraph, inputs + shared, fast_math, profile, debug)
         options = {"fast_math": fast_math}
     elif debug is None:
         program = NumpyProgram(fgraph, inputs + shared)
@@ -223,7 +227,7 @@ def compile(
         shared,
         rewrites=log.items(),
         profile=profile,
-        kernels=kernels,
+        sources=sources,
         trust_input=trust_input,
         borrow_outputs=borrow_outputs,
         **options,

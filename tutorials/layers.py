@@ -81,15 +81,17 @@ def sgd_updates(
     params: Sequence[S.SharedVariable],
     learning_rate: S.Variable | float,
     momentum: float = 0.0,
+    grads: Sequence[S.Variable] | None = None,
 ) -> list[tuple[S.SharedVariable, S.Variable]]:
     """Minibatch SGD with (heavy-ball) momentum as `compile` updates.
 
     v ← μ·v − η·∂cost/∂p, then p ← p + v, with one velocity v per parameter (a new shared
     variable, zero at the start). With μ = 0 this is plain SGD, p ← p − η·∂cost/∂p, and no
     velocities are made. All updates use the values before the call, so p's update is written
-    with the new velocity's expression, not the shared velocity.
+    with the new velocity's expression, not the shared velocity. `grads` replaces
+    ∂cost/∂p where given (data-parallel training passes the gradients summed over ranks).
     """
-    grads = S.grad(cost, list(params))
+    grads = S.grad(cost, list(params)) if grads is None else list(grads)
     updates = []
     for p, g in zip(params, grads):
         step = -learning_rate * g

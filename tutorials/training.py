@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 import data
 import symbolic as S
+import symbolic.distributed as D
 from layers import sgd_updates
 from runtime.function import Function
 from symbolic.compiler import DEVICES
@@ -79,6 +80,11 @@ def parse_args(
     add("--device", default="auto", choices=DEVICES, help="where the compiled functions run")
     add("--seed", type=int, default=0, help="seed of the initial weights and the shuffling")
     add("--plot", help="PNG file for the loss and accuracy curves")
+    add(
+        "--distributed",
+        action="store_true",
+        help="data-parallel over the ranks of `mpiexec -n N` (each its share of every batch)",
+    )
     parser.set_defaults(**defaults)
     return parser.parse_args(argv)
 
@@ -115,20 +121,21 @@ def fit(model: Model, dataset: data.Dataset, args: argparse.Namespace) -> Histor
 
     # The learning rate is a shared scalar, so the schedule changes it without recompiling.
     learning_rate = S.shared(np.float32(args.lr), name="learning_rate")
-    updates = sgd_updates(model.cost, model.params, learning_rate, args.momentum)
-    train = S.compile([model.x, model.y], model.cost, updates=updates, device=args.device)
+    train = compile_training(model, learning_rate, args)
     predict = S.compile([model.x], model.probabilities.argmax(axis=1), device=args.device)
 
     history = History(train_function=train)
-    rng = np.random.default_rng(args.seed)
-    steps_per_epoch = -(-len(x_train) // args.batch_size)
-    progress = tqdm(total=args.epochs * steps_per_epoch, unit="step", desc="training")
+    rng = np.random.default_rng(args.seed)  # the same on every rank: so are the batches
+    batches = list(batch_rows(len(x_train), args))
+    progress = tqdm(
+        total=args.epochs * len(batches), unit="step", desc="training", disable=D.rank() != 0
+    )
     for epoch in range(args.epochs):
         order = rng.permutation(len(x_train))
         losses = []
-        for first in range(0, len(order), args.batch_size):
-            batch = order[first : first + args.batch_size]
-            losses.append(float(train(x_train[batch], y_train[batch])))
+        for rows, extra in batches:
+            batch = order[rows]
+            losses.append(float(train(x_train[batch], y_train[batch], *extra)))
             progress.update()
         history.train_loss.append(float(np.mean(losses)))
         history.validation_accuracy.append(accuracy(predict, x_val, y_val))
@@ -142,6 +149,37 @@ def fit(model: Model, dataset: data.Dataset, args: argparse.Namespace) -> Histor
     history.test_accuracy = accuracy(predict, x_test, y_test)
     history.seconds = time.perf_counter() - start
     return history
+
+
+def compile_training(model: Model, learning_rate: S.SharedVariable, args) -> Function:
+    """The SGD step: train(x, y) → the batch's cost. With --distributed, train(x, y, share)
+    on each rank's rows, where `share` is the rank's fraction of the global batch: the costs
+    scaled by it and summed over ranks are the global batch's mean cost, exactly, however
+    unevenly the rows split, and so are the all-reduced gradients."""
+    if not getattr(args, "distributed", False):
+        updates = sgd_updates(model.cost, model.params, learning_rate, args.momentum)
+        return S.compile([model.x, model.y], model.cost, updates=updates, device=args.device)
+    D.broadcast_shared(model.params)  # every rank starts from rank 0's weights
+    share = S.scalar("share")
+    cost = model.cost * share
+    grads = D.allreduce(S.grad(cost, model.params), op="sum")
+    updates = sgd_updates(cost, model.params, learning_rate, args.momentum, grads=grads)
+    inputs = [model.x, model.y, share]
+    return S.compile(inputs, D.allreduce(cost, op="sum"), updates=updates, device=args.device)
+
+
+def batch_rows(n_items: int, args):
+    """(rows of this rank in the epoch's order, extra arguments of train) per step. With
+    --distributed a step whose global batch has fewer rows than there are ranks is left out
+    on every rank (a rank without rows has no mean cost)."""
+    if not getattr(args, "distributed", False):
+        for first in range(0, n_items, args.batch_size):
+            yield np.arange(first, min(first + args.batch_size, n_items)), ()
+        return
+    for step, rows in enumerate(D.shard(n_items, args.batch_size)):
+        global_rows = min(args.batch_size, n_items - step * args.batch_size)
+        if global_rows >= D.size():
+            yield rows, (np.float32(len(rows) / global_rows),)
 
 
 def plot_history(history: History, title: str = ""):
@@ -172,14 +210,16 @@ def train_and_report(
     `build_model(image_shape, n_classes, seed)` returns the `Model` for images of that shape.
     """
     dataset = data.load(args.data, args.data_dir)
-    print(dataset.describe())
+    report = print if D.rank() == 0 else (lambda *_: None)  # one rank speaks for all
+    report(dataset.describe())
     model = build_model(dataset.x_train.shape[1:], len(dataset.class_names), args.seed)
     history = fit(model, dataset, args)
-    print(
+    ranks = f", {D.size()} ranks" if getattr(args, "distributed", False) else ""
+    report(
         f"test accuracy {history.test_accuracy:.4f} after {args.epochs} epochs, "
-        f"{history.seconds:.1f} s on device {args.device!r}"
+        f"{history.seconds:.1f} s on device {args.device!r}{ranks}"
     )
-    if args.plot:
+    if args.plot and D.rank() == 0:
         plot_history(history, f"{title} ({args.data})").savefig(args.plot, dpi=100)
-        print(f"plot saved to {Path(args.plot).resolve()}")
+        report(f"plot saved to {Path(args.plot).resolve()}")
     return history

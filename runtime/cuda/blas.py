@@ -8,7 +8,8 @@ M and N swap (runtime/cuda/matmul.py works out the operands; this module only ca
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+
+from runtime.nvidia_library import find_nvidia_library
 
 OP = {"N": 0, "T": 1}  # cublasOperation_t
 LIBRARY_NAMES = ("libcublas.so.13", "libcublas.so.12", "libcublas.so")
@@ -16,20 +17,7 @@ LIBRARY_NAMES = ("libcublas.so.13", "libcublas.so.12", "libcublas.so")
 
 def find_cublas() -> str:
     """The path or name of libcublas: NVIDIA's wheel (cuda.pathfinder) first, then the system."""
-    try:
-        from cuda.pathfinder import load_nvidia_dynamic_lib
-
-        return load_nvidia_dynamic_lib("cublas").abs_path
-    except Exception:  # not installed, or no wheel of cuBLAS: look on the system
-        pass
-    found = ctypes.util.find_library("cublas")
-    for name in ([found] if found else []) + list(LIBRARY_NAMES):
-        try:
-            ctypes.CDLL(name)
-            return name
-        except OSError:
-            continue
-    raise OSError("cuBLAS (libcublas.so) was not found; install nvidia-cublas or the CUDA toolkit")
+    return find_nvidia_library("cublas", LIBRARY_NAMES, "install nvidia-cublas or the CUDA toolkit")
 
 
 class Cublas:

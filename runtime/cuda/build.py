@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runtime import cache
-from runtime.build import CompileError
+from runtime.errors import CompileError
+from symbolic.codegen.notes import strip_notes
 
 # IEEE arithmetic as the C kernels: no contraction of a*b + c into one rounding (NumPy rounds
 # twice), exact division and square root, denormals kept. `fast_math` changes the source, not
@@ -86,7 +87,7 @@ def build_cubin_of(structure: str | None, render, arch: str, flags=NVCC_FLAGS) -
 
 def _build(source: str, arch: str, flags) -> tuple[CubinEntry, str]:
     nvcc = _nvcc()
-    key = cache.key_of(source, "cuda", arch, shlex.join(flags), nvcc_version(nvcc))
+    key = cache.key_of(strip_notes(source), "cuda", arch, shlex.join(flags), nvcc_version(nvcc))
     entry = CubinEntry(cache.cache_dir(), key)
     if entry.is_intact():
         return entry, key

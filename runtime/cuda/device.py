@@ -145,20 +145,22 @@ class Device:
 
     # ---- code ---------------------------------------------------------------------------------
 
-    def module(self, named_kernels: list, fast_math: bool = False):
+    def module(self, named_kernels: list, fast_math: bool = False, render=None):
         """The module of the (name, description) pairs, built once per process and device;
-        a warm start finds its cubin by the descriptions' key, without rendering CUDA."""
+        a warm start finds its cubin by the descriptions' key, without rendering CUDA.
+        `render`: gives the source to build (default: the pairs without notes)."""
         from symbolic.codegen.kernel import structure_key
 
         structure = structure_key([("cuda", fast_math), *named_kernels])
         key = structure or tuple(named_kernels)
         module = self._modules.get((key, fast_math))
         if module is None:
+            if render is None:
 
-            def render() -> str:
-                from symbolic.codegen.cuda import render_module
+                def render() -> str:
+                    from symbolic.codegen.cuda import render_module
 
-                return render_module(named_kernels, fast_math)
+                    return render_module(named_kernels, fast_math)
 
             module = self.driver.build_module(render, structure)
             self._modules[(key, fast_math)] = module

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.cpu_backend import Kernel
 from runtime.cuda.array import DeviceArray
 from runtime.cuda.program import CudaContext, build_program, on_host
 from runtime.function import Function, check_shape, convert_input, input_label
+from runtime.kernel_module import KernelModule
 from runtime.schedule import fresh as fresh_on_host
 from symbolic.codegen.kernel import describe
 
@@ -22,44 +22,26 @@ from symbolic.codegen.kernel import describe
 CUDA_KINDS = ("elementwise", "reduction", "rows")
 
 
-class CudaKernel(Kernel):
-    """A generated CUDA kernel as users see it (`f.kernels`): rendered when first read."""
-
-    __slots__ = ("fast_math",)
-
-    def __init__(self, name: str, description, fast_math: bool):
-        super().__init__(name, "cuda", description)
-        self.fast_math = fast_math
-
-    @property
-    def source(self) -> str:
-        if self._source is None:
-            from symbolic.codegen.cuda import render_kernel
-
-            self._source = render_kernel(self.description, self.name, self.fast_math)
-        return self._source
-
-
 def build_cuda_program(
     fgraph, leaves: list, fast_math: bool = False, profile: bool = False, debug=None
 ):
-    """(the program, its kernels): kernels are described now and built at the first call, so
-    a machine without a GPU can compile and read them. `debug`: the debugging modes
-    (runtime/debug_modes.py), carried out on the GPU (runtime/cuda/debug_modes.py)."""
+    """(the program, the KernelModule of its kernels): kernels are described now and built
+    at the first call, so a machine without a GPU can compile and read them. `debug`: the
+    debugging modes (runtime/debug_modes.py), carried out on the GPU (runtime/cuda/debug_modes.py)."""
     described = []
     for i, node in enumerate(fgraph.nodes):
         kernel = describe(node)
         if kernel is not None and kernel.kind in CUDA_KINDS:
             described.append((f"k{i}_{node.op.name}", node, kernel))
-    kernels = [CudaKernel(name, kernel, fast_math) for name, _, kernel in described]
-    context = CudaContext(described, fast_math, sync_each=profile)
+    sources = KernelModule("cuda", described, fgraph, fast_math)
+    context = CudaContext(sources, sync_each=profile)
     if debug is not None:
         from runtime.cuda.debug_modes import on_cuda
 
         debug = on_cuda(debug, context, fast_math)
     program = build_program(fgraph, leaves, described, context, debug)
     program.context = context
-    return (program if debug is None else debug.program(program)), kernels
+    return (program if debug is None else debug.program(program)), sources
 
 
 def device_input(var, position: int, array: DeviceArray) -> DeviceArray:

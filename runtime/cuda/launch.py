@@ -2,9 +2,9 @@
 
 A plan depends only on the layouts of its arguments (shapes, strides), so each node computes it
 once per layout and reuses it (the same scheme as the cpu device). The iteration spaces are
-those of docs/kernels.md: merged axes for elementwise kernels, (outer, inner) for reductions,
-(rows, cols) for row kernels; the CUDA launch adds the layout, the split of long rows and the
-grid (docs/kernels.md, "CUDA").
+the shared ones of runtime/launch_plan.py (docs/kernels.md): merged axes for elementwise
+kernels, (outer, inner) for reductions, (rows, cols) for row kernels; the CUDA launch adds the
+layout, the split of long rows and the grid (docs/kernels.md, "CUDA").
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from runtime.layout import as_matrix_view, contiguous_strides, element_strides, merge_axes
+from runtime.launch_plan import elementwise_space, reduction_space, rows_space
 from symbolic.codegen.cuda_prelude import BLOCK, MAX_RANK, STATE_BYTES
 from symbolic.graph import TensorType
 
@@ -59,88 +59,58 @@ def _blocks(kernel, wanted: int, per_sm: int) -> int:
 def plan_elementwise(kernel, out_types, arrays) -> Launch | None:
     """The flat or strided launch over the broadcast shape; None where the outputs do not
     take that shape or more than MAX_RANK axes remain after merging."""
-    shape = np.broadcast_shapes(*[a.shape for a in arrays])
-    if any(t.ndim != len(shape) for t in out_types):
+    space = elementwise_space([t.ndim for t in out_types], arrays)
+    if space is None or len(space.sizes) > MAX_RANK:
         return None
-    strides = [element_strides(a, shape) for a in arrays]
-    strides += [contiguous_strides(shape)] * len(out_types)
-    merged, merged_strides = merge_axes(shape, strides)
-    if len(merged) > MAX_RANK:
-        return None
-    flat = [s for per_arg in merged_strides for s in per_arg]
-    n = math.prod(merged)
-    grid = _blocks(kernel, -(-n // (BLOCK * 4)), BLOCKS_PER_SM)
-    layout = kernel.pack_layout([len(merged), *merged], flat)
-    return Launch(kernel, [(grid, layout)], [shape] * len(out_types), [t.dtype for t in out_types])
+    merged = space.sizes
+    grid = _blocks(kernel, -(-math.prod(merged) // (BLOCK * 4)), BLOCKS_PER_SM)
+    layout = kernel.pack_layout([len(merged), *merged], space.in_strides + space.out_strides)
+    return Launch(kernel, [(grid, layout)], space.out_shapes, [t.dtype for t in out_types])
 
 
 def plan_reduction(kernel, axes, keepdims: bool, out_dtype, arrays) -> Launch | None:
     """(outer, inner) over the kept and reduced axes, one or two passes; None when empty
     (NumPy's reference gives the identity or the error)."""
-    shape = np.broadcast_shapes(*[a.shape for a in arrays])
-    kept = [a for a in range(len(shape)) if a not in axes]
-    outer = math.prod(shape[a] for a in kept)
-    inner = math.prod(shape[a] for a in axes)
-    if outer == 0 or inner == 0:
+    space = reduction_space(axes, keepdims, arrays)
+    if space is None:
         return None
-    prepare, strides, inner_strides = [], [], []
-    order = kept + list(axes)
-    for a in arrays:
-        found = as_matrix_view(a.broadcast_to(shape), kept, axes)
-        if found is None:  # a layout the (outer, inner) strides cannot describe: copy it
-            prepare.append(
-                lambda x, s=shape: x.device.contiguous(x.broadcast_to(s).transpose(order))
-            )
-            found = (inner, 1)
-        else:
-            prepare.append(lambda x, s=shape: x.broadcast_to(s))
-        strides += list(found)
-        if a.ndim:
-            inner_strides.append(found[1])
-    strides += [1, 0]
+    (outer, inner), shape, order = space.sizes, space.shape, space.order
+    prepare = [
+        (lambda x: x.device.contiguous(x.broadcast_to(shape).transpose(order)))
+        if copy
+        else (lambda x: x.broadcast_to(shape))
+        for copy in space.copies
+    ]
+    inner_strides = [space.in_strides[2 * i + 1] for i, a in enumerate(arrays) if a.ndim]
     column = inner < COLUMN_BELOW or any(s not in (0, 1) for s in inner_strides)
     per, readers = (32, BLOCK // 32) if column else (1, BLOCK)
     groups = -(-outer // per)
     parts, fill = 1, kernel.device.multiprocessors * FILL_BLOCKS_PER_SM
     if groups < fill:
         parts = max(1, min(-(-fill // groups), inner // (readers * VALUES_PER_THREAD)))
+    strides = space.in_strides + space.out_strides
     grids = []
     for phase in (0, 1) if parts > 1 else (0,):
         split = parts if phase == 0 else 1
         blocks = min(groups, MAX_GRID // split) * split
         grids.append((blocks, kernel.pack_layout([outer, inner, parts, phase, column], strides)))
-    out_shape = (
-        tuple(1 if a in axes else n for a, n in enumerate(shape))
-        if keepdims
-        else tuple(shape[a] for a in kept)
-    )
     scratch = outer * parts * STATE_BYTES if parts > 1 else 0
-    return Launch(kernel, grids, [out_shape], [out_dtype], prepare, scratch)
+    return Launch(kernel, grids, space.out_shapes, [out_dtype], prepare, scratch)
 
 
 def plan_rows(kernel, axis: int, out_ndim: int, out_dtype, arrays) -> Launch | None:
     """(rows, cols) with the row axis last; None for another axis or an empty input."""
-    x = arrays[0]
-    if axis != x.ndim - 1 or x.ndim == 0:
+    space = rows_space(axis, out_ndim, arrays)
+    if space is None:
         return None
-    rows, cols = math.prod(x.shape[:-1]), x.shape[-1]
-    if rows == 0 or cols == 0:
-        return None
-    found = as_matrix_view(x, list(range(x.ndim - 1)), [x.ndim - 1])
     prepare = None
-    if found is None:
+    if space.copies[0]:  # rows the strides cannot describe: a contiguous copy
         prepare = [lambda a: a.device.contiguous(a)] + [lambda a: a] * (len(arrays) - 1)
-        found = (cols, 1)
-    strides = list(found)
-    for extra in arrays[1:]:  # the labels of crossentropy_softmax: one per row
-        if extra.ndim != 1:
-            return None
-        strides += [extra.strides[0] // extra.itemsize, 0]
+    rows, cols = space.sizes
     column = cols < COLUMN_BELOW
     groups = -(-rows // (32 if column else 1))
-    layout = kernel.pack_layout([rows, cols, 1, 0, column], strides)
-    out_shape = x.shape if out_ndim == x.ndim else x.shape[:-1]
-    return Launch(kernel, [(min(groups, MAX_GRID), layout)], [out_shape], [out_dtype], prepare)
+    layout = kernel.pack_layout([rows, cols, 1, 0, column], space.in_strides)
+    return Launch(kernel, [(min(groups, MAX_GRID), layout)], space.out_shapes, [out_dtype], prepare)
 
 
 class UtilityKernel:

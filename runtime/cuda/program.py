@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from runtime.cpu_backend import reduction_axes
 from runtime.cuda.array import DeviceArray, NotAViewError, NotContiguousError
 from runtime.cuda.device import get_device
 from runtime.cuda.launch import plan_elementwise, plan_reduction, plan_rows
 from runtime.cuda.matmul import gemm, matmul
+from runtime.launch_plan import reduction_axes
 from runtime.numpy_backend import NumpyProgram
 from symbolic.alloc import BroadcastTo, SumTo
 from symbolic.gemm import Gemm
@@ -34,21 +34,22 @@ class CudaContext:
     made at the first call (compiling only describes the kernels, so it needs no GPU).
     `sync_each` (profiling) makes each step wait for the GPU, so that its time is its own."""
 
-    def __init__(self, described: list, fast_math: bool, sync_each: bool = False):
-        self.described, self.fast_math, self.sync_each = described, fast_math, sync_each
+    def __init__(self, sources, sync_each: bool = False):
+        self.sources, self.sync_each = sources, sync_each  # sources: a KernelModule
+        self.described, self.fast_math = sources.described, sources.fast_math
         self.device = None
         self.kernels: dict = {}
 
     def load(self):
         """The device (`CudaUnavailableError` where there is none), with the kernels built:
-        each distinct description once, under the first node's name."""
+        each distinct description once, under the first node's name (`sources.source`)."""
         if self.device is None:
             device = get_device()
-            symbols: dict = {}
-            for name, _, kernel in self.described:
-                symbols.setdefault(kernel, name)
+            symbols = self.sources.symbols
             if symbols:
-                module = device.module([(n, k) for k, n in symbols.items()], self.fast_math)
+                module = device.module(
+                    self.sources.named, self.fast_math, lambda: self.sources.source
+                )
                 self.kernels = {k: device.kernel(module, n, k) for k, n in symbols.items()}
             self.device = device
         return self.device

@@ -43,12 +43,15 @@ class CRenderer(CIndexing, CStyleLanguage):
     def render_prelude(self) -> str:
         return super().render_prelude() + render_tile_copies()
 
-    def render_module(self, kernels) -> str:
+    def render_module(self, kernels, notes: dict | None = None) -> str:
         """The prelude, then each kernel inside `#if` guards that let the runtime compile the
         file as SYMBOLIC_UNITS translation units at once, kernel i in unit i % SYMBOLIC_UNITS
-        (prelude.UNITS; without the macros the file is one unit with every kernel)."""
+        (prelude.UNITS; without the macros the file is one unit with every kernel), after
+        its note (notes.py) where `notes` has one."""
+        notes = notes or {}
         guarded = [
-            f"\n#if {i} % SYMBOLIC_UNITS == SYMBOLIC_UNIT\n{self.render(k, n)}#endif\n"
+            f"\n#if {i} % SYMBOLIC_UNITS == SYMBOLIC_UNIT\n"
+            f"{notes.get(n, '')}{self.render(k, n)}#endif\n"
             for i, (n, k) in enumerate(kernels)
         ]
         return self.render_prelude() + "".join(guarded)
@@ -329,6 +332,7 @@ def render_kernel(kernel, name: str) -> str:
     return C.render(kernel, name)
 
 
-def render_module(kernels) -> str:
-    """One translation unit: includes and helpers once, then each (name, kernel) in order."""
-    return C.render_module(kernels)
+def render_module(kernels, notes: dict | None = None) -> str:
+    """One translation unit: includes and helpers once, then each (name, kernel) in order,
+    each after its note in `notes` ({name: comment}, see notes.py) if any."""
+    return C.render_module(kernels, notes)

@@ -208,7 +208,7 @@ def literal(dtype: str, value) -> str:
 
 
 def render_program(program: FusedElemwise, input_names: list[str]) -> tuple[list[str], list]:
-    """The statements of `program`, one `const T sK = …;` per step, reading the inputs by the
+    """The statements of `program`, one `const T sK = …;  // op` per step, reading the inputs by the
     given C names and the constants as c0, c1, … (see `render_constants`).
 
     Returns the lines and, per step, (its C name, its dtype).
@@ -222,7 +222,7 @@ def render_program(program: FusedElemwise, input_names: list[str]) -> tuple[list
     for k, (op, refs) in enumerate(program.steps):
         names, arg_dtypes = zip(*[known[r.kind][r.index] for r in refs])
         text, out = render_step(op, list(names), list(arg_dtypes))
-        lines.append(f"const {ctype(out)} s{k} = {text};")
+        lines.append(f"const {ctype(out)} s{k} = {text};  // {op.name}")
         known["s"].append((f"s{k}", out))
     return lines, known["s"]
 

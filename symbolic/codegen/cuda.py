@@ -59,9 +59,13 @@ class CudaRenderer(CStyleLanguage):
         text = super().render_prelude() + "\n" + PRELUDE
         return _FAST.sub(r"__\1(", text) if self.fast_math else text
 
-    def render_module(self, kernels) -> str:
-        """The prelude, then each (name, kernel) in order: one file for nvcc."""
-        return self.render_prelude() + "".join(f"\n{self.render(k, n)}" for n, k in kernels)
+    def render_module(self, kernels, notes: dict | None = None) -> str:
+        """The prelude, then each (name, kernel) in order, after its note if `notes` has
+        one: one file for nvcc."""
+        notes = notes or {}
+        return self.render_prelude() + "".join(
+            f"\n{notes.get(n, '')}{self.render(k, n)}" for n, k in kernels
+        )
 
     def signature(self, name: str, kernel) -> str:
         return (
@@ -277,6 +281,7 @@ def render_kernel(kernel, name: str, fast_math: bool = False) -> str:
     return renderer(fast_math).render(kernel, name)
 
 
-def render_module(kernels, fast_math: bool = False) -> str:
-    """One file for nvcc: the prelude once, then each (name, kernel) in order."""
-    return renderer(fast_math).render_module(kernels)
+def render_module(kernels, fast_math: bool = False, notes: dict | None = None) -> str:
+    """One file for nvcc: the prelude once, then each (name, kernel) in order, each after
+    its note in `notes` ({name: comment}, see notes.py) if any."""
+    return renderer(fast_math).render_module(kernels, notes)

@@ -173,6 +173,8 @@ def fold_constants(var: Variable, max_bytes: int = SMALL_CONSTANT) -> Constant |
     node = var.owner
     if not node.inputs or not all(isinstance(i, Constant) for i in node.inputs):
         return None
+    if getattr(node.op, "communicates", False):  # a collective runs at call time, on all ranks
+        return None
     size = 1
     for d in var.type.shape:
         size = size * d if d is not None else max_bytes + 1

@@ -74,8 +74,9 @@ def test_warm_compile_renders_no_source_and_gives_the_same_value():
 
 def test_kernel_sources_are_rendered_when_read():
     x = S.vector("x")
-    f = S.compile([x], S.tanh(x) + 1, device="cpu")
-    g = S.compile([x], S.tanh(x) + 1, device="cpu")  # the library by its structure key
+    y = S.tanh(x) + 1
+    f = S.compile([x], y, device="cpu")
+    g = S.compile([x], y, device="cpu")  # the library by its structure key
     assert g.kernels[0].source == f.kernels[0].source
     assert "tanhf" in g.kernels[0].source and g.kernels[0].name in g.kernels[0].source
 

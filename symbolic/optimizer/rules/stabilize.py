@@ -4,7 +4,9 @@ They run after canonicalize, so constants sit on the right of commutative ops (`
 patterns match both orders anyway) and `1 - x` stays `sub(1, x)`. Every rule declines unless
 its captured variables are floats (integer wrap-around would make the identities false) and
 its matched constants have only size-1 axes, so the replacement has the matched node's shape:
-a constant never broadcasts the expression it is folded into.
+a constant never broadcasts the expression it is folded into. The rules over reductions read
+them through `reduced` (reduced.py), which sees every spelling of a reduction put back against
+its input (keepdims, a dimshuffle, broadcasting over leading axes, a mean) as one form.
 """
 
 from __future__ import annotations
@@ -14,13 +16,28 @@ import dataclasses
 import numpy as np
 
 from symbolic import dtypes
-from symbolic.elemwise import erfc, expm1, log1mexp, log1p, neg, sigmoid, softplus
+from symbolic.elemwise import (
+    add,
+    erfc,
+    exp,
+    expm1,
+    log,
+    log1mexp,
+    log1p,
+    mul,
+    neg,
+    sigmoid,
+    softplus,
+    sub,
+)
 from symbolic.graph import Constant, Variable, constant
 from symbolic.nnet import crossentropy_softmax, log_softmax, softmax
 from symbolic.optimizer.pattern import C, P, Rule, V, match
 from symbolic.optimizer.rules.canonicalize import DOUBLE_NEG
+from symbolic.optimizer.rules.reduced import is_scalar_like, reduced
 from symbolic.reduction import logsumexp
-from symbolic.shape import DimShuffle, Shape, Size
+from symbolic.reduction import max as reduce_max
+from symbolic.shape import Shape, Size
 
 NOT_FLOAT = frozenset({"y", "r"})  # captures that are integer by design: labels, row indices
 
@@ -58,45 +75,124 @@ def negate(x: Variable) -> Variable:
     return neg(x)
 
 
-def keepdims_reduction(v: Variable, kind: str) -> tuple[Variable, tuple] | None:
-    """(x, axes) when v is the reduction `kind` of x over axes with the reduced axes kept:
-    keepdims=True, or keepdims=False followed by the dimshuffle that puts them back."""
-    node = v.owner
-    if node is not None and isinstance(node.op, DimShuffle):
-        inner = node.inputs[0].owner
-        if inner is None or inner.op.name != kind or inner.op.keepdims:
-            return None
-        axes, rest = inner.op.axes, iter(range(node.inputs[0].ndim))
-        expected = tuple("x" if a in axes else next(rest) for a in range(len(node.op.order)))
-        return (inner.inputs[0], axes) if node.op.order == expected else None
-    if node is not None and node.op.name == kind and node.op.keepdims:
-        return node.inputs[0], node.op.axes
-    return None
+def log_softmax_over(x: Variable, axes: tuple) -> Variable:
+    """log_softmax over one axis (the op) or several: y − logsumexp(y) with y = x − max x over
+    the axes, exact for the largest entries as the op is."""
+    if len(axes) == 1:
+        return log_softmax(x, axes[0])
+    y = sub(x, reduce_max(x, axes, keepdims=True))
+    return sub(y, logsumexp(y, axes, keepdims=True))
+
+
+def is_max_shifted(y: Variable, axes: tuple) -> bool:
+    """Whether y = x − max x over `axes` (kept): the form log_softmax_over builds."""
+    node = y.owner
+    if node is None or node.op.name != "sub":
+        return False
+    found = reduced(node.inputs[1], "max")
+    return found is not None and found.x is node.inputs[0] and found.axes == axes and found.keepdims
+
+
+def softmax_over(x: Variable, axes: tuple) -> Variable:
+    """softmax over one axis (the op) or several (e to the log_softmax_over)."""
+    return softmax(x, axes[0]) if len(axes) == 1 else exp(log_softmax_over(x, axes))
 
 
 def build_softmax(x: Variable, e: Variable, s: Variable) -> Variable | None:
-    found = keepdims_reduction(s, "sum")
-    if found is None or found[0] is not e or len(found[1]) != 1:
+    """e^x / Σ e^x = softmax(x) over the sum's axes; over a mean, e^x / (Σ e^x / d) =
+    softmax(x) · d."""
+    found = reduced(s, "sum")
+    if found is None or found.x is not e or not found.lines_up:
         return None
-    return softmax(x, found[1][0])
+    out = softmax_over(x, found.axes)
+    return out if found.divisor is None else mul(out, found.divisor)
+
+
+def unshifted(z: Variable, axes: tuple) -> Variable | None:
+    """x where z = x − m or x + m (m on either side of the +), z has x's shape and m is
+    constant along `axes`: a finite constant of size 1 on those axes (a scalar, a bias per
+    row), or a reduction of x over those axes (and maybe others) put back against x (max,
+    mean, …)."""
+    node = z.owner
+    if node is None or node.op.name not in ("sub", "add"):
+        return None
+    pairs = [node.inputs] if node.op.name == "sub" else [node.inputs, node.inputs[::-1]]
+    for x, m in pairs:
+        if x.type.shape != z.type.shape:
+            continue
+        if isinstance(m, Constant):
+            padded = (1,) * (x.ndim - m.ndim) + m.data.shape
+            if all(padded[a] == 1 for a in axes) and np.all(np.isfinite(m.data)):
+                return x
+            continue
+        found = reduced(m)
+        if found is not None and found.x is x and found.lines_up and set(axes) <= set(found.axes):
+            return x
+    return None
 
 
 def build_shift_free(fn):
-    """softmax(x − max(x)) → softmax(x) (and log_softmax): both are invariant to a shift along
-    their axis, and already subtract the maximum themselves."""
+    """softmax(x − m) → softmax(x) (and log_softmax) for m constant along the axis: both are
+    invariant to such a shift, and subtract the maximum themselves."""
 
-    def build(x: Variable, m: Variable, s: Variable) -> Variable | None:
+    def build(z: Variable, s: Variable) -> Variable | None:
         axis = s.owner.op.axis
-        return fn(x, axis) if keepdims_reduction(m, "max") == (x, (axis,)) else None
+        x = unshifted(z, (axis,))
+        return None if x is None else fn(x, axis)
 
     return build
 
 
-def build_log_softmax_from_lse(x: Variable, lse: Variable) -> Variable | None:
-    found = keepdims_reduction(lse, "logsumexp")
-    if found is None or found[0] is not x or len(found[1]) != 1:
+def build_logsumexp(s: Variable) -> Variable | None:
+    """log Σ e^x = logsumexp(x), put back as the sum was; log(Σ e^x / d) = logsumexp(x) − log d."""
+    found = reduced(s, "sum")
+    if found is None or found.x.owner is None or found.x.owner.op.name != "exp":
         return None
-    return log_softmax(x, found[1][0])
+    x = found.x.owner.inputs[0]
+    lse = found.put_back(logsumexp(x, found.axes, found.keepdims))
+    return lse if found.divisor is None else sub(lse, log(found.divisor))
+
+
+def scaled(v: Variable) -> tuple[Variable, Variable | None]:
+    """(u, d) where v = u · d (either order) with d a scalar; (v, None) otherwise."""
+    node = v.owner
+    if node is not None and node.op.name == "mul":
+        for u, d in (node.inputs, node.inputs[::-1]):
+            if u.type.shape == v.type.shape and is_scalar_like(d, u.ndim):
+                return u, d
+    return v, None
+
+
+def build_log_softmax(s: Variable) -> Variable | None:
+    """log softmax(x) = log_softmax(x); log(softmax(x) · d) = log_softmax(x) + log d for a
+    scalar d (e^x / mean e^x is softmax(x) · n), also over several axes, where softmax_over
+    wrote softmax as e^(log-softmax form)."""
+    u, d = scaled(s)
+    node = u.owner
+    if node is not None and node.op.name == "softmax":
+        out = log_softmax(node.inputs[0], node.op.axis)
+    elif node is not None and node.op.name == "exp" and d is not None:
+        out = node.inputs[0]
+    else:
+        return None
+    return out if d is None else add(out, log(d))
+
+
+def build_log_softmax_from_lse(x: Variable, lse: Variable) -> Variable | None:
+    """x − logsumexp(x) = log_softmax(x), the logsumexp put back against x; x − (logsumexp(x)
+    − c) = log_softmax(x) + c for a scalar c (log mean e^x is logsumexp(x) − log n). Over
+    several axes, declined where x is already shifted by its maximum (log_softmax_over's form,
+    which would otherwise be rewritten again)."""
+    node, c = lse.owner, None
+    if node is not None and node.op.name == "sub" and is_scalar_like(node.inputs[1], x.ndim):
+        lse, c = node.inputs
+    found = reduced(lse, "logsumexp")
+    if found is None or found.x is not x or not found.lines_up or found.divisor is not None:
+        return None
+    if len(found.axes) > 1 and is_max_shifted(x, found.axes):
+        return None
+    out = log_softmax_over(x, found.axes)
+    return out if c is None else add(out, c)
 
 
 def counts_rows(n: Variable, x: Variable) -> bool:
@@ -185,18 +281,18 @@ STABILIZE: list[Rule] = [
          lambda x, e, c_1: sigmoid(x), "e^x / (1 + e^x) = σ(x): no inf / inf"),
     # the softmax family
     rule("softmax", P("true_div", P("exp", V("x"), name="e"), V("s")),
-         build_softmax, "e^x / Σ_axis e^x (kept axis) = softmax(x, axis): max-shifted"),
-    rule("softmax_shift", P("softmax", P("sub", V("x"), V("m")), name="s"),
-         build_shift_free(softmax), "softmax(x − max x) = softmax(x): shift invariant"),
-    rule("log_softmax_shift", P("log_softmax", P("sub", V("x"), V("m")), name="s"),
-         build_shift_free(log_softmax), "log_softmax(x − max x) = log_softmax(x)"),
-    rule("log_softmax", P("log", P("softmax", V("x"), name="s")),
-         lambda x, s: log_softmax(x, s.owner.op.axis), "log softmax(x) = log_softmax(x)"),
-    rule("logsumexp", P("log", P("sum", P("exp", V("x")), name="s")),
-         lambda x, s: logsumexp(x, s.owner.op.axes, s.owner.op.keepdims),
-         "log Σ e^x = logsumexp(x) = m + log Σ e^(x − m): no overflow"),
+         build_softmax, "e^x / Σ_axes e^x (put back) = softmax(x, axes): max-shifted"),
+    rule("softmax_shift", P("softmax", V("z"), name="s"), build_shift_free(softmax),
+         "softmax(x − m) = softmax(x) for m constant along the axis (max x, a constant, …)"),
+    rule("log_softmax_shift", P("log_softmax", V("z"), name="s"), build_shift_free(log_softmax),
+         "log_softmax(x − m) = log_softmax(x) for m constant along the axis"),
+    rule("log_softmax", P("log", V("s")), build_log_softmax,
+         "log softmax(x) = log_softmax(x) (scaled by n: + log n)"),
+    rule("logsumexp", P("log", V("s")), build_logsumexp,
+         "log Σ e^x = logsumexp(x) = m + log Σ e^(x − m): no overflow (a mean: − log n)"),
     rule("log_softmax_from_logsumexp", P("sub", V("x"), V("lse")),
-         build_log_softmax_from_lse, "x − logsumexp(x, axis, keepdims) = log_softmax(x, axis)"),
+         build_log_softmax_from_lse,
+         "x − logsumexp(x, axes) (put back) = log_softmax(x, axes): exact at the maximum"),
     # no negation in the patterns: −mean(log p[i, y_i]) negates outside the mean, and the
     # negation a cost does write cancels with the one these make (double_neg)
     rule("crossentropy_from_log_softmax", rows(P("log_softmax", V("x"), name="sm")),

@@ -26,8 +26,10 @@ def test_compiles_and_dumps_cuda_kernels_anywhere(tmp_path):
     ]
     assert f.source.count('extern "C" __global__') == 2
     paths = f.dump(str(tmp_path))
-    assert [p.rsplit("/", 1)[1] for p in paths] == ["k0_fused_exp_mul.cu", "k1_softmax.cu"]
-    assert (tmp_path / "k1_softmax.cu").read_text() == f.kernels[1].source
+    names = [p.rsplit("/", 1)[1] for p in paths]
+    assert names[:2] == ["k0_fused_exp_mul.cu", "k1_softmax.cu"] and "module.cu" in names
+    assert (tmp_path / "k1_softmax.cu").read_text().endswith(f.kernels[1].source)
+    assert (tmp_path / "module.cu").read_text() == f.source
 
 
 def test_calling_without_a_gpu_says_what_is_missing(monkeypatch):
@@ -72,3 +74,25 @@ def test_auto_asks_for_a_gpu_without_importing_sympy():
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.stdout.split() == ["True", "False"], done.stderr
+
+
+def test_source_is_the_file_nvcc_builds(gpu, monkeypatch, tmp_path):
+    built = []
+    build_module = gpu.driver.build_module
+
+    def recording(render, structure=None):
+        built.append(render())
+        return build_module(lambda: built[-1], structure)
+
+    monkeypatch.setattr(gpu.driver, "build_module", recording)
+    monkeypatch.setattr(gpu, "_modules", {})  # no module built earlier in this process
+    x = S.matrix("x")
+    f = S.compile([x], S.nnet.softmax(S.exp(x) * 3), device="cuda")
+    value = np.arange(6, dtype=np.float32).reshape(2, 3) / 6
+    want = np.exp(np.exp(value) * 3)
+    np.testing.assert_allclose(f(value), want / want.sum(1, keepdims=True), rtol=1e-5)
+    assert f.source in built
+    assert f.source.count("computes:") == 2
+    f.dump(str(tmp_path))  # for the architecture of the GPU it ran on
+    arch = "sm_{}{}".format(*gpu.driver.compute_capability)
+    assert f"-arch={arch} " in (tmp_path / "build.sh").read_text()

@@ -36,16 +36,16 @@ void k0_e1(const int64_t *sizes, const int64_t *strides, char **data) {
         for (int64_t i = 0; i < len; i++) {
             const float x0 = q0[i];
             const float x1 = q1[i];
-            const float s0 = x0*x1;
-            const float s1 = -x0;
-            const float s2 = expf(s1);
-            const float s3 = s0 + s2;
-            const float s4 = tanhf(s3);
-            const float s5 = sigmoid_f32(x1);
-            const float s6 = s4*s5;
-            const float s7 = x0*c0;
-            const float s8 = s7*x0;
-            const float s9 = s6 + s8;
+            const float s0 = x0*x1;  // mul
+            const float s1 = -x0;  // neg
+            const float s2 = expf(s1);  // exp
+            const float s3 = s0 + s2;  // add
+            const float s4 = tanhf(s3);  // tanh
+            const float s5 = sigmoid_f32(x1);  // sigmoid
+            const float s6 = s4*s5;  // mul
+            const float s7 = x0*c0;  // mul
+            const float s8 = s7*x0;  // mul
+            const float s9 = s6 + s8;  // add
             q2[i] = s9;
         }
         if (t2 != 1) store_tile_f32(p2 + a2 + start * t2, b2, len, t2);

@@ -22,16 +22,16 @@ extern "C" __global__ void __launch_bounds__(SYM_BLOCK) k0_e1(const SymArgs<3> a
             for (int u = 0; u < 4; u++) {
                 const float x0 = v0.v[u];
                 const float x1 = v1.v[u];
-                const float s0 = x0*x1;
-                const float s1 = -x0;
-                const float s2 = expf(s1);
-                const float s3 = s0 + s2;
-                const float s4 = tanhf(s3);
-                const float s5 = sigmoid_f32(x1);
-                const float s6 = s4*s5;
-                const float s7 = x0*c0;
-                const float s8 = s7*x0;
-                const float s9 = s6 + s8;
+                const float s0 = x0*x1;  // mul
+                const float s1 = -x0;  // neg
+                const float s2 = expf(s1);  // exp
+                const float s3 = s0 + s2;  // add
+                const float s4 = tanhf(s3);  // tanh
+                const float s5 = sigmoid_f32(x1);  // sigmoid
+                const float s6 = s4*s5;  // mul
+                const float s7 = x0*c0;  // mul
+                const float s8 = s7*x0;  // mul
+                const float s9 = s6 + s8;  // add
                 v2.v[u] = s9;
             }
             ((SymVec<float, 4> *)p2)[j] = v2;
@@ -54,16 +54,16 @@ extern "C" __global__ void __launch_bounds__(SYM_BLOCK) k0_e1(const SymArgs<3> a
         a2 += rest * strides[2 * ndim];
         const float x0 = p0[a0];
         const float x1 = p1[a1];
-        const float s0 = x0*x1;
-        const float s1 = -x0;
-        const float s2 = expf(s1);
-        const float s3 = s0 + s2;
-        const float s4 = tanhf(s3);
-        const float s5 = sigmoid_f32(x1);
-        const float s6 = s4*s5;
-        const float s7 = x0*c0;
-        const float s8 = s7*x0;
-        const float s9 = s6 + s8;
+        const float s0 = x0*x1;  // mul
+        const float s1 = -x0;  // neg
+        const float s2 = expf(s1);  // exp
+        const float s3 = s0 + s2;  // add
+        const float s4 = tanhf(s3);  // tanh
+        const float s5 = sigmoid_f32(x1);  // sigmoid
+        const float s6 = s4*s5;  // mul
+        const float s7 = x0*c0;  // mul
+        const float s8 = s7*x0;  // mul
+        const float s9 = s6 + s8;  // add
         p2[a2] = s9;
     });
 }

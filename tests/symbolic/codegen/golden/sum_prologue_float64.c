@@ -12,9 +12,9 @@ void k0_fused_sum(const int64_t *sizes, const int64_t *strides, char **data) {
             #pragma omp simd reduction(+:acc)
             for (int64_t i = 0; i < inner; i++) {
                 const double x0 = q0[i];
-                const double s0 = x0 - c0;
-                const double s1 = exp(s0);
-                const double s2 = s1*x0;
+                const double s0 = x0 - c0;  // sub
+                const double s1 = exp(s0);  // exp
+                const double s2 = s1*x0;  // mul
                 const double v = s2;
                 acc += v;
             }
@@ -22,9 +22,9 @@ void k0_fused_sum(const int64_t *sizes, const int64_t *strides, char **data) {
             #pragma omp simd reduction(+:acc)
             for (int64_t i = 0; i < inner; i++) {
                 const double x0 = q0[i * si0];
-                const double s0 = x0 - c0;
-                const double s1 = exp(s0);
-                const double s2 = s1*x0;
+                const double s0 = x0 - c0;  // sub
+                const double s1 = exp(s0);  // exp
+                const double s2 = s1*x0;  // mul
                 const double v = s2;
                 acc += v;
             }

@@ -32,9 +32,9 @@ extern "C" __global__ void __launch_bounds__(SYM_BLOCK) k0_fused_sum(const SymAr
             const double *__restrict__ q0 = p0 + o * so0;
             const auto value = [&](int64_t i) {
                 const double x0 = q0[i * si0];
-                const double s0 = x0 - c0;
-                const double s1 = exp(s0);
-                const double s2 = s1*x0;
+                const double s0 = x0 - c0;  // sub
+                const double s1 = exp(s0);  // exp
+                const double s2 = s1*x0;  // mul
                 return (double)s2;
             };
             const auto fold = [&](const double v, int64_t i) {

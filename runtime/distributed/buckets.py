@@ -1,0 +1,235 @@
+"""Bucketed, overlapped all-reduces: the ops a function's all-reduces become (one start and
+one wait per tensor, runtime/collectives.py places them) and the state they share.
+
+A start hands its tensor to the open bucket of its kind (reduction, dtype, size threshold);
+when the bucket holds `bucket_bytes` or more, or the function's last tensor of that kind
+arrives, the bucket is packed into one contiguous buffer and its all-reduce started
+(MPI_Iallreduce). A wait returns its tensor's part of the reduced buffer, waiting for the
+bucket first (and starting it, if a consumer needs it before it filled up). MPICH advances a
+non-blocking collective only inside MPI calls, and the compute between a bucket's start and
+its wait makes none; so while buckets are in flight a thread tests them every
+PROGRESS_INTERVAL_S (kernels and BLAS release the GIL, so it runs beside them). The first
+call checks each bucket's signature across ranks (runtime/distributed/mpi.py).
+
+In a single process the buckets are formed all the same, but not packed: each tensor is its
+own result.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from symbolic.graph import TensorType
+from symbolic.op import Op
+
+PROGRESS_INTERVAL_S = 1e-4
+
+
+class Bucket:
+    """Tensors packed into one buffer and reduced by one message."""
+
+    __slots__ = (
+        "key",
+        "number",
+        "members",
+        "buffer",
+        "request",
+        "started",
+        "done",
+        "waited",
+        "finished",
+        "nbytes",
+        "parts",
+    )
+
+    def __init__(self, key: tuple, number: int):
+        self.key, self.number = key, number
+        self.members: list[tuple[int, np.ndarray]] = []  # (tensor index, array)
+        self.buffer = self.request = None
+        # perf_counter times, for the profile: started, seen done, wait entered and left
+        self.started = self.done = self.waited = self.finished = 0.0
+        self.nbytes = 0
+        self.parts: dict[int, np.ndarray] = {}  # tensor index → its result (a view of buffer)
+
+    def add(self, index: int, array: np.ndarray) -> None:
+        self.members.append((index, array))  # held: the runner does not reuse its memory
+        self.nbytes += array.nbytes
+
+
+class Buckets:
+    """The all-reduce buckets of one compiled function.
+
+    `keys[i]` is tensor i's (reduction, dtype, bucket_bytes) (`add`); `order` the tensor
+    indices in the order the schedule starts them (`set_order`); `where` names the function
+    for errors. `history` keeps the last call's buckets (for f.profile)."""
+
+    def __init__(self, where: str):
+        self.where = where
+        self.keys: list[tuple] = []
+        self.order: list[int] = []
+        self.last_of_key: dict[tuple, int] = {}  # the start that closes a kind's bucket
+        self.open: dict[tuple, Bucket] = {}
+        self.bucket_of: dict[int, Bucket] = {}
+        self.in_flight: list[Bucket] = []
+        self.history: list[Bucket] = []
+        self.checked = False
+        self.lock = threading.Lock()  # MPI_Test of one request: one thread at a time
+        self.progress_thread: threading.Thread | None = None
+
+    def __getstate__(self) -> tuple:  # a pickled function's buckets start empty
+        return self.where, self.keys, self.order
+
+    def __setstate__(self, state: tuple) -> None:
+        where, keys, order = state
+        self.__init__(where)
+        self.keys = list(keys)
+        self.set_order(order)
+
+    def add(self, key: tuple) -> int:
+        """A new tensor of kind `key`; returns its index."""
+        self.keys.append(key)
+        return len(self.keys) - 1
+
+    def set_order(self, order: list[int]) -> None:
+        self.order = list(order)
+        self.last_of_key = {self.keys[i]: i for i in order}
+
+    def start(self, index: int, array: np.ndarray) -> None:
+        if index == self.order[0]:  # a new call: forget the last one's buckets
+            self.history, self.bucket_of, self.open = [], {}, {}
+        key = self.keys[index]
+        bucket = self.open.get(key)
+        if bucket is None:
+            bucket = self.open[key] = Bucket(key, len(self.history))
+            self.history.append(bucket)
+        bucket.add(index, array)
+        self.bucket_of[index] = bucket
+        self.progress()
+        if bucket.nbytes >= key[2] or index == self.last_of_key[key]:
+            self.launch(bucket)
+        if index == self.order[-1]:
+            self.checked = True
+
+    def launch(self, bucket: Bucket) -> None:
+        """Pack the bucket and start its all-reduce."""
+        from symbolic.distributed.ops import peers
+
+        del self.open[bucket.key]
+        bucket.started = time.perf_counter()
+        w = peers()
+        if w is None:  # alone: every tensor is its own result, nothing to pack
+            bucket.parts, bucket.done = dict(bucket.members), bucket.started
+            return
+        bucket.buffer = np.concatenate([a.ravel() for _, a in bucket.members])
+        offset = 0
+        for i, a in bucket.members:  # views: they show the reduced values once it is done
+            bucket.parts[i] = bucket.buffer[offset : offset + a.size].reshape(a.shape)
+            offset += a.size
+        if not self.checked:
+            w.check_signature(self.describe(bucket, shapes=True), self.describe(bucket))
+        reduce = bucket.key[0]
+        with self.lock:
+            bucket.request = w.allreduce(bucket.buffer, "sum" if reduce == "mean" else reduce)
+            self.in_flight.append(bucket)
+            if self.progress_thread is None:
+                self.progress_thread = threading.Thread(
+                    target=self._progress_loop, name="symbolic all-reduce progress", daemon=True
+                )
+                self.progress_thread.start()
+
+    def progress(self) -> bool:
+        """Test the buckets in flight (MPI advances them in its calls); whether any is left."""
+        with self.lock:
+            if self.in_flight:
+                now = time.perf_counter()
+                for bucket in self.in_flight:
+                    if not bucket.done and bucket.request.Test():
+                        bucket.done = now
+                self.in_flight = [b for b in self.in_flight if not b.done]
+            if not self.in_flight:
+                self.progress_thread = None
+            return bool(self.in_flight)
+
+    def _progress_loop(self) -> None:
+        while self.progress():
+            time.sleep(PROGRESS_INTERVAL_S)
+
+    def _is_done(self, bucket: Bucket) -> bool:
+        with self.lock:
+            if not bucket.done and bucket.request.Test():
+                bucket.done = time.perf_counter()
+            return bool(bucket.done)
+
+    def finish(self, index: int) -> np.ndarray:
+        """Tensor `index` reduced over every rank."""
+        bucket = self.bucket_of[index]
+        if not bucket.started:  # needed before the bucket filled up
+            self.launch(bucket)
+        if not bucket.waited:
+            self.wait(bucket)
+        return bucket.parts[index]
+
+    def wait(self, bucket: Bucket) -> None:
+        from symbolic.distributed.ops import peers
+
+        bucket.waited = time.perf_counter()
+        w = peers()
+        if w is not None:
+            w.wait([], self.describe(bucket), test=lambda: self._is_done(bucket))
+        if bucket.key[0] == "mean" and w is not None:
+            bucket.buffer /= bucket.buffer.dtype.type(w.size)
+        bucket.finished = time.perf_counter()
+
+    def describe(self, bucket: Bucket, shapes: bool = False) -> str:
+        reduce, dtype, _ = bucket.key
+        text = (
+            f"bucket {bucket.number} (allreduce {reduce} of {len(bucket.members)} {dtype} "
+            f"tensors, {bucket.nbytes} bytes) of the function compiled at {self.where}"
+        )
+        if shapes:
+            text += ": " + ", ".join(str(list(a.shape)) for _, a in bucket.members)
+        return text
+
+
+@dataclass(frozen=True, eq=False)  # each belongs to one function's buckets: equal to itself only
+class AllreduceStart(Op):
+    """Hands tensor `index` to its bucket; its output is a token its wait reads."""
+
+    buckets: Buckets
+    index: int
+    communicates = True
+
+    @property
+    def name(self) -> str:
+        return f"allreduce_{self.buckets.keys[self.index][0]}_start"
+
+    def infer(self, x):
+        return [TensorType("int64", ())]
+
+    def perform(self, x):
+        self.buckets.start(self.index, x)
+        return np.zeros((), np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class AllreduceWait(Op):
+    """Tensor `index` reduced over every rank (of type `type`), once its bucket is done."""
+
+    buckets: Buckets
+    index: int
+    type: TensorType
+    communicates = True
+
+    @property
+    def name(self) -> str:
+        return f"allreduce_{self.buckets.keys[self.index][0]}_wait"
+
+    def infer(self, token):
+        return [self.type]
+
+    def perform(self, token):
+        return self.buckets.finish(self.index)
