@@ -40,14 +40,15 @@ def check_shape(var: Variable, label: str, array):
     return array
 
 
-def convert_input(var: Variable, position: int, arg) -> np.ndarray:
-    """The argument as an array of var's type, or a TypeError/ValueError naming the input."""
+def convert_input(var: Variable, position: int, arg, downcast: bool = False) -> np.ndarray:
+    """The argument as an array of var's type, or a TypeError/ValueError naming the input.
+    With `downcast`, arrays of any numeric dtype are cast (Theano's allow_input_downcast)."""
     label = input_label(var, position)
     want = np.dtype(var.dtype)  # native byte order: C kernels read the bytes as they are
     if isinstance(arg, (np.ndarray, np.generic)):
         array = np.asarray(arg)
         if array.dtype != want:
-            if not np.can_cast(array.dtype, want, "safe"):
+            if not (downcast or np.can_cast(array.dtype, want, "safe")):
                 raise TypeError(
                     f"{label} expects {var.dtype}, got a {array.dtype} array that "
                     f"cannot be cast safely; convert it with .astype({var.dtype!r})"
@@ -55,19 +56,9 @@ def convert_input(var: Variable, position: int, arg) -> np.ndarray:
             array = array.astype(want)
     else:  # Python numbers and lists are weakly typed: they take the input's dtype
         try:
-            array = np.asarray(arg)
-        except Exception as e:
-            raise TypeError(f"{label}: cannot turn {type(arg).__name__} into an array") from e
-        if array.dtype.kind not in "biuf" or (
-            array.dtype.kind == "f" and dtypes.kind(var.dtype) != "f"
-        ):
-            raise TypeError(
-                f"{label} expects {var.dtype}, got {type(arg).__name__} of {array.dtype} values"
-            )
-        cast = array.astype(want)
-        if dtypes.kind(var.dtype) != "f" and not np.array_equal(cast, array):
-            raise TypeError(f"{label}: values do not fit in {var.dtype}")
-        array = cast
+            array = dtypes.weak_value(arg, var.dtype)
+        except TypeError as e:
+            raise TypeError(f"{label}: {e}") from None
     return check_shape(var, label, array)
 
 
@@ -91,14 +82,16 @@ def render_checker(inputs: Sequence[Variable]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_checker(inputs: Sequence[Variable]):
-    """`render_checker` compiled, with `convert` checking the count then each argument."""
+def build_checker(inputs: Sequence[Variable], downcast: Sequence[bool] = ()):
+    """`render_checker` compiled, with `convert` checking the count then each argument
+    (`downcast[i]`: input i casts arrays of any numeric dtype)."""
+    downcast = list(downcast) or [False] * len(inputs)
 
     def convert(args: tuple) -> tuple:
         if len(args) != len(inputs):
             names = ", ".join(v.name or f"<input {i}>" for i, v in enumerate(inputs))
             raise TypeError(f"this function takes {len(inputs)} inputs ({names}), got {len(args)}")
-        return tuple(map(convert_input, inputs, range(len(args)), args))
+        return tuple(map(convert_input, inputs, range(len(args)), args, downcast))
 
     scope = {"ndarray": np.ndarray, "convert": convert}
     scope.update((f"d{i}", np.dtype(v.dtype)) for i, v in enumerate(inputs))
@@ -151,8 +144,12 @@ class Function:
         sources=None,
         trust_input: bool = False,
         borrow_outputs: bool = False,
+        specs: Sequence = (),
+        name: str | None = None,
     ):
         self.inputs = list(inputs)
+        self.name = name
+        self.specs = list(specs) or [None] * len(self.inputs)  # each input's S.In, if any
         self.outputs = list(outputs)
         self.updates = list(updates)
         self.fgraph = fgraph
@@ -167,7 +164,9 @@ class Function:
         self._single = single_output
         self._shared = list(shared)  # the program's leaves after the inputs, in this order
         self._graph = None
-        self._check = build_checker(self.inputs)
+        self._downcast = [bool(getattr(spec, "allow_downcast", False)) for spec in self.specs]
+        self._check = build_checker(self.inputs, self._downcast)
+        self._binder = Arguments(self.inputs, self.specs)
         self._n_outputs = len(fgraph.outputs) - len(fgraph.update_targets)
         self._targets = list(fgraph.update_targets)
         self.borrow_outputs = borrow_outputs
@@ -203,7 +202,9 @@ class Function:
 
         return dump(self, directory, inputs)
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        if kwargs or len(args) != len(self.inputs):  # keywords, defaults, or a count error
+            args = self._binder.bind(args, kwargs)
         if not self.trust_input:
             args = self._check(args)
         if self._shared:
@@ -225,6 +226,48 @@ class Function:
         from runtime.serialize import function_state, load_function
 
         return load_function, (function_state(self),)
+
+
+class Arguments:
+    """Binds a call's arguments to the inputs: positions first, then keywords by input name,
+    then defaults (`S.In(x, value=...)`); missing or unknown ones raise a TypeError naming them."""
+
+    def __init__(self, inputs: Sequence[Variable], specs: Sequence):
+        self.inputs = list(inputs)
+        self.names = [getattr(s, "name", None) or v.name for s, v in zip(specs, inputs)]
+        self.position = {n: i for i, n in enumerate(self.names) if n}
+        self.defaults = [
+            None if getattr(s, "value", None) is None else convert_input(v, i, s.value)
+            for i, (s, v) in enumerate(zip(specs, inputs))
+        ]
+
+    def bind(self, args: tuple, kwargs: dict) -> tuple:
+        n = len(self.inputs)
+        if len(args) > n:
+            raise TypeError(f"this function takes {n} inputs ({self._listed()}), got {len(args)}")
+        values = list(args) + [_MISSING] * (n - len(args))
+        for key, value in kwargs.items():
+            i = self.position.get(key)
+            if i is None:
+                raise TypeError(f"this function has no input named {key!r}; {self._listed()}")
+            if values[i] is not _MISSING:
+                raise TypeError(f"input {key!r} (position {i}) is given twice")
+            values[i] = value
+        for i, value in enumerate(values):
+            if value is _MISSING:
+                if self.defaults[i] is None:
+                    raise TypeError(
+                        f"this function takes {n} inputs ({self._listed()}); "
+                        f"{input_label(self.inputs[i], i)} is missing and has no default"
+                    )
+                values[i] = self.defaults[i]
+        return tuple(values)
+
+    def _listed(self) -> str:
+        return ", ".join(n or f"<input {i}>" for i, n in enumerate(self.names))
+
+
+_MISSING = object()
 
 
 def _host(value) -> np.ndarray:

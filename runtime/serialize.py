@@ -98,18 +98,26 @@ def function_state(f) -> dict:
         "nan_guard": f.nan_guard,
         "check": f.check,
         "rewrites": list(f.rewrites),
+        "name": f.name,
+        "specs": [
+            None if spec is None else (spec.value, spec.name, spec.allow_downcast)
+            for spec in f.specs
+        ],
     }
 
 
 def load_function(state: dict):
     """The Function `state` describes, compiled again without the optimizer."""
     from symbolic.compiler import compile
+    from symbolic.inputs import In
 
     variables = decode_graph(state["graph"])
     outputs = [variables[i] for i in state["outputs"]]
     updates = [(t, variables[i]) for t, i in state["updates"]]
+    inputs = [variables[i] for i in state["inputs"]]
+    specs = state.get("specs") or [None] * len(inputs)
     f = compile(
-        [variables[i] for i in state["inputs"]],
+        [v if spec is None else In(v, *spec) for v, spec in zip(inputs, specs)],
         outputs[0] if state["single"] else outputs,
         updates=updates,
         device=state["device"],
@@ -120,6 +128,8 @@ def load_function(state: dict):
         fast_math=state.get("fast_math", False),
         nan_guard=state.get("nan_guard", False),
         check=state.get("check", False),
+        on_unused_input="ignore",  # as compiled before: its inputs were checked then
+        name=state.get("name"),
     )
     f.outputs = [variables[i] for i in state["user_outputs"]]
     f.updates = [(t, variables[i]) for t, i in state["user_updates"]]

@@ -7,6 +7,7 @@ f = S.compile([x], S.exp(x).sum())
 
 from symbolic import distributed, nnet
 from symbolic.alloc import (
+    alloc,
     arange,
     broadcast_to,
     eye,
@@ -76,7 +77,15 @@ from symbolic.elemwise import (
     true_div,
     where,
 )
-from symbolic.gradient import GradientError, grad, hessian, jacobian, verify_grad, vjp
+from symbolic.gradient import (
+    GradientError,
+    grad,
+    hessian,
+    jacobian,
+    stop_gradient,
+    verify_grad,
+    vjp,
+)
 from symbolic.graph import (
     Constant,
     SharedVariable,
@@ -92,6 +101,7 @@ from symbolic.graph import (
     vector,
 )
 from symbolic.indexing import inc_subtensor, set_subtensor
+from symbolic.inputs import In
 from symbolic.join import concatenate, stack
 from symbolic.linalg import batched_dot, dot, matmul, outer, tensordot
 from symbolic.optimizer.phases import optimize

@@ -87,6 +87,12 @@ def full(shape, fill_value, dtype=None) -> Variable:
     return broadcast_to(value, shape)
 
 
+def alloc(value, *shape) -> Variable:
+    """`value` (a number or a tensor) broadcast to `shape`, each entry an int or an integer
+    scalar: `S.alloc(0.0, n, 3)`; Theano's spelling of `full(shape, value)` for tensors too."""
+    return full(shape, value)
+
+
 def zeros(shape, dtype="float32") -> Variable:
     return full(shape, 0, dtype)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from symbolic.graph import (
     Constant,
     SharedVariable,
@@ -11,11 +13,21 @@ from symbolic.graph import (
     graph_inputs,
     toposort,
 )
+from symbolic.inputs import In, as_in
 from symbolic.optimizer.fgraph import FunctionGraph
 from symbolic.optimizer.phases import optimize_graph
 from symbolic.optimizer.rewriter import RewriteLog
 
 DEVICES = ("auto", "numpy", "cpu", "cuda")
+UNUSED_INPUT_ACTIONS = ("raise", "warn", "ignore")
+# Theano's mode names -> the keywords of compile they stand for
+MODES = {
+    None: {},
+    "FAST_RUN": {},
+    "FAST_COMPILE": {"optimize": False},
+    "DebugMode": {"check": True},
+    "NanGuardMode": {"nan_guard": True},
+}
 
 
 def _pairs(mapping, what: str) -> list[tuple]:
@@ -29,7 +41,6 @@ def _pairs(mapping, what: str) -> list[tuple]:
 
 
 def _check_inputs(inputs) -> list[Variable]:
-    inputs = [inputs] if isinstance(inputs, Variable) else list(inputs)
     for i, v in enumerate(inputs):
         if (
             not isinstance(v, Variable)
@@ -117,6 +128,32 @@ def _substitute(givens, expressions: list[Variable]) -> list[Variable]:
     return clone_replace(expressions, replace) if replace else expressions
 
 
+def _check_used(inputs: list[Variable], leaves: list[Variable], action: str) -> None:
+    """Theano's on_unused_input: an input that is not among the `leaves` of what is computed is
+    an error ("raise"), a warning ("warn") or fine ("ignore")."""
+    if action not in UNUSED_INPUT_ACTIONS:
+        raise ValueError(f"on_unused_input must be one of {UNUSED_INPUT_ACTIONS}, got {action!r}")
+    used = {id(v) for v in leaves}
+    for i, v in enumerate(inputs):
+        if id(v) not in used and action != "ignore":
+            message = (
+                f"input {i} of compile ({v.describe()}) is not used by the outputs or updates; "
+                'pass on_unused_input="warn" or "ignore" if that is intended'
+            )
+            if action == "raise":
+                raise ValueError(message)
+            warnings.warn(message, stacklevel=3)
+
+
+def _mode_keywords(mode) -> dict:
+    if mode not in MODES:
+        raise NotImplementedError(
+            f"compile: mode {mode!r} is not supported; modes: {tuple(MODES)} (FAST_COMPILE: "
+            "optimize=False, DebugMode: check=True, NanGuardMode: nan_guard=True)"
+        )
+    return MODES[mode]
+
+
 def _resolve_device(device: str) -> str:
     """numpy, cpu and cuda as asked (cuda compiles anywhere; only its calls need a GPU);
     auto: cuda where PyCUDA imports and a GPU answers, else cpu where a C compiler is found,
@@ -146,12 +183,18 @@ def compile(
     fast_math: bool = False,
     nan_guard: bool = False,
     check: bool = False,
+    allow_input_downcast: bool | None = None,
+    on_unused_input: str = "raise",
+    name: str | None = None,
+    mode=None,
 ):
     """Compile a function from `inputs` to `outputs`, applying `updates` after each call.
 
     Parameters
     ----------
-    inputs : list of symbolic inputs, in call order.
+    inputs : list of symbolic inputs, in call order, each a variable or an `S.In` (a default
+        value and a keyword name). The function takes them positionally or by name
+        (`f(x, corruption=0.3)`: the variable's name, or In's `name`).
     outputs : one variable (the call returns one array) or a list (the call returns a list).
     updates : (shared, expression) pairs or a dict; computed with the outputs and applied only
         after every value of the call succeeded.
@@ -174,25 +217,41 @@ def compile(
         node's tolerance raises `CheckError` (an `AssertionError`) naming the node, its
         kernel and the worst element. For hunting codegen bugs; the numpy device is its own
         reference, so there it checks nothing. See runtime/check_mode.py.
+    allow_input_downcast : True lets arrays of a wider dtype into an input (float64 data into
+        a float32 input), cast; None or False: only casts that lose nothing (Python numbers
+        take the input's dtype either way).
+    on_unused_input : "raise" (default), "warn" or "ignore": what an input that no output or
+        update reads is.
+    name : the function's name (`f.name`), shown in messages.
+    mode : Theano's name for a set of these keywords: None or "FAST_RUN" (as given),
+        "FAST_COMPILE" (optimize=False), "DebugMode" (check=True), "NanGuardMode"
+        (nan_guard=True).
     """
     from runtime.cpu_backend import build_cpu_program
     from runtime.debug_modes import DebugModes
     from runtime.function import Function
     from runtime.numpy_backend import NumpyProgram
 
-    inputs = _check_inputs(inputs)
+    entries = [inputs] if isinstance(inputs, (Variable, In)) else list(inputs)
+    specs = [as_in(entry, allow_input_downcast) for entry in entries]
+    inputs = _check_inputs([s.variable if isinstance(s, In) else s for s in specs])
+    implied = _mode_keywords(mode)
+    optimize = optimize and implied.get("optimize", True)
+    nan_guard = nan_guard or implied.get("nan_guard", False)
+    check = check or implied.get("check", False)
     single = not isinstance(outputs, (list, tuple))
     outputs = [as_variable(o) for o in ([outputs] if single else outputs)]
     updates = check_updates(updates)
     updates = _with_default_updates(updates, outputs + [v for _, v in updates])
     expressions = _substitute(givens, outputs + [v for _, v in updates])
-    input_ids = {id(v) for v in inputs}
-    for leaf in graph_inputs(expressions):
+    input_ids, leaves = {id(v) for v in inputs}, graph_inputs(expressions)
+    for leaf in leaves:
         if id(leaf) not in input_ids and not isinstance(leaf, (Constant, SharedVariable)):
             raise ValueError(
                 f"the outputs depend on {leaf.describe()}, which is not among "
                 "the inputs of compile (nor a shared variable or constant)"
             )
+    _check_used(inputs, leaves, on_unused_input)
     device = _resolve_device(device)
     log = RewriteLog()
     if optimize:
@@ -230,6 +289,8 @@ def compile(
         sources=sources,
         trust_input=trust_input,
         borrow_outputs=borrow_outputs,
+        specs=specs,
+        name=name,
         **options,
     )
     function.nan_guard, function.check = nan_guard, check

@@ -156,15 +156,43 @@ class Col2im(Columns):
         return [im2col(output_grads[0], filter_shape), None, None]
 
 
-def conv2d(input, filters, stride=1, padding=0) -> Variable:
-    """2-d cross-correlation of NCHW `input` with OIHW `filters` (no flip, no bias).
+# named paddings: the zeros added on each side of an axis for a kernel of length k
+NAMED_PADDINGS = {
+    "valid": lambda k: 0,  # windows inside the input only: H − k + 1 rows
+    "full": lambda k: k - 1,  # every window that overlaps the input: H + k − 1 rows
+    "half": lambda k: k // 2,  # H rows for odd k (Theano's "half"; "same" in other libraries)
+}
+
+
+def kernel_size(filters: Variable, filter_shape) -> tuple[int, int]:
+    """(kh, kw) known at build time: from `filter_shape`, the static shape, or the current
+    value of shared filters (whose shape a later set_value must then keep)."""
+    known = tuple(filter_shape)[2:] if filter_shape is not None else filters.type.shape[2:]
+    if None in known and hasattr(filters, "get_value"):
+        known = filters.get_value(borrow=True).shape[2:]
+    if None in known:
+        raise ValueError(
+            f"conv2d: a named padding needs the filters' size at build time; {filters.describe()} "
+            "has none: pass filter_shape=(out, in, rows, columns) or give the filters a static "
+            "shape"
+        )
+    return int(known[0]), int(known[1])
+
+
+def conv2d(input, filters, stride=1, padding=0, flip: bool = False, filter_shape=None) -> Variable:
+    """2-d cross-correlation of NCHW `input` with OIHW `filters` (no bias).
 
     Parameters
     ----------
     input : (N, C, H, W) tensor.
     filters : (O, C, kh, kw) tensor.
     stride : int or (rows, columns) pair, at least 1.
-    padding : int or (rows, columns) pair of zeros added on both sides, at least 0.
+    padding : int or (rows, columns) pair of zeros added on both sides, at least 0; or
+        "valid" (0), "full" (kh − 1, kw − 1) or "half" (kh // 2, kw // 2).
+    flip : True gives the convolution proper: the filters flipped along rows and columns
+        (Theano's filter_flip=True); False the cross-correlation.
+    filter_shape : (O, C, kh, kw) where the filters' static shape does not tell kh and kw and a
+        named padding needs them.
 
     Returns
     -------
@@ -179,7 +207,16 @@ def conv2d(input, filters, stride=1, padding=0) -> Variable:
         if v.ndim != 4:
             raise ValueError(f"conv2d: the {what} must be 4-d {layout}, got {v.describe()}")
     stride = as_pair(stride, "stride", "conv2d", 1)
+    if isinstance(padding, str):
+        if padding not in NAMED_PADDINGS:
+            raise ValueError(
+                f"conv2d: padding must be an int, a pair or one of "
+                f"{tuple(NAMED_PADDINGS)}, got {padding!r}"
+            )
+        padding = tuple(map(NAMED_PADDINGS[padding], kernel_size(w, filter_shape)))
     padding = as_pair(padding, "padding", "conv2d", 0)
+    if flip:
+        w = w[:, :, ::-1, ::-1]
     # The input of a first layer is data, whose gradient is rarely asked for: its columns are
     # kept batch outermost, so the product gives NCHW with no transposition (see above).
     batch_inner = x.owner is not None

@@ -70,3 +70,19 @@ def weak_scalar_dtype(value, partners: list[str]) -> str:
 
 def can_cast_safely(src: str, dst: str) -> bool:
     return bool(np.can_cast(src, dst, "safe"))
+
+
+def weak_value(value, dtype: str) -> np.ndarray:
+    """A Python number or nested list of them as an array of `dtype` (weak typing: the target
+    decides the dtype), or TypeError: floats never go into integer or bool targets and integers
+    must fit."""
+    try:
+        array = np.asarray(value)
+    except Exception as e:
+        raise TypeError(f"cannot turn {type(value).__name__} into an array") from e
+    if array.dtype.kind not in "biuf" or (array.dtype.kind == "f" and kind(dtype) != "f"):
+        raise TypeError(f"expects {dtype}, got {type(value).__name__} of {array.dtype} values")
+    cast = array.astype(dtype)
+    if kind(dtype) != "f" and not np.array_equal(cast, array):
+        raise TypeError(f"values do not fit in {dtype}")
+    return cast

@@ -9,16 +9,57 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from symbolic import dtypes
 from symbolic.alloc import ones_like, zeros_like
-from symbolic.elemwise import add, cast
-from symbolic.graph import Constant, Variable, constant, tensor, toposort
+from symbolic.elemwise import add, cast, where
+from symbolic.graph import Constant, Variable, as_variable, constant, tensor, toposort
 from symbolic.join import concatenate, stack
+from symbolic.op import Op
 from symbolic.reduction import sum as total
 from symbolic.shape import flatten, reshape, shape_of
+
+
+@dataclass(frozen=True)
+class StopGradient(Op):
+    """The identity whose gradient is absent (or zero with `zeros`); with a second input, a
+    bool scalar `keep`, the gradient passes where `keep` is true and is zero elsewhere (how a
+    loop truncates backpropagation through time). Removed by the optimizer's specialize phase,
+    after S.grad has seen it."""
+
+    zeros: bool = False
+
+    @property
+    def name(self) -> str:
+        return "stop_gradient"
+
+    def infer(self, x, *keep):
+        if keep and (keep[0].ndim != 0 or keep[0].dtype != "bool"):
+            raise TypeError(f"stop_gradient: keep must be a bool scalar, got {keep[0].describe()}")
+        return [x.type]
+
+    def perform(self, x, *keep):
+        return x.copy()  # a fresh output, as every op's (outputs never alias inputs)
+
+    def grad(self, inputs, outputs, output_grads):
+        if len(inputs) == 2:
+            return [where(inputs[1], output_grads[0], 0), None]
+        return [zeros_like(inputs[0]) if self.zeros else None]
+
+
+def stop_gradient(x, zeros: bool = False, keep=None) -> Variable:
+    """x, through which no gradient flows: `S.grad` treats this use of x as a constant.
+
+    With `zeros=False` a variable reached only through it is disconnected from the cost (as
+    Theano's disconnected_grad); with `zeros=True` its gradient is zero instead (Theano's
+    zero_grad), so `S.grad` finds it connected. With `keep` (a bool scalar tensor) the
+    gradient passes unchanged where `keep` is true and is zero where it is false.
+    """
+    x = as_variable(x)
+    return StopGradient(bool(zeros))(x) if keep is None else StopGradient()(x, keep)
 
 
 def _as_list(wrt) -> tuple[list, bool]:

@@ -30,6 +30,11 @@ class TensorType(NamedTuple):
     def ndim(self) -> int:
         return len(self.shape)
 
+    @property
+    def broadcastable(self) -> tuple:
+        """Theano's pattern: True where the static length is 1."""
+        return tuple(d == 1 for d in self.shape)
+
     def __str__(self) -> str:
         dims = ", ".join("?" if d is None else str(d) for d in self.shape)
         return f"{self.dtype}({dims}{',' if len(self.shape) == 1 else ''})"
@@ -68,6 +73,7 @@ class Variable(TensorOperators):
     dtype = property(lambda self: self.type.dtype)
     ndim = property(lambda self: self.type.ndim)
     static_shape = property(lambda self: self.type.shape)
+    broadcastable = property(lambda self: self.type.broadcastable)  # Theano's spelling
 
     def __repr__(self) -> str:
         label = self.name or (self.owner.op.name if self.owner else type(self).__name__.lower())
@@ -106,31 +112,60 @@ class SharedVariable(Variable):
     """State that lives between calls of compiled functions (weights, counters, RNG state).
 
     Its dtype and ndim are fixed at creation; its shape may change through `set_value`, so the
-    static shape is unknown (None) on every axis.
+    static shape is unknown (None) on every axis. `strict` and `allow_downcast` say what
+    `set_value` accepts (see `shared`).
     """
 
-    __slots__ = ("_value",)
+    __slots__ = ("_value", "strict", "allow_downcast")
 
-    def __init__(self, value: np.ndarray, name: str | None = None):
-        value = np.array(value)
+    def __init__(
+        self,
+        value: np.ndarray,
+        name: str | None = None,
+        borrow: bool = False,
+        strict: bool = False,
+        allow_downcast: bool | None = None,
+    ):
+        value = np.asarray(value) if borrow else np.array(value)
         type = make_type(value.dtype, (None,) * value.ndim)
         super().__init__(type, name=name, location=user_location())
         self._value = value
+        self.strict = bool(strict)
+        self.allow_downcast = allow_downcast
 
     def get_value(self, borrow: bool = False) -> np.ndarray:
         return self._value if borrow else self._value.copy()
 
     def set_value(self, value, borrow: bool = False) -> None:
-        value = np.asarray(value) if borrow else np.array(value)
-        self._check_value(value)
-        self._value = value
+        """Replace the value; with `borrow` an array of the right dtype is kept, not copied.
 
-    def _check_value(self, value: np.ndarray) -> None:
-        if value.dtype.name != self.dtype or value.ndim != self.ndim:
+        A Python number or list takes the variable's dtype (weakly typed, as `x * 0.5`: a
+        float goes into a float32 variable, never into an integer one); an array must have
+        the variable's dtype, unless the variable was made with `allow_downcast=True`, which
+        casts any numeric array. A `strict` variable takes arrays of its exact dtype only.
+        """
+        self._value = self._converted(value, borrow)
+
+    def _converted(self, value, borrow: bool) -> np.ndarray:
+        what = f"shared variable {self.name or '(unnamed)'}"
+        if isinstance(value, (np.ndarray, np.generic)):
+            array = np.asarray(value) if borrow else np.array(value)
+            if array.dtype.name != self.dtype and self.allow_downcast and not self.strict:
+                array = array.astype(self.dtype)
+        elif self.strict:
+            raise TypeError(f"{what} is strict: it takes {self.dtype} arrays only, got {value!r}")
+        else:
+            try:
+                array = dtypes.weak_value(value, self.dtype)
+            except TypeError as e:
+                raise TypeError(f"{what}: {e}") from None
+        if array.dtype.name != self.dtype or array.ndim != self.ndim:
             raise TypeError(
-                f"shared variable {self.name or '(unnamed)'} holds {self.ndim}-d {self.dtype} "
-                f"values; got a {value.ndim}-d {value.dtype.name} array"
+                f"{what} holds {self.ndim}-d {self.dtype} values; got a {array.ndim}-d "
+                f"{array.dtype.name} array"
+                + ("" if array.ndim != self.ndim else f" (cast it with .astype({self.dtype!r}))")
             )
+        return array
 
 
 class Apply:
@@ -186,11 +221,31 @@ def constant(value, dtype=None, name: str | None = None) -> Constant:
     return Constant(_cast_exactly(value, dtypes.as_dtype(dtype)), name=name)
 
 
-def shared(value, name: str | None = None) -> SharedVariable:
-    """State that lives between calls: `W = S.shared(np.zeros((784, 10), np.float32), "W")`."""
-    value = np.asarray(value)
+def shared(
+    value,
+    name: str | None = None,
+    borrow: bool = False,
+    strict: bool = False,
+    allow_downcast: bool | None = None,
+) -> SharedVariable:
+    """State that lives between calls: `W = S.shared(np.zeros((784, 10), np.float32), "W")`.
+
+    Parameters
+    ----------
+    value : the initial value; its dtype and ndim are the variable's for good.
+    name : shown in errors and printed graphs.
+    borrow : keep `value` itself (an ndarray) instead of a copy, as `set_value(v, borrow=True)`:
+        writes to the array are then seen by the variable and the other way round.
+    strict : `set_value` then takes arrays of exactly the variable's dtype only (no Python
+        numbers, no casts).
+    allow_downcast : True lets `set_value` cast arrays of any numeric dtype into the
+        variable's (float64 data into a float32 variable); None or False: arrays must have its
+        dtype already.
+    """
+    if not borrow or not isinstance(value, np.ndarray):
+        value = np.asarray(value)
     dtypes.as_dtype(value.dtype)
-    return SharedVariable(value, name=name)
+    return SharedVariable(value, name, borrow, strict, allow_downcast)
 
 
 def is_python_scalar(value) -> bool:

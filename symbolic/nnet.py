@@ -10,11 +10,11 @@ import numpy as np
 from symbolic import dtypes
 from symbolic.alloc import arange, one_hot
 from symbolic.conv import conv2d
-from symbolic.elemwise import exp, log, mul, relu, sigmoid, softplus, sub, true_div
+from symbolic.elemwise import exp, gt, log, mul, relu, sigmoid, softplus, sub, true_div, where
 from symbolic.graph import TensorType, Variable, as_variable
 from symbolic.normalization import batch_norm
 from symbolic.op import Op
-from symbolic.pool import avg_pool2d, max_pool2d
+from symbolic.pool import avg_pool2d, max_pool2d, sum_pool2d
 from symbolic.reduction import sum
 from symbolic.shape import dim, dimshuffle, normalize_axes, shape_of
 
@@ -30,6 +30,8 @@ __all__ = [
     "conv2d",
     "max_pool2d",
     "avg_pool2d",
+    "sum_pool2d",
+    "leaky_relu",
     "dropout",
     "batch_norm",
 ]
@@ -156,6 +158,12 @@ def binary_crossentropy(output, target) -> Variable:
     """−(t log p + (1 − t) log(1 − p)), elementwise."""
     p, t = as_variable(output), as_variable(target)
     return -(t * log(p) + sub(1, t) * log(sub(1, p)))
+
+
+def leaky_relu(x, alpha) -> Variable:
+    """x where x > 0, else alpha·x (alpha = 0: relu)."""
+    x = as_variable(x)
+    return where(gt(x, 0), x, mul(alpha, x))
 
 
 def dropout(x, p, rng, deterministic: bool = False) -> Variable:

@@ -1,13 +1,20 @@
 """NumPy-like operators and methods of symbolic tensors.
 
 `==` is left as Python identity (as in Theano) so variables stay usable as dict keys; the
-elementwise comparison is `S.eq`. The functions are looked up on the package at call time, when
+elementwise comparison is `S.eq`.
+
+Truth value (Theano's rule): every variable is true in `if x:`, so `if W:` and `x or default`
+work as for any Python object, except the result of a comparison (`<`, `<=`, `>`, `>=`, `S.eq`,
+`S.neq`), whose truth is not known when the graph is built: `bool(a < b)` raises, and so does
+the chain `a < b < c`, which Python evaluates as `(a < b) and (b < c)`. The functions are looked up on the package at call time, when
 it is fully imported.
 """
 
 from __future__ import annotations
 
 import symbolic as S
+
+COMPARISONS = frozenset({"lt", "le", "gt", "ge", "eq", "neq"})  # results with no truth value
 
 
 class TensorOperators:
@@ -100,7 +107,14 @@ class TensorOperators:
         return S.invert(self)
 
     def __bool__(self):
-        raise TypeError("a symbolic tensor has no truth value; use S.where, S.all or S.any")
+        node = self.owner
+        if node is not None and node.op.name in COMPARISONS:
+            raise TypeError(
+                "a comparison of symbolic tensors has no truth value while the graph is built "
+                "(a chain `a < b < c` needs one): use S.where, S.all, S.any, or `&` to join "
+                "comparisons"
+            )
+        return True
 
     def __iter__(self):
         raise TypeError("a symbolic tensor cannot be iterated; index it or use S.scan")
@@ -146,14 +160,14 @@ class TensorOperators:
         return S.dot(self, other)
 
     # reductions
-    def sum(self, axis=None, keepdims=False):
-        return S.sum(self, axis, keepdims)
+    def sum(self, axis=None, keepdims=False, dtype=None, acc_dtype=None):
+        return S.sum(self, axis, keepdims, dtype, acc_dtype)
 
-    def prod(self, axis=None, keepdims=False):
-        return S.prod(self, axis, keepdims)
+    def prod(self, axis=None, keepdims=False, dtype=None, acc_dtype=None):
+        return S.prod(self, axis, keepdims, dtype, acc_dtype)
 
-    def mean(self, axis=None, keepdims=False):
-        return S.mean(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False, dtype=None, acc_dtype=None):
+        return S.mean(self, axis, keepdims, dtype, acc_dtype)
 
     def max(self, axis=None, keepdims=False):
         return S.max(self, axis, keepdims)
@@ -173,8 +187,8 @@ class TensorOperators:
     def any(self, axis=None, keepdims=False):
         return S.any(self, axis, keepdims)
 
-    def var(self, axis=None, keepdims=False, ddof=0):
-        return S.var(self, axis, keepdims, ddof)
+    def var(self, axis=None, keepdims=False, ddof=0, dtype=None):
+        return S.var(self, axis, keepdims, ddof, dtype)
 
-    def std(self, axis=None, keepdims=False, ddof=0):
-        return S.std(self, axis, keepdims, ddof)
+    def std(self, axis=None, keepdims=False, ddof=0, dtype=None):
+        return S.std(self, axis, keepdims, ddof, dtype)

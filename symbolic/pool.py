@@ -1,6 +1,7 @@
 """2-d max and average pooling over the last two axes of (N, C, H, W) tensors.
 
-Windows follow symbolic/windows.py (floor rule; stride defaults to the window size). Every
+Windows follow symbolic/windows.py (floor rule, or partial edge windows kept with `ceil_mode`;
+stride defaults to the window size). Every
 kernel here walks the kh·kw offsets of a window, each offset a strided view of the whole
 tensor, so the work is kh·kw NumPy passes over the output whatever the window count.
 
@@ -13,7 +14,7 @@ tensor, so the work is kh·kw NumPy passes over the output whatever the window c
   gradient.
 - average: the window sum divided by the window size kh·kw, padded zeros included
   (`count_include_pad=True`, PyTorch's default), or by the number of real values in the window
-  (`count_include_pad=False`). Linear: its gradient spreads g / count over each window
+  (`count_include_pad=False`); sum: the window sum itself (an average with divisor 1). Linear: its gradient spreads g / count over each window
   (`avg_pool2d_grad`), whose own gradient is the average pool again.
 """
 
@@ -28,7 +29,15 @@ from symbolic import dtypes
 from symbolic.graph import TensorType, Variable, as_variable
 from symbolic.op import Op
 from symbolic.shape import shape_of, static_entries
-from symbolic.windows import as_pair, check_fits, cropped, output_length, padded, window_slice
+from symbolic.windows import (
+    as_pair,
+    check_fits,
+    cropped,
+    output_length,
+    overhang,
+    padded,
+    window_slice,
+)
 
 SPATIAL = (2, 3)
 
@@ -40,11 +49,27 @@ class Pool2d(Op):
     size: tuple
     stride: tuple
     padding: tuple
+    ceil_mode: bool = False  # keep the partial windows at the far edges
+
+    @property
+    def window(self) -> dict:
+        """The geometry, to build a related pooling op with."""
+        return dict(
+            size=self.size, stride=self.stride, padding=self.padding, ceil_mode=self.ceil_mode
+        )
 
     def pooled_shape(self, shape: tuple) -> tuple:
         check_fits(self.name, shape, self.size, self.padding)
         lengths = zip(shape[2:], self.size, self.stride, self.padding)
-        return tuple(shape[:2]) + tuple(output_length(*args) for args in lengths)
+        return tuple(shape[:2]) + tuple(output_length(*args, self.ceil_mode) for args in lengths)
+
+    def extra(self, shape: tuple) -> tuple:
+        """The entries the windows reach past the padded spatial axes of `shape` (ceil_mode)."""
+        if not self.ceil_mode:
+            return (0, 0)
+        pooled = self.pooled_shape(shape)[2:]
+        geometry = zip(shape[2:], self.size, self.stride, self.padding, pooled)
+        return tuple(overhang(*args) for args in geometry)
 
     def windows(self, xp: np.ndarray, pooled_shape: tuple) -> Iterator[np.ndarray]:
         """For each offset (i, j) of a window in row-major order, the view of the padded xp at
@@ -56,12 +81,16 @@ class Pool2d(Op):
                 yield xp[:, :, rows, window_slice(j, self.stride[1], ow)]
 
     def padded_like(self, x: np.ndarray, value) -> np.ndarray:
-        return padded(x, SPATIAL, self.padding, value)
+        return padded(x, SPATIAL, self.padding, value, self.extra(x.shape))
 
     def padded_zeros(self, shape: tuple, dtype) -> np.ndarray:
-        """Zeros of `shape` (N, C, H, W) with the padding added to H and W."""
-        (ph, pw), (n, c, h, w) = self.padding, shape
-        return np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype)
+        """Zeros of `shape` (N, C, H, W) with the padding (and overhang) added to H and W."""
+        (ph, pw), (eh, ew), (n, c, h, w) = self.padding, self.extra(shape), shape
+        return np.zeros((n, c, h + 2 * ph + eh, w + 2 * pw + ew), dtype)
+
+    def cropped(self, gx: np.ndarray, shape: tuple) -> np.ndarray:
+        """The inverse of `padded_zeros`: the (N, C, H, W) part of gx."""
+        return cropped(gx, SPATIAL, self.padding, self.extra(shape))
 
     def first_maxima(self, x: np.ndarray, pooled: np.ndarray) -> Iterator[np.ndarray]:
         """For each offset of a window (row-major), the mask of the windows whose first
@@ -81,11 +110,13 @@ class Pool2d(Op):
 
     def counts(self, shape: tuple, dtype, include_pad: bool) -> np.ndarray | float:
         """The divisor of each window of an average: kh·kw, or the real (unpadded) positions
-        it covers."""
-        if include_pad or not any(self.padding):
+        it covers; an overhang (ceil_mode) is never counted."""
+        if not any(self.extra(shape)) and (include_pad or not any(self.padding)):
             return float(self.size[0] * self.size[1])
         ones = np.ones((1, 1) + tuple(shape[2:]), dtype)
-        return sum(self.windows(self.padded_like(ones, 0), self.pooled_shape(ones.shape)))
+        inside = padded(ones, SPATIAL, self.padding, 1 if include_pad else 0)
+        counted = padded(inside, SPATIAL, (0, 0), 0, self.extra(ones.shape))
+        return sum(self.windows(counted, self.pooled_shape(ones.shape)))
 
 
 def masked(values: np.ndarray, mask: np.ndarray, out=None) -> np.ndarray:
@@ -123,7 +154,7 @@ class MaxPool2d(Pool2d):
 
     def grad(self, inputs, outputs, output_grads):
         x, pooled, g = inputs[0], outputs[0], output_grads[0]
-        return [MaxPool2dGrad(self.size, self.stride, self.padding)(x, pooled, g)]
+        return [MaxPool2dGrad(**self.window)(x, pooled, g)]
 
 
 @dataclass(frozen=True)
@@ -145,11 +176,11 @@ class MaxPool2dGrad(Pool2d):
                 view += masked(g, first)
             else:  # each position in one window at most: assign
                 masked(g, first, out=view)
-        return cropped(gx, SPATIAL, self.padding)
+        return self.cropped(gx, x.shape)
 
     def grad(self, inputs, outputs, output_grads):
         x, pooled, _ = inputs
-        gather = MaxPool2dGather(self.size, self.stride, self.padding)
+        gather = MaxPool2dGather(**self.window)
         return [None, None, gather(x, pooled, output_grads[0])]
 
 
@@ -174,17 +205,18 @@ class MaxPool2dGather(Pool2d):
 
     def grad(self, inputs, outputs, output_grads):
         x, pooled, _ = inputs
-        scatter = MaxPool2dGrad(self.size, self.stride, self.padding)
+        scatter = MaxPool2dGrad(**self.window)
         return [None, None, scatter(x, pooled, output_grads[0])]
 
 
 @dataclass(frozen=True)
 class AvgPool2d(Pool2d):
     count_include_pad: bool = True
+    summed: bool = False  # the window sums, undivided (sum_pool2d)
 
     @property
     def name(self) -> str:
-        return "avg_pool2d"
+        return "sum_pool2d" if self.summed else "avg_pool2d"
 
     def infer(self, x):
         return [TensorType(dtypes.to_float(x.dtype), self.pooled_shape(x.type.shape))]
@@ -195,12 +227,15 @@ class AvgPool2d(Pool2d):
         total = next(views).copy()
         for view in views:
             total += view
-        total /= self.counts(x.shape, x.dtype, self.count_include_pad)
+        if not self.summed:
+            total /= self.counts(x.shape, x.dtype, self.count_include_pad)
         return total
 
     def grad(self, inputs, outputs, output_grads):
         x, g = inputs[0], output_grads[0]
-        spread = AvgPool2dGrad(self.size, self.stride, self.padding, self.count_include_pad)
+        spread = AvgPool2dGrad(
+            **self.window, count_include_pad=self.count_include_pad, summed=self.summed
+        )
         return [spread(g, shape_of(x))]
 
 
@@ -209,24 +244,27 @@ class AvgPool2dGrad(Pool2d):
     """g (pooled shape) / count spread evenly over each window, giving `input_shape`."""
 
     count_include_pad: bool = True
+    summed: bool = False
 
     @property
     def name(self) -> str:
-        return "avg_pool2d_grad"
+        return "sum_pool2d_grad" if self.summed else "avg_pool2d_grad"
 
     def infer(self, g, input_shape):
         return [TensorType(g.dtype, static_entries(input_shape))]
 
     def perform(self, g, input_shape):
         shape = tuple(int(n) for n in input_shape)
-        share = g / self.counts(shape, g.dtype, self.count_include_pad)
+        share = g if self.summed else g / self.counts(shape, g.dtype, self.count_include_pad)
         gx = self.padded_zeros(shape, g.dtype)
         for view in self.windows(gx, g.shape):
             view += share
-        return cropped(gx, SPATIAL, self.padding)
+        return self.cropped(gx, shape)
 
     def grad(self, inputs, outputs, output_grads):
-        pool = AvgPool2d(self.size, self.stride, self.padding, self.count_include_pad)
+        pool = AvgPool2d(
+            **self.window, count_include_pad=self.count_include_pad, summed=self.summed
+        )
         return [pool(output_grads[0]), None]
 
 
@@ -244,7 +282,7 @@ def _window(op: str, x, size, stride, padding) -> tuple[Variable, tuple, tuple, 
     return x, size, stride, padding
 
 
-def max_pool2d(x, size, stride=None, padding=0) -> Variable:
+def max_pool2d(x, size, stride=None, padding=0, ceil_mode: bool = False) -> Variable:
     """The maximum of each size×size window over the last two axes of (N, C, H, W) x.
 
     Parameters
@@ -253,6 +291,8 @@ def max_pool2d(x, size, stride=None, padding=0) -> Variable:
     size : int or (rows, columns) window.
     stride : int or pair; None (the default) means `size`: windows that tile without overlap.
     padding : int or pair of −∞ rows/columns on both sides, smaller than `size`.
+    ceil_mode : keep the partial windows at the far edges (Theano's ignore_border=False):
+        OH = ⌈(H + 2·padding − size) / stride⌉ + 1 (see symbolic/windows.py).
 
     Returns
     -------
@@ -260,15 +300,25 @@ def max_pool2d(x, size, stride=None, padding=0) -> Variable:
     first maximal position of each window (row-major).
     """
     x, size, stride, padding = _window("max_pool2d", x, size, stride, padding)
-    return MaxPool2d(size, stride, padding)(x)
+    return MaxPool2d(size, stride, padding, bool(ceil_mode))(x)
 
 
-def avg_pool2d(x, size, stride=None, padding=0, count_include_pad: bool = True) -> Variable:
+def avg_pool2d(
+    x, size, stride=None, padding=0, count_include_pad: bool = True, ceil_mode: bool = False
+) -> Variable:
     """The mean of each size×size window over the last two axes of (N, C, H, W) x.
 
     Parameters as `max_pool2d`; padding adds zeros. `count_include_pad` (default True, as
     PyTorch): divide by size·size, padded zeros included; False: by the number of real values
-    in the window. Integer input gives float32.
+    in the window. A partial window of `ceil_mode` counts only what it covers of the padded
+    input. Integer input gives float32.
     """
     x, size, stride, padding = _window("avg_pool2d", x, size, stride, padding)
-    return AvgPool2d(size, stride, padding, bool(count_include_pad))(x)
+    return AvgPool2d(size, stride, padding, bool(ceil_mode), bool(count_include_pad))(x)
+
+
+def sum_pool2d(x, size, stride=None, padding=0, ceil_mode: bool = False) -> Variable:
+    """The sum of each size×size window over the last two axes of (N, C, H, W) x (padding adds
+    zeros; parameters as `max_pool2d`). Integer input gives float32."""
+    x, size, stride, padding = _window("sum_pool2d", x, size, stride, padding)
+    return AvgPool2d(size, stride, padding, bool(ceil_mode), summed=True)(x)

@@ -1,4 +1,5 @@
-"""Random streams: `rng = S.RandomStream(seed)` and its draws `uniform`, `normal`, `binomial`.
+"""Random streams: `rng = S.RandomStream(seed)` and its draws `uniform`, `normal`, `binomial`,
+`multinomial`.
 
 The state of a draw is a shared variable of two int64 words, (key, counter). Its values are
 computed by NumPy's `Generator` over the counter-based Philox bit generator with that key,
@@ -28,7 +29,7 @@ import numpy as np
 from symbolic import dtypes
 from symbolic.graph import SharedVariable, TensorType, Variable, as_variable, constant
 from symbolic.op import Op
-from symbolic.shape import as_shape, static_entries
+from symbolic.shape import as_shape, shape_of, static_entries
 
 
 def initial_state(seed: int, position: int) -> np.ndarray:
@@ -70,11 +71,20 @@ def _binomial(gen, size, dtype, n, p):
     return gen.binomial(n, p, size)
 
 
+def _multinomial(gen, size, dtype, n, pvals):
+    # counts of n draws over the categories of the last axis, one set per row of pvals
+    _check_range("multinomial: pvals", pvals, 0, 1)
+    pvals = pvals.astype(np.float64)
+    pvals = pvals / pvals.sum(axis=-1, keepdims=True)  # rows summing to 1 up to float32 rounding
+    return gen.multinomial(np.broadcast_to(n, size[:-1]), np.broadcast_to(pvals, size))
+
+
 # distribution -> (parameter names, parameter dtype (None: the draw's), sampler, float only)
 DISTRIBUTIONS = {
     "uniform": (("low", "high"), None, _uniform, True),
     "normal": (("mean", "std"), None, _normal, True),
     "binomial": (("n", "p"), ("int64", "float64"), _binomial, False),
+    "multinomial": (("n", "pvals"), ("int64", "float64"), _multinomial, False),
 }
 
 
@@ -170,6 +180,12 @@ class RandomStream:
     def binomial(self, size, p=0.5, n=1, dtype="int64") -> Variable:
         """Successes in `n` trials of probability `p` (n = 1: 1 with probability p, else 0)."""
         return self._draw("binomial", size, dtype, n, p)
+
+    def multinomial(self, pvals, n=1, dtype="int64") -> Variable:
+        """Counts of `n` draws among the categories of the last axis of `pvals` (probabilities
+        along it, one set per row); the result has pvals' shape (n = 1: one-hot rows)."""
+        pvals = as_variable(pvals)
+        return self._draw("multinomial", shape_of(pvals), dtype, n, pvals)
 
     def _draw(self, distribution: str, size, dtype, *params) -> Variable:
         _, param_dtypes, _, float_only = DISTRIBUTIONS[distribution]

@@ -111,12 +111,35 @@ def _reduce(kind: str, x, axis, keepdims: bool) -> Variable:
     return Reduce(kind, axes, bool(keepdims))(x)
 
 
-def sum(x, axis=None, keepdims=False):  # noqa: A001 - the NumPy name
-    return _reduce("sum", x, axis, keepdims)
+def _accumulated(kind: str, x, axis, keepdims, dtype, acc_dtype) -> Variable:
+    """sum or prod as NumPy and Theano take `dtype`: the elements are cast to `acc_dtype` (by
+    default `dtype`) and added up in it, and the result is cast to `dtype`."""
+    x = as_variable(x)
+    accumulate = acc_dtype or dtype
+    if accumulate is not None:
+        x = cast(x, accumulate)
+    total = _reduce(kind, x, axis, keepdims)
+    return total if dtype is None else cast(total, dtype)
 
 
-def prod(x, axis=None, keepdims=False):
-    return _reduce("prod", x, axis, keepdims)
+def _in_float(x, dtype) -> tuple[Variable, str]:
+    """x as a mean-like reduction reads it (NumPy's rule): its elements cast to `dtype` when
+    given, then computed in that float dtype (float32 for integers and bools)."""
+    x = as_variable(x)
+    if dtype is not None and x.dtype != dtypes.as_dtype(dtype):
+        x = cast(x, dtype)
+    return x, dtypes.to_float(x.dtype)
+
+
+def sum(x, axis=None, keepdims=False, dtype=None, acc_dtype=None):  # noqa: A001 - the NumPy name
+    """Σ over `axis` (None: all). Integers and bools sum in int64 unless `dtype` (the result's
+    dtype) or `acc_dtype` (the accumulator's, Theano's) says otherwise."""
+    return _accumulated("sum", x, axis, keepdims, dtype, acc_dtype)
+
+
+def prod(x, axis=None, keepdims=False, dtype=None, acc_dtype=None):
+    """∏ over `axis` (None: all), with `dtype` and `acc_dtype` as in `sum`."""
+    return _accumulated("prod", x, axis, keepdims, dtype, acc_dtype)
 
 
 def max(x, axis=None, keepdims=False):  # noqa: A001
@@ -143,27 +166,31 @@ def argmin(x, axis=None, keepdims=False):
     return _reduce("argmin", x, axis, keepdims)
 
 
-def mean(x, axis=None, keepdims=False):
-    """sum / count, computed in float (float32 for integer inputs)."""
-    x = as_variable(x)
+def mean(x, axis=None, keepdims=False, dtype=None, acc_dtype=None):
+    """sum / count, computed in float (float32 for integer inputs); with `dtype` (or
+    `acc_dtype`) the elements are first cast to it and the result has `dtype` (NumPy's rule)."""
+    x, float_dtype = _in_float(x, acc_dtype or dtype)
     axes = reduced_axes(axis, x.ndim)
-    total = sum(x, axes, keepdims)
-    count = Size(axes)(x)
-    return true_div(total, cast(count, dtypes.to_float(x.dtype)))
+    total = _reduce("sum", x, axes, keepdims)
+    result = true_div(total, cast(Size(axes)(x), float_dtype))
+    return result if dtype is None else cast(result, dtype)
 
 
-def var(x, axis=None, keepdims=False, ddof=0):
-    """mean((x − mean(x))²), with `ddof` as NumPy's."""
-    x = as_variable(x)
+def var(x, axis=None, keepdims=False, ddof=0, dtype=None):
+    """mean((x − mean(x))²), with `ddof` and `dtype` as NumPy's."""
+    x, float_dtype = _in_float(x, dtype)
     axes = reduced_axes(axis, x.ndim)
     centered = sub(x, mean(x, axes, keepdims=True))
-    squares = sum(square(centered), axes, keepdims)
-    count = cast(Size(axes)(x), dtypes.to_float(x.dtype))
-    return true_div(squares, count - ddof if ddof else count)
+    squares = _reduce("sum", square(centered), axes, keepdims)
+    count = cast(Size(axes)(x), float_dtype)
+    result = true_div(squares, count - ddof if ddof else count)
+    return result if dtype is None else cast(result, dtype)
 
 
-def std(x, axis=None, keepdims=False, ddof=0):
-    return sqrt(var(x, axis, keepdims, ddof))
+def std(x, axis=None, keepdims=False, ddof=0, dtype=None):
+    x, _ = _in_float(x, dtype)
+    result = sqrt(var(x, axis, keepdims, ddof))
+    return result if dtype is None else cast(result, dtype)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,11 @@ A kh×kw window slides over the two spatial axes of an (N, C, H, W) tensor padde
 each side, (sh, sw) positions per step. There are OH = ⌊(H + 2·ph − kh) / sh⌋ + 1 rows of
 windows (the floor rule of PyTorch and cuDNN: a window that would run past the padded edge is
 dropped), and OW columns likewise. Window (a, b) covers the padded rows sh·a … sh·a + kh − 1.
+
+Pooling may instead keep the partial windows at the far edge (`ceil_mode`, Theano's
+ignore_border=False): OH = ⌈(H + 2·ph − kh) / sh⌉ + 1, less one where the last window would
+start past the input (in the right padding only), so every window holds a real value. The
+rows those windows reach beyond the padded input are `overhang` entries added at the end.
 """
 
 from __future__ import annotations
@@ -27,11 +32,22 @@ def as_pair(value, what: str, op: str, minimum: int) -> tuple[int, int]:
     return int(rows), int(cols)
 
 
-def output_length(n: int | None, k: int | None, stride: int, padding: int) -> int | None:
-    """How many windows of length k fit along an axis of length n (None where unknown)."""
+def output_length(
+    n: int | None, k: int | None, stride: int, padding: int, ceil_mode: bool = False
+) -> int | None:
+    """How many windows of length k fit along an axis of length n (None where unknown); with
+    `ceil_mode` partial windows at the far edge count too (see the module's text)."""
     if n is None or k is None:
         return None
-    return (n + 2 * padding - k) // stride + 1
+    if not ceil_mode:
+        return (n + 2 * padding - k) // stride + 1
+    count = -(-(n + 2 * padding - k) // stride) + 1
+    return count - 1 if (count - 1) * stride >= n + padding else count
+
+
+def overhang(n: int, k: int, stride: int, padding: int, count: int) -> int:
+    """How far `count` windows reach past the padded axis of length n (0 when they fit)."""
+    return max(0, (count - 1) * stride + k - (n + 2 * padding))
 
 
 def check_fits(op: str, x: Variable | tuple, kernel, padding) -> None:
@@ -53,23 +69,24 @@ def window_slice(offset: int, stride: int, count: int) -> slice:
     return slice(offset, offset + stride * (count - 1) + 1, stride)
 
 
-def padded(x: np.ndarray, axes: tuple, padding: tuple, value=0) -> np.ndarray:
-    """x with padding[k] entries of `value` before and after axis axes[k] (x itself when none)."""
-    if not any(padding):
+def padded(x: np.ndarray, axes: tuple, padding: tuple, value=0, extra=(0, 0)) -> np.ndarray:
+    """x with padding[k] entries of `value` before and after axis axes[k], and extra[k] more
+    after (x itself when none)."""
+    if not any(padding) and not any(extra):
         return x
     shape = list(x.shape)
     inner = [slice(None)] * x.ndim
-    for axis, p in zip(axes, padding):
+    for axis, p, e in zip(axes, padding, extra):
         inner[axis] = slice(p, p + shape[axis])
-        shape[axis] += 2 * p
+        shape[axis] += 2 * p + e
     out = np.full(shape, value, x.dtype)
     out[tuple(inner)] = x
     return out
 
 
-def cropped(xp: np.ndarray, axes: tuple, padding: tuple) -> np.ndarray:
+def cropped(xp: np.ndarray, axes: tuple, padding: tuple, extra=(0, 0)) -> np.ndarray:
     """The inverse of `padded`: xp without its padding (a view)."""
     inner = [slice(None)] * xp.ndim
-    for axis, p in zip(axes, padding):
-        inner[axis] = slice(p, xp.shape[axis] - p)
+    for axis, p, e in zip(axes, padding, extra):
+        inner[axis] = slice(p, xp.shape[axis] - p - e)
     return xp[tuple(inner)]

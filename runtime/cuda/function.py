@@ -84,12 +84,14 @@ class CudaFunction(Function):
                 a = (
                     device_input(var, i, a)
                     if a.__class__ is DeviceArray
-                    else convert_input(var, i, a)
+                    else convert_input(var, i, a, self._downcast[i])
                 )
             checked.append(a)
         return tuple(checked)
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        if kwargs or len(args) != len(self.inputs):  # keywords, defaults, or a count error
+            args = self._binder.bind(args, kwargs)
         program = self._program
         device = program.context.load()  # CudaUnavailableError without a GPU
         args = self._arguments(device, args)

@@ -27,6 +27,7 @@ from symbolic.graph import (
 )
 from symbolic.scan.hoist import hoist_input_projections, hoist_invariants
 from symbolic.scan.parts import LoopParts
+from symbolic.scan.truncate import truncate_gradient as truncate
 from symbolic.shape import dim, static_int
 from symbolic.trace import Location
 
@@ -37,6 +38,14 @@ def scan(
     outputs_info=None,
     non_sequences=None,
     n_steps=None,
+    truncate_gradient: int = -1,
+    go_backwards: bool = False,
+    mode=None,
+    name: str | None = None,
+    profile: bool = False,
+    allow_gc=None,
+    strict: bool = False,
+    return_list: bool = False,
 ):
     """Loop `fn` over steps: `(outputs, updates) = S.scan(fn, sequences, outputs_info, ...)`.
 
@@ -52,6 +61,17 @@ def scan(
     non_sequences : tensors passed whole to every step, after the states.
     n_steps : the number of steps (an int or an integer scalar); by default the length of the
         shortest sequence. Required without sequences.
+    truncate_gradient : -1 (full backpropagation through time) or k ≥ 0: gradients flow back
+        through the last k steps only (see truncate.py; Theano's meaning, except that the
+        initial states get no gradient when the window does not reach them).
+    go_backwards : iterate the sequences from their end: step t reads `seq[-1 - t]`, and the
+        outputs are stacked in the order they were computed (Theano's meaning).
+    mode, profile, allow_gc : accepted for Theano's sake and ignored: `S.compile` chooses how
+        the loop runs.
+    name : names the loop in messages and printed graphs (default: the step function's name).
+    strict : every shared variable the step reads must be passed in `non_sequences`
+        (Theano's check against capturing state by accident); a ValueError names it.
+    return_list : return the outputs as a list even when `fn` has one output.
 
     Returns
     -------
@@ -60,7 +80,7 @@ def scan(
     updates : a dict {shared variable: its value after the last step}, for `S.compile`.
     """
     start = Variable(TensorType("bool", ()))  # everything built from here on is the step's
-    step_name = getattr(fn, "__name__", type(fn).__name__)
+    step_name = name or getattr(fn, "__name__", type(fn).__name__)
     code = getattr(fn, "__code__", None)
     step_location = Location(code.co_filename, code.co_firstlineno, step_name) if code else None
     describe = f"the step function {step_name!r}" + (
@@ -68,6 +88,12 @@ def scan(
     )
 
     sequences = [_sequence(x, i) for i, x in enumerate(_as_list(sequences))]
+    if go_backwards:  # Theano reverses, then takes the first n_steps: the last ones, backwards
+        sequences = [x[::-1] for x in sequences]
+    if not (isinstance(truncate_gradient, int) and truncate_gradient >= -1):
+        raise ValueError(
+            f"scan: truncate_gradient must be -1 or a count ≥ 0, got {truncate_gradient!r}"
+        )
     explicit = outputs_info is not None
     infos = [_initial(v, i) for i, v in enumerate(_as_list(outputs_info))]
     non_sequences = [as_variable(v) for v in _as_list(non_sequences)]
@@ -111,6 +137,8 @@ def scan(
     )
     ids = {id(t) for t in targets}
     captured = _captured(parts.outputs(), start, set(map(id, slices + previous)), ids, describe)
+    if strict:
+        _check_strict(captured, non_sequences, ids, describe)
     replace = dict(zip(targets, parts.states[len(fed) :]))
     for v in captured:
         if id(v) not in ids:
@@ -119,6 +147,8 @@ def scan(
     parts.substitute(replace)
     hoist_input_projections(parts)
     hoist_invariants(parts)
+    if truncate_gradient != -1:
+        truncate(parts, truncate_gradient)
     node = parts.node(step_name, step_location)
     results = iter(node.outputs)
     state_outputs = [next(results) for _ in fed]
@@ -127,8 +157,20 @@ def scan(
     by_position = dict(zip([i for i, init in infos if init is not None], state_outputs))
     by_position |= dict(zip([i for i, init in infos if init is None], mapped_outputs))
     ordered = [by_position[i] for i in range(len(infos))]
-    result = ordered[0] if len(ordered) == 1 else ordered
+    result = ordered[0] if len(ordered) == 1 and not return_list else ordered
     return result, dict(zip(targets, final_values))
+
+
+def _check_strict(captured, non_sequences, updated: set, describe: str) -> None:
+    """strict=True: the step may read shared variables only through non_sequences (or update
+    them); a shared variable it captured by itself is an error."""
+    passed = {id(v) for v in non_sequences} | updated
+    for v in captured:
+        if isinstance(v, SharedVariable) and id(v) not in passed:
+            raise ValueError(
+                f"scan(strict=True): {describe} reads the shared variable {v.describe()} "
+                "without it being in non_sequences; pass it there"
+            )
 
 
 def _as_list(value) -> list:

@@ -164,3 +164,49 @@ def test_conv2d_runtime_channel_mismatch_names_the_line(device):
     message = str(info.value)
     assert "im2col" in message and "2 channels" in message and "(2, 3, 3, 3)" in message
     assert "test_conv.py" in message
+
+
+def true_convolution(x, w):
+    """Σ_ij x[a − i, b − j] w[i, j] over every overlap ("full"), written directly, float64."""
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    out = np.zeros((n, o, h + kh - 1, wd + kw - 1))
+    for i in range(kh):
+        for j in range(kw):
+            out[:, :, i : i + h, j : j + wd] += np.einsum("nchw,oc->nohw", x, w[:, :, i, j])
+    return out
+
+
+@pytest.mark.parametrize("padding", ["valid", "full", "half"])
+def test_conv2d_named_paddings_and_flip_match_true_convolution(padding, device, rng):
+    x = rng.standard_normal((2, 3, 7, 6))
+    w = rng.standard_normal((4, 3, 3, 3))
+    full = true_convolution(x, w)
+    trim = {"valid": 2, "full": 0, "half": 1}[padding]  # rows/columns cut from each side
+    want = full[:, :, trim : full.shape[2] - trim, trim : full.shape[3] - trim]
+    xs, ws = S.tensor4("x", "float64"), S.shared(w)  # shared filters: kh, kw from the value
+    got = run(S.nnet.conv2d(xs, ws, padding=padding, flip=True), {xs: x}, device)
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_conv2d_flip_false_is_the_cross_correlation(rng):
+    x, w = rng.standard_normal((1, 2, 5, 5)), rng.standard_normal((3, 2, 2, 3))
+    xs, ws = S.tensor4("x", "float64"), S.tensor4("w", "float64")
+    flipped = S.compile([xs, ws], S.nnet.conv2d(xs, ws, flip=True), device="numpy")
+    plain = S.compile([xs, ws], S.nnet.conv2d(xs, ws), device="numpy")
+    np.testing.assert_allclose(flipped(x, w), plain(x, w[:, :, ::-1, ::-1]), rtol=1e-12)
+
+
+def test_conv2d_named_padding_gradient_matches_finite_differences(rng):
+    x, w = rng.standard_normal((1, 2, 4, 4)), rng.standard_normal((2, 2, 3, 2))
+    S.verify_grad(
+        lambda a, b: S.nnet.conv2d(a, b, padding="full", flip=True, filter_shape=w.shape), [x, w]
+    )
+
+
+def test_conv2d_named_padding_needs_the_kernel_size():
+    x, w = S.tensor4("x"), S.tensor4("w")
+    with pytest.raises(ValueError, match="filter_shape"):
+        S.nnet.conv2d(x, w, padding="full")
+    with pytest.raises(ValueError, match="padding must be"):
+        S.nnet.conv2d(x, w, padding="wide", filter_shape=(1, 1, 3, 3))

@@ -359,3 +359,21 @@ def test_grad_float32_keeps_dtype(device, rng):
     out = run(g, {x: v}, device)
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, 0.5 * (1 - np.tanh(v.astype(np.float64)) ** 2), rtol=1e-5)
+
+
+def test_stop_gradient_blocks_one_path(device):
+    x = S.vector("x")
+    cost = (S.stop_gradient(x) * x).sum()  # d/dx of c·x with c = x held constant
+    g = S.grad(cost, x)
+    values = np.array([1.0, -2.0, 3.0], np.float32)
+    value, gx = S.compile([x], [cost, g], device=device)(values)
+    np.testing.assert_allclose(value, np.sum(values * values))
+    np.testing.assert_allclose(gx, values)
+
+
+def test_stop_gradient_alone_disconnects_unless_zeros():
+    x = S.vector("x")
+    with pytest.raises(ValueError, match="does not depend on 'x'"):
+        S.grad(S.stop_gradient(x).sum(), x)
+    g = S.grad(S.stop_gradient(x, zeros=True).sum(), x)
+    np.testing.assert_array_equal(S.compile([x], g, device="numpy")(np.ones(2, np.float32)), 0)

@@ -170,3 +170,20 @@ def test_deep_chain_builds_and_runs(device):
     for _ in range(3000):
         y = y + 1.0
     assert float(run(y, {x: 0.5}, device)) == 3000.5
+
+
+def test_variables_are_true_except_comparison_results():
+    x, y, z = S.vector("x"), S.vector("y"), S.vector("z")
+    assert x and S.exp(x) and S.shared(np.zeros(2)) and S.constant(0.0)
+    assert (x or y) is x
+    for comparison in (x < y, x <= y, x > y, x >= y, S.eq(x, y), S.neq(x, y)):
+        with pytest.raises(TypeError, match="no truth value"):
+            bool(comparison)
+    with pytest.raises(TypeError, match="a < b < c"):
+        x < y < z  # noqa: B015 - the chain must raise
+
+
+def test_broadcastable_is_true_where_the_static_length_is_one():
+    t = S.tensor("t", "float32", (None, 1, 3, 1))
+    assert t.broadcastable == (False, True, False, True) == t.type.broadcastable
+    assert S.shared(np.zeros((1, 2))).broadcastable == (False, False)

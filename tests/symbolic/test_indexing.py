@@ -272,7 +272,7 @@ def test_value_dtypes_gather_and_scatter(dtype, device, rng):
     x, v, idx = S.matrix("x", dtype), S.matrix("v", dtype), S.vector("idx", "int32")
     vx, vv = sample(rng, dtype, (4, 5)), sample(rng, dtype, (4, 5))
     values = {x: vx, v: vv, idx: IDX.astype(np.int32)}
-    gathered = run_kernel([x[idx], x[idx, 1:]], values, device, "gather")
+    gathered = run_kernel([x[idx], x[idx, 1:]], {x: vx, idx: values[idx]}, device, "gather")
     assert gathered[0].dtype == np.dtype(dtype)
     np.testing.assert_array_equal(gathered[0], vx[IDX])
     np.testing.assert_array_equal(gathered[1], vx[IDX, 1:])

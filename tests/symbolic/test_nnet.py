@@ -169,3 +169,11 @@ def test_dropout_rejects_p_outside_0_1(p):
 def test_dropout_needs_floats():
     with pytest.raises(TypeError, match="float tensor"):
         S.nnet.dropout(S.matrix("x", "int32"), 0.5, S.RandomStream(0))
+
+
+def test_leaky_relu_matches_numpy_and_finite_differences(device):
+    x = S.vector("x", "float64")
+    xv = np.array([-2.0, -0.5, 0.5, 3.0])
+    got = S.compile([x], S.nnet.leaky_relu(x, 0.1), device=device)(xv)
+    np.testing.assert_allclose(got, np.where(xv > 0, xv, 0.1 * xv), rtol=1e-15)
+    S.verify_grad(lambda v: S.nnet.leaky_relu(v, 0.1), [xv])

@@ -1,4 +1,4 @@
-"""max_pool2d and avg_pool2d against loops over windows; gradients, ties, errors."""
+"""max_pool2d, avg_pool2d and sum_pool2d against loops over windows; gradients, ties, errors."""
 
 from __future__ import annotations
 
@@ -9,11 +9,16 @@ from harness import run
 import symbolic as S
 
 
-def pool_loops(x, size, stride, padding, kind, include_pad=True):
-    """Each window's max or mean, found by slicing the real (unpadded) part of each window."""
+def pool_loops(x, size, stride, padding, kind, include_pad=True, ceil=False):
+    """Each window's max, mean or sum, found by slicing the real (unpadded) part of each window;
+    with `ceil` the partial windows at the far edges too (each starting before the end of the
+    input), whose part past the padded input is never counted."""
     (kh, kw), (sh, sw), (ph, pw) = size, stride, padding
     n, c, h, w = x.shape
     oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    if ceil:
+        oh, ow = (-(-(h + 2 * ph - kh) // sh) + 1, -(-(w + 2 * pw - kw) // sw) + 1)
+        oh, ow = oh - ((oh - 1) * sh >= h + ph), ow - ((ow - 1) * sw >= w + pw)
     out = np.zeros((n, c, oh, ow))
     for a in range(oh):
         for b in range(ow):
@@ -22,7 +27,9 @@ def pool_loops(x, size, stride, padding, kind, include_pad=True):
             if kind == "max":
                 out[:, :, a, b] = window.max(axis=(2, 3))
             else:
-                count = kh * kw if include_pad else window.shape[2] * window.shape[3]
+                inside = (min(r0 + kh, h + ph) - r0) * (min(c0 + kw, w + pw) - c0)
+                count = inside if include_pad else window.shape[2] * window.shape[3]
+                count = 1 if kind == "sum" else count
                 out[:, :, a, b] = window.sum(axis=(2, 3)) / count
     return out
 
@@ -37,10 +44,11 @@ WINDOWS = [
 ]
 IDS = [w[0] for w in WINDOWS]
 POOLS = [
-    ("max", lambda x, *a: S.nnet.max_pool2d(x, *a), {}),
-    ("avg", lambda x, *a: S.nnet.avg_pool2d(x, *a), {}),
-    ("avg_exclude_pad", lambda x, *a: S.nnet.avg_pool2d(x, *a, count_include_pad=False),
+    ("max", lambda x, *a, **k: S.nnet.max_pool2d(x, *a, **k), {}),
+    ("avg", lambda x, *a, **k: S.nnet.avg_pool2d(x, *a, **k), {}),
+    ("avg_exclude_pad", lambda x, *a, **k: S.nnet.avg_pool2d(x, *a, count_include_pad=False, **k),
      {"include_pad": False}),
+    ("sum", lambda x, *a, **k: S.nnet.sum_pool2d(x, *a, **k), {}),
 ]  # fmt: skip
 
 
@@ -139,6 +147,7 @@ def test_pool_gradients_on_every_device_match_numpy(device, rng):
     x = S.tensor4("x", "float64")
     xv = rng.standard_normal((2, 3, 7, 8))
     cost = S.sum(S.sin(S.nnet.max_pool2d(x, 3, 2, 1))) + S.sum(S.nnet.avg_pool2d(x, 2, 1, 1) ** 2)
+    cost += S.sum(S.cos(S.nnet.sum_pool2d(x, (2, 3), 2, 1)))
     want = run(S.grad(cost, x), {x: xv}, "numpy")
     np.testing.assert_allclose(run(S.grad(cost, x), {x: xv}, device), want, rtol=1e-12)
 
@@ -153,7 +162,7 @@ ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d"])
+@pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d", "sum_pool2d"])
 @pytest.mark.parametrize("case", ERRORS, ids=[e[0] for e in ERRORS])
 def test_pool_static_errors_name_the_shapes(case, name):
     _, shape, args, kwargs, error, words = case
@@ -171,3 +180,36 @@ def test_pool_runtime_error_names_the_line(device):
     with pytest.raises(ValueError) as info:
         f(np.zeros((1, 1, 2, 2), np.float32))
     assert "3×3" in str(info.value) and "test_pool.py" in str(info.value)
+
+
+def test_sum_pool_gradient_matches_finite_differences(rng):
+    xv = rng.random((1, 2, 5, 6))
+    S.verify_grad(lambda x: S.nnet.sum_pool2d(x, (2, 3), (1, 2), (1, 1)) ** 2, [xv])
+
+
+CEIL_WINDOWS = [  # (id, size, stride, padding) leaving partial windows at the far edges of 7×8
+    ("tiles", (2, 3), (2, 3), (0, 0)),
+    ("overlap", (3, 3), (2, 3), (0, 0)),
+    ("gaps", (2, 2), (3, 3), (0, 0)),
+    ("padding", (3, 2), (2, 3), (1, 1)),
+]
+
+
+@pytest.mark.parametrize("pool", POOLS, ids=[p[0] for p in POOLS])
+@pytest.mark.parametrize("window", CEIL_WINDOWS, ids=[w[0] for w in CEIL_WINDOWS])
+def test_pool_ceil_mode_keeps_partial_windows(window, pool, device, rng):
+    _, size, stride, padding = window
+    name, fn, extra = pool
+    x = S.tensor("x", "float64", (2, 3, 7, 8))
+    xv = rng.standard_normal((2, 3, 7, 8))
+    pooled = fn(x, size, stride, padding, ceil_mode=True)
+    want = pool_loops(xv, size, stride, padding, name[:3], ceil=True, **extra)
+    assert pooled.type.shape == want.shape
+    np.testing.assert_allclose(run(pooled, {x: xv}, device), want, rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.parametrize("pool", POOLS, ids=[p[0] for p in POOLS])
+def test_pool_ceil_mode_gradients_match_finite_differences(pool, rng):
+    _, fn, _ = pool
+    xv = rng.standard_normal((1, 2, 5, 7))
+    S.verify_grad(lambda x: fn(x, (2, 3), (2, 2), (1, 0), ceil_mode=True) ** 2, [xv])

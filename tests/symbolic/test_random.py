@@ -184,3 +184,21 @@ def test_parameters_out_of_range_fail_at_run_time(draw, words, device):
         f(-0.5)
     for word in words:
         assert word in str(info.value)
+
+
+def test_multinomial_rows_count_n_draws_with_the_row_frequencies(device):
+    p = S.matrix("p")
+    rng = S.RandomStream(5)
+    f = S.compile([p], [rng.multinomial(p), rng.multinomial(p, n=4)], device=device)
+    pvals = np.array([[0.2, 0.3, 0.5], [0.0, 1.0, 0.0]], np.float32)
+    draws = [f(pvals) for _ in range(400)]
+    one_hot = np.array([d[0] for d in draws])
+    assert one_hot.dtype == np.int64 and set(np.unique(one_hot)) <= {0, 1}
+    np.testing.assert_array_equal(one_hot.sum(axis=2), 1)
+    np.testing.assert_allclose(one_hot.mean(axis=0), pvals, atol=0.08)
+    np.testing.assert_array_equal(np.array([d[1] for d in draws]).sum(axis=2), 4)
+    again = S.compile([p], rng.multinomial(p), device="numpy")
+    rng.seed(5)
+    first = again(pvals)
+    rng.seed(5)
+    np.testing.assert_array_equal(again(pvals), first)

@@ -161,3 +161,52 @@ def test_reduction_of_empty_axis(device):
     np.testing.assert_array_equal(out[1], [0.0, 0.0, 0.0])
     np.testing.assert_array_equal(out[2], [1.0, 1.0, 1.0])
     np.testing.assert_array_equal(out[3], [False, False, False])
+
+
+# ---- dtype= and acc_dtype= (NumPy's and Theano's) ------------------------------------------
+
+DTYPE_CASES = [  # (method, input dtype, dtype=)
+    ("sum", "float32", "float64"),
+    ("sum", "float64", "float32"),
+    ("sum", "float32", "int64"),
+    ("sum", "int8", "int32"),
+    ("sum", "bool", "float32"),
+    ("prod", "int16", "float64"),
+    ("mean", "float64", "float32"),
+    ("mean", "int32", "float64"),
+    ("mean", "float32", "int64"),
+    ("var", "float64", "float32"),
+    ("std", "int64", "float64"),
+]
+
+
+@pytest.mark.parametrize("method,src,dtype", DTYPE_CASES)
+def test_reduction_dtype_matches_numpy(method, src, dtype, device):
+    values = (np.arange(12).reshape(3, 4) * 0.75 - 2).astype(src)
+    x = S.matrix("x", dtype=src)
+    got = run(getattr(x, method)(axis=1, dtype=dtype), {x: values}, device)
+    want = getattr(np, method)(values, axis=1, dtype=dtype)
+    assert got.dtype == want.dtype
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_sum_acc_dtype_accumulates_wider_then_casts(device):
+    values = np.full(300, 100, np.int8)  # 30000 overflows int8 but not int32
+    x = S.vector("x", dtype="int8")
+    got = run(S.sum(x, dtype="int16", acc_dtype="int32"), {x: values}, device)
+    assert got.dtype == np.int16 and got == 30000
+
+
+def test_mean_dtype_float32_of_float64_is_computed_in_float32(device):
+    values = np.linspace(0, 1, 7)
+    x = S.vector("x", dtype="float64")
+    got = run(x.mean(dtype="float32"), {x: values}, device)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, np.mean(values.astype(np.float32)), rtol=1e-6)
+
+
+def test_sum_dtype_gradient_flows_back_in_the_input_dtype():
+    x = S.vector("x")
+    g = S.grad(S.sum(x, dtype="float64"), x)
+    assert g.dtype == "float32"
+    np.testing.assert_array_equal(S.compile([x], g, device="numpy")(np.ones(3, np.float32)), 1)

@@ -64,6 +64,18 @@ def small_power(z: Variable, x: Variable, n: Variable) -> Variable | None:
 
 SPECIALIZE: list[Rule] = [
     Rule(
+        "drop_stop_gradient",
+        P("stop_gradient", V("x")),
+        lambda x: x,
+        "stop_gradient(x) = x once the gradients are built (they run stabilize, never specialize)",
+    ),
+    Rule(
+        "drop_gradient_gate",
+        P("stop_gradient", V("x"), V("keep")),
+        lambda x, keep: x,
+        "stop_gradient(x, keep) = x once the gradients are built (the gate acts on them only)",
+    ),
+    Rule(
         "div_by_constant",
         P("true_div", V("x"), V("c"), name="z"),
         div_by_constant,

@@ -60,6 +60,14 @@ REWRITTEN = [
     ("sgd_gemm", [M, M, M], lambda w, x, g: w - 0.1 * S.dot(x.T, g), ["gemm"], ["dot", "sub"]),
     ("bias_gemm", [M, M, V], lambda x, w, b: S.dot(x, w) + b, ["gemm"], ["dot", "add"]),
     ("shape_of_product", [M, M], lambda x, y: shape_of(S.dot(x, y)), ["make_vector"], ["dot"]),
+    ("stop_gradient", [V], lambda x: S.exp(S.stop_gradient(x)), ["exp"], ["stop_gradient"]),
+    (
+        "gradient_gate",
+        [V],
+        lambda x: S.exp(S.stop_gradient(x, keep=S.constant(True))),
+        ["exp"],
+        ["stop_gradient"],
+    ),
 ]
 
 # (id, input spec, expression builder, ops that must stay)
