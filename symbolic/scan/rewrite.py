@@ -19,6 +19,7 @@ from symbolic.graph import Variable, graph_inputs, toposort
 from symbolic.optimizer.rewriter import RewriteLog
 from symbolic.scan.op import Scan
 from symbolic.scan.parts import LoopParts
+from symbolic.scan.pushout import push_out
 
 
 def optimize_loops(outputs: Sequence[Variable], log: RewriteLog) -> list[Variable]:
@@ -62,11 +63,18 @@ def _rebuild(group: list, inputs: list, used: set, log: RewriteLog) -> dict:
     """The group as one pruned, optimized node on `inputs`: {id(old output): new output}."""
     parts, sources = _merged(group, inputs, log)
     kept = _pruned(parts, sources, used, log)
+    pushed = push_out(parts)
+    for _ in pushed.removed:
+        log.record("scan_pushout")
+    outer = [kept[j] for j in pushed.removed]
+    kept = [j for i, j in enumerate(kept) if i not in set(pushed.removed)]
     new, place = _optimized(parts, len(parts.states), group[0], log)
+    values = [new.outputs[p] for p in place]
+    values[len(kept) :] = pushed.finals(values[len(kept) :])
     mapping = {}
-    for p, j in zip(place, kept):
+    for value, j in zip(values, kept + outer):
         for old in sources[j]:
-            mapping[id(old)] = new.outputs[p]
+            mapping[id(old)] = value
     return mapping
 
 
