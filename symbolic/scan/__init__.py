@@ -7,7 +7,8 @@
 - `grad.py`: backpropagation through time; `residuals.py`: the forward values it reads;
 - `shapes.py`: shapes recomputed from operands' shapes (for the backward step);
 - `loop.py`: running the steps, stacking rows;
-- `rewrite.py`: the optimizer's loop phase (merge, prune, optimize the inner graph).
+- `rewrite.py`: the optimizer's loop phase (merge, prune, optimize the inner graph);
+- `pushout.py`: accumulations summed after the loop instead of step by step.
 """
 
 from symbolic.scan.build import scan

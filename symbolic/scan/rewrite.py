@@ -5,6 +5,8 @@
   outputs, so the forward loop runs once;
 - prune: outputs nothing reads are dropped, then the states no remaining output needs, then
   the inputs no remaining output reads (a gradient nobody asked for is never computed);
+- push out: a carried state that only adds up terms not reading it leaves the loop; the loop
+  stacks the terms and they are summed after it (pushout.py);
 - optimize: the inner graph goes through every phase of the optimizer (`optimize_graph`, so
   nested loops too), once per compiled function.
 Run after specialize and before fusion (see phases.py); nodes are visited in topological order

@@ -65,6 +65,16 @@ def rnn_with_statistics(dtype: str, static: bool = False):
     return [x, w, u, h0], hs, updates
 
 
+def rnn_inputs(dtype: str = "float64") -> list:
+    """x (steps, batch, in), w (in, hidden), u (hidden, hidden), h0 (batch, hidden)."""
+    return [
+        S.tensor3("x", dtype),
+        S.matrix("w", dtype),
+        S.matrix("u", dtype),
+        S.matrix("h0", dtype),
+    ]
+
+
 def values(rng, dtype: str, steps: int = 5):
     return [
         rng.standard_normal((steps, 2, 3)).astype(dtype),
@@ -107,12 +117,7 @@ def test_zero_steps_keep_the_initial_value(rng):
 
 def test_nonlinear_accumulation_declines(rng):
     """acc·0.9 + term, and a state the step reads elsewhere, stay in the loop."""
-    x, w, u, h0 = (
-        S.tensor3("x", "float64"),
-        S.matrix("w", "float64"),
-        S.matrix("u", "float64"),
-        S.matrix("h0", "float64"),
-    )
+    x, w, u, h0 = rnn_inputs()
     decayed = S.shared(np.zeros((4, 4)), "decayed")
     read = S.shared(np.zeros((4, 4)), "read")
 
@@ -140,8 +145,7 @@ def test_lstm_backward_loop_keeps_only_the_recurrence(rng):
     x, readout = S.tensor3("x"), S.tensor3("readout")
     hidden, params = layers.lstm(x, 3, 4, np.random.default_rng(1), "lstm")
     loss = (hidden * readout).sum()
-    data = [rng.standard_normal((6, 2, 3)).astype("float32"), rng.standard_normal((6, 2, 4))]
-    data[1] = data[1].astype("float32")
+    data = [rng.standard_normal(shape).astype("float32") for shape in ((6, 2, 3), (6, 2, 4))]
     f = against_unrewritten(
         [x, readout], [loss, *S.grad(loss, [*params, x])], data, None, "float32"
     )
@@ -157,12 +161,7 @@ def sliced_rnn(x, w, u, h0):
 
 
 def test_gradient_accumulator_is_pushed_out_of_the_backward_loop(rng):
-    x, w, u, h0 = (
-        S.tensor3("x", "float64"),
-        S.matrix("w", "float64"),
-        S.matrix("u", "float64"),
-        S.matrix("h0", "float64"),
-    )
+    x, w, u, h0 = rnn_inputs()
     cost = sliced_rnn(x, w, u, h0)
     points = values(rng, "float64")
     points[2] = rng.standard_normal((4, 6)) * 0.4
