@@ -97,7 +97,8 @@ def push_out(parts: LoopParts) -> Pushout:
                 if id(v) not in seen:
                     seen.add(id(v))
                     result.extras.append(v)
-    keep = [j for j in range(k) if j not in set(removed)]
+    gone = set(removed)
+    keep = [j for j in range(k) if j not in gone]
     parts.states = [parts.states[j] for j in keep]
     parts.initials = [parts.initials[j] for j in keep]
     parts.stacked = [parts.stacked[j] for j in keep]

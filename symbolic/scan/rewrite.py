@@ -68,8 +68,8 @@ def _rebuild(group: list, inputs: list, used: set, log: RewriteLog) -> dict:
     pushed = push_out(parts)
     for _ in pushed.removed:
         log.record("scan_pushout")
-    outer = [kept[j] for j in pushed.removed]
-    kept = [j for i, j in enumerate(kept) if i not in set(pushed.removed)]
+    outer, gone = [kept[j] for j in pushed.removed], set(pushed.removed)
+    kept = [j for i, j in enumerate(kept) if i not in gone]
     new, place = _optimized(parts, len(parts.states), group[0], log)
     values = [new.outputs[p] for p in place]
     values[len(kept) :] = pushed.finals(values[len(kept) :])
