@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from symbolic import dtypes
-from symbolic.elemwise import add, cast, mul
+from symbolic.elemwise import Cast, add, cast, mul
 from symbolic.graph import Variable
 from symbolic.reduction import sum as reduce_sum
 from symbolic.scan.grad import Share, _split_share, _summed, add_terms, total
@@ -31,8 +31,7 @@ from symbolic.scan.residuals import FIXED, PER_STEP
 class Accumulation:
     """One pushed-out state: its initial value and how each of its terms is summed."""
 
-    initial: Variable
-    dtype: str
+    initial: Variable  # of the state's dtype
     shares: list  # of Share; kind "add": a per-step term, "fixed": a term no step changes
 
 
@@ -59,7 +58,7 @@ class Pushout:
         finals = []
         for acc in self.accumulations:
             pieces = [_summed_over_steps(s, stacked, self.outside) for s in acc.shares]
-            finals.append(cast(add(acc.initial, total(pieces)), acc.dtype))
+            finals.append(cast(add(acc.initial, total(pieces)), acc.initial.dtype))
         return finals
 
 
@@ -90,8 +89,7 @@ def push_out(parts: LoopParts) -> Pushout:
     seen = set()
     for j in removed:
         shares = [_share(t, flags) for t in candidates[j]]
-        state = parts.states[j]
-        result.accumulations.append(Accumulation(parts.initials[j], state.dtype, shares))
+        result.accumulations.append(Accumulation(parts.initials[j], shares))
         for share in shares:
             for v in share.operands if share.kind != "fixed" else ():
                 if id(v) not in seen:
@@ -119,8 +117,8 @@ def _accumulated_terms(parts: LoopParts, j: int, flags: dict) -> list[Variable] 
     acc, new = parts.states[j], parts.new_states[j]
     if parts.stacked[j] or not dtypes.is_float(acc.dtype):
         return None
-    if new.owner is not None and new.owner.op.name == "cast" and new.ndim == acc.ndim:
-        new = new.owner.inputs[0]  # cast(acc + …, acc.dtype), as gradients build it
+    if new.owner is not None and isinstance(new.owner.op, Cast):
+        new = new.owner.inputs[0]  # cast(acc + …): the sum is cast once, after the loop
     terms = add_terms(new)
     own = [t for t in terms if t is acc]
     others = [t for t in terms if t is not acc]

@@ -180,3 +180,15 @@ def test_gradient_through_pushed_out_accumulations_matches_finite_differences(rn
         return S.grad(sliced_rnn(x, w, u, h0), u) * u
 
     S.verify_grad(second_order, points)
+
+
+def test_wider_terms_are_summed_before_the_cast(rng):
+    """A float32 accumulator of float64 terms: the step casts acc + t back each time, the
+    pushed-out sum once."""
+    x = S.tensor3("x", "float64")
+    acc = S.shared(np.zeros((2, 3), "float32"), "acc")
+    hs, updates = S.scan(
+        lambda x_t, h: (h * 0.5 + x_t, {acc: (acc + x_t * 2).astype("float32")}), x, x[0]
+    )
+    f = against_unrewritten([x], [hs], [rng.standard_normal((4, 2, 3))], updates, "float32")
+    assert fired(f) == 1
