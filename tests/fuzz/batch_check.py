@@ -88,7 +88,7 @@ def mismatches(batch: Batch, got: list, want: list) -> list[str]:
                 )
             continue
         tol = label.tolerance * (
-            max(float(np.abs(w).max(initial=0)), 1e-30) if label.gradient else 1
+            max(float(np.nanmax(np.abs(w), initial=0)), 1e-30) if label.gradient else 1
         )
         with np.errstate(invalid="ignore"):
             excess = np.abs(g.astype(np.float64) - w) - tol

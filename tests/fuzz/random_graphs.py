@@ -241,9 +241,8 @@ class GraphBuilder:
         )
 
     def untie(self, t: Term) -> Term:
-        """t plus a distinct constant per element, so that no two elements are equal."""
-        steps = np.linspace(-0.5, 0.5, max(t.size, 1))
-        offsets = S.constant(self.rng.permutation(steps).reshape(t.shape).astype(t.dtype))
+        """t plus a random constant per element, so that no two elements are equal."""
+        offsets = S.constant(self.rng.uniform(-0.5, 0.5, t.shape).astype(t.dtype))
         err = t.err + eps(t.dtype) * (t.magnitude + 1)
         untied = Term(t.var + offsets, t.shape, t.lo - 0.5, t.hi + 0.5, err)
         return self.add(untied, f"{self.name(t)} + distinct offsets")
