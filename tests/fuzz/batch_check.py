@@ -168,7 +168,12 @@ def check(graphs: list[Graph], device: str, optimize: bool, gradients: bool = Tr
     batch = Batch(graphs)
     oracle = S.compile(batch.inputs, batch.outputs, device="numpy", optimize=False)
     want = oracle(*batch.values)
-    lines = finite_difference_mismatches(batch, oracle, want) if gradients else []
+    lines = [
+        f"seed {graphs[label.graph].seed}: the oracle's {label.label} is not finite"
+        for label, w in zip(batch.labels, want)
+        if not np.all(np.isfinite(w))
+    ]
+    lines += finite_difference_mismatches(batch, oracle, want) if gradients else []
     if device == "numpy" and not optimize:
         return lines
     try:

@@ -13,13 +13,12 @@ LAYOUTS = ("contiguous", "fortran", "transposed", "reversed", "strided", "broadc
 
 
 def draw_values(rng: np.random.Generator, shape: tuple, dtype: str, lo: float, hi: float):
-    """Uniform values in [lo, hi] (integers: rounded); 0-d ones are NumPy scalars or 0-d arrays."""
+    """Uniform values in [lo, hi] (integers: the integers in it)."""
     if np.dtype(dtype).kind == "b":
         return rng.random(shape) < 0.5
-    values = rng.uniform(lo, hi, shape)
     if np.dtype(dtype).kind in "iu":
-        values = np.round(values)
-    return values.astype(dtype)
+        return rng.integers(int(np.ceil(lo)), int(np.floor(hi)) + 1, shape).astype(dtype)
+    return rng.uniform(lo, hi, shape).astype(dtype)
 
 
 def in_layout(rng: np.random.Generator, values: np.ndarray, layout: str) -> np.ndarray:

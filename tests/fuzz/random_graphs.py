@@ -61,7 +61,8 @@ class GraphBuilder:
         var = S.tensor(name, dtype, declared)
         self.inputs.append(var)
         self.values.append(value)
-        lo, hi = (0.0, 1.0) if dtype == "bool" else (lo, hi)
+        if np.dtype(dtype).kind in "iub":
+            lo, hi = (0.0, 1.0) if dtype == "bool" else (np.ceil(lo), np.floor(hi))
         text = f"input {name}: {dtype}{list(shape)} declared {list(declared)}, {_layout(value)}"
         return self.add(Term(var, shape, lo, hi), text)
 
