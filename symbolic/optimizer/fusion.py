@@ -15,6 +15,10 @@ the union stays
   kernel recomputes it per element, which is cheap next to a round trip through memory; if it is
   also read outside the group, it is not fused into the bigger group.
 
+Groups are convex one by one, yet two of them can reach each other through nodes outside both
+(a → dot → b and b → dot → a); such a pair would wait on each other, so one is dissolved
+(`_dissolve_cycles`).
+
 Reduction prologues. A group (or a lone elementwise node) whose only output is read only by a
 reduction (sum, prod, max, min, logsumexp) becomes that reduction's prologue: one `FusedReduce`
 node, so sum(exp(x − m)) is one kernel. A lone elementwise node with no fusable neighbour stays
@@ -170,10 +174,8 @@ def _units(grouper: _Grouper, log: RewriteLog) -> list[_Unit]:
         )
         if sole_reader:
             unit = _Unit(group.members + clients, "reduce", clients[0])
-            log.record("fuse_reduce_prologue")
         elif len(group.members) > 1:
             unit = _Unit(group.members, "fused")
-            log.record("fuse_elemwise")
         else:
             continue
         for i in unit.members:
@@ -181,7 +183,41 @@ def _units(grouper: _Grouper, log: RewriteLog) -> list[_Unit]:
     for i in range(len(nodes)):
         if unit_of[i] is None:
             unit_of[i] = _Unit([i], "node")
+    _dissolve_cycles(grouper, unit_of)
+    for unit in {id(u): u for u in unit_of if u.kind != "node"}.values():
+        log.record("fuse_reduce_prologue" if unit.kind == "reduce" else "fuse_elemwise")
     return unit_of
+
+
+def _dissolve_cycles(grouper: _Grouper, unit_of: list[_Unit]) -> None:
+    """Dissolve units into single nodes until the units form a DAG. Each group is convex, yet
+    two of them may reach each other through nodes outside both (group a → x → group b → y →
+    group a); Kahn's algorithm over the units finds the units it cannot order, and the first
+    of them that is a group is dissolved. Rare, and linear per dissolved group."""
+    while True:
+        units = list({id(u): u for u in unit_of}.values())  # in order of first member
+        index = {id(u): k for k, u in enumerate(units)}
+        successors: list[set[int]] = [set() for _ in units]
+        for i, producers in enumerate(grouper.producers):
+            k = index[id(unit_of[i])]
+            for p in producers:
+                if index[id(unit_of[p])] != k:
+                    successors[index[id(unit_of[p])]].add(k)
+        indegree = [0] * len(units)
+        for succ in successors:
+            for k in succ:
+                indegree[k] += 1
+        ready = [k for k, d in enumerate(indegree) if d == 0]
+        while ready:
+            for k in successors[ready.pop()]:
+                indegree[k] -= 1
+                if indegree[k] == 0:
+                    ready.append(k)
+        stuck = [u for u, d in zip(units, indegree) if d > 0 and u.kind != "node"]
+        if not stuck:
+            return
+        for i in stuck[0].members:
+            unit_of[i] = _Unit([i], "node")
 
 
 def _program(nodes: list[Apply], members: list[int], outputs: list[int]):
