@@ -11,6 +11,7 @@ random direction. When a batch fails, its graphs are checked one by one to find 
 from __future__ import annotations
 
 import contextlib
+import signal
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,7 @@ import symbolic as S
 from symbolic.graph import clone_replace, graph_inputs
 
 FD_STEP = 1e-5  # central differences: truncation O(h²·f‴), rounding O(cost error / h)
+DEADLINE_S = 300  # per batch and device: far above a loaded machine's worst batch (~40 s)
 
 
 @dataclass
@@ -144,6 +146,23 @@ def finite_difference_mismatches(batch: Batch, oracle, want: list) -> list[str]:
 
 
 @contextlib.contextmanager
+def deadline(seconds: int, what: str):
+    """TimeoutError naming `what` if the block runs longer than `seconds` (a hang found by a
+    graph is reported with its reproduction instead of stopping the run)."""
+
+    def expire(signum, frame):
+        raise TimeoutError(f"{what} did not finish in {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@contextlib.contextmanager
 def on_device(device: str):
     """cuda runs on the host emulation where there is no GPU (tests/cuda_host.py)."""
     if device != "cuda":
@@ -164,7 +183,17 @@ def on_device(device: str):
 
 def check(graphs: list[Graph], device: str, optimize: bool, gradients: bool = True) -> list[str]:
     """Mismatch lines of the batch on (device, optimize); with `gradients`, also the finite
-    difference check on the oracle."""
+    difference check on the oracle. An error anywhere (building the gradients, compiling,
+    calling) or a hang is a mismatch line too."""
+    try:
+        with on_device(device), deadline(DEADLINE_S, f"checking on {device}"):
+            return _check(graphs, device, optimize, gradients)
+    except Exception as error:  # noqa: BLE001 (any error is a finding; it is reported)
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        return [f"seeds {[g.seed for g in graphs]}: {type(error).__name__}: {first}"]
+
+
+def _check(graphs: list[Graph], device: str, optimize: bool, gradients: bool) -> list[str]:
     batch = Batch(graphs)
     oracle = S.compile(batch.inputs, batch.outputs, device="numpy", optimize=False)
     want = oracle(*batch.values)
@@ -176,12 +205,7 @@ def check(graphs: list[Graph], device: str, optimize: bool, gradients: bool = Tr
     lines += finite_difference_mismatches(batch, oracle, want) if gradients else []
     if device == "numpy" and not optimize:
         return lines
-    try:
-        with on_device(device):
-            got = batch.compile(device, optimize)(*batch.values)
-    except Exception as error:  # noqa: BLE001 (any error is a finding; it is reported)
-        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        return lines + [f"seeds {[g.seed for g in graphs]}: {type(error).__name__}: {first}"]
+    got = batch.compile(device, optimize)(*batch.values)
     return lines + mismatches(batch, got, want)
 
 
