@@ -87,26 +87,31 @@ class GraphBuilder(ValueSteps, ShapeSteps):
         return options[int(self.rng.choice(len(options), p=weights / weights.sum()))]
 
     def squash(self, t: Term, lo: float, hi: float) -> Term:
-        """t mapped smoothly into [lo, hi]: lo + (hi − lo)·σ(t) (hi = BIG: lo + softplus(t));
-        integers by a modulo into the integer range."""
+        """t mapped smoothly into [lo, hi]: lo + (hi − lo)·σ(t); an unbounded side is first
+        brought near: 30·tanh(t/30) for (−BIG, BIG), lo + softplus(30·tanh(t/30)) for
+        (lo, BIG). Integers by a modulo into the integer range."""
         if lo <= t.lo and t.hi <= hi:
             return t
         if t.kind in "iub":
             if t.kind == "b":
                 t = self.converted(t, "int32")
-            span = int(max(1, min(hi - lo, 8)))
-            var = t.var % span + int(np.ceil(lo))
-            squashed = Term(var, t.shape, np.ceil(lo), np.ceil(lo) + span - 1)
-            return self.add(squashed, f"{self.name(t)} % {span} + {int(np.ceil(lo))}")
-        x = t.var
+            first = -8 if lo <= -BIG else int(np.ceil(lo))
+            span = 17 if lo <= -BIG else int(max(1, min(hi - lo, 8)))
+            squashed = Term(t.var % span + first, t.shape, first, first + span - 1)
+            return self.add(squashed, f"{self.name(t)} % {span} + {first}")
+        x, unit = t.var, 8 * eps(t.dtype)
+        if lo <= -BIG:
+            var = S.tanh(x * (1 / 30)) * 30
+            squashed = Term(var, t.shape, -30.0, 30.0, t.err + unit * 30)
+            return self.add(squashed, f"30 tanh({self.name(t)} / 30)")
         if hi >= BIG:
             var = S.softplus(S.tanh(x * (1 / 30)) * 30) + lo
-            err = t.err + 8 * eps(var.dtype) * (lo + 31)
+            err = t.err + unit * (abs(lo) + 31)
             squashed = Term(var, t.shape, lo, lo + 31, err)
             return self.add(squashed, f"softplus(30 tanh({self.name(t)} / 30)) + {lo}")
         width = hi - lo
         var = S.sigmoid(x) * width + lo
-        err = width * t.err / 4 + 8 * eps(var.dtype) * max(abs(lo), abs(hi))
+        err = width * t.err / 4 + unit * max(abs(lo), abs(hi))
         return self.add(Term(var, t.shape, lo, hi, err), f"{lo} + {width} sigmoid({self.name(t)})")
 
     def converted(self, t: Term, dtype: str) -> Term:
