@@ -61,7 +61,7 @@ class Batch:
             S.grad(sum(costs[1:], costs[0]), wrt_vars, disconnected="ignore") if wrt_vars else []
         )
         for (k, i), gradient in zip(self.wrt, gradients):
-            tol = 64 * eps(graphs[k].float_dtype) * len(graphs[k].steps)
+            tol = 64 * eps(graphs[k].precision) * len(graphs[k].steps)
             self.outputs.append(gradient)
             self.labels.append(Output(k, f"gradient of x{i}", tol, gradient=True))
         self.outputs += costs

@@ -35,6 +35,7 @@ class Graph:
     output_shapes: list
     steps: list = field(default_factory=list)  # one line per step, for reports
     float_dtype: str = "float64"
+    precision: str = "float64"  # the narrowest float dtype of any term: gradients carry its error
 
     @property
     def float_inputs(self) -> list[int]:
@@ -174,6 +175,7 @@ class GraphBuilder(ValueSteps, ShapeSteps):
             output_shapes=[o.shape for o in outputs],
             steps=self.steps,
             float_dtype=self.float_dtype,
+            precision="float32" if any(t.dtype == "float32" for t in self.pool) else "float64",
         )
 
 
