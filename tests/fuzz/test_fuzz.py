@@ -19,8 +19,8 @@ CI_GRAPHS = {
     ("numpy", True): 400,
     ("cpu", True): 200,
     ("cpu", False): 100,
-    ("cuda", True): 6,
-    ("cuda", False): 4,
+    ("cuda", True): 5,
+    ("cuda", False): 3,
 }
 
 
