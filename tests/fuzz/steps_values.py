@@ -61,6 +61,15 @@ class ValueSteps:
         threshold = float(np.round(self.rng.uniform(t.lo, t.hi), 1))
         compare = self.pick(COMPARISONS if t.kind in "iu" else COMPARISONS[:4])
         cond = compare(t.var, threshold)
+        # the logical ops, on conditions whose values they do not change (t is finite)
+        logic = self.pick(["", "~~", "| isnan", "& ~isinf"])
+        cond = {
+            "": cond,
+            "~~": ~~cond,
+            "| isnan": cond | S.isnan(t.var),
+            "& ~isinf": cond & ~S.isinf(t.var),
+        }[logic]
+        condition = f"{compare.__name__}({self.name(t)}, {threshold}) {logic}".strip()
         u = self.partner(t.shape)
         var = S.where(cond, t.var, u.var)
         shape = np.broadcast_shapes(t.shape, u.shape)
@@ -70,12 +79,10 @@ class ValueSteps:
             if self.rng.random() < 0.5 and t.ndim:
                 var = self.pick([S.all, S.any])(cond, axis=-1)
                 shape = t.shape[:-1]
-            return self.add(
-                Term(var, shape, lo, hi), f"{compare.__name__}({self.name(t)}, {threshold})"
-            )
+            return self.add(Term(var, shape, lo, hi), condition)
         err = max(t.err, u.err)
         lo, hi = min(t.lo, u.lo), max(t.hi, u.hi)
-        text = f"where({compare.__name__}({self.name(t)}, {threshold}), {self.name(t)}, {self.name(u)})"
+        text = f"where({condition}, {self.name(t)}, {self.name(u)})"
         return self.add(Term(var, shape, lo, hi, err), text)
 
     def clip(self, t: Term):
