@@ -24,17 +24,17 @@ CI_GRAPHS = {
 }
 
 
-def _batches(config, option) -> list[list[int]]:
-    first = config.getoption("--fuzz-seed")
-    count = config.getoption("--fuzz")
-    count = (
-        CI_GRAPHS[option]
-        if count is None
-        else max(count // 50, 1)
-        if option[0] == "cuda"
-        else count
-    )
-    size = min(BATCH, 5) if option[0] == "cuda" else BATCH
+def _count(config, option: tuple) -> int:
+    """Graphs checked on (device, optimize): the CI batch, or --fuzz N (cuda: one in 50)."""
+    n = config.getoption("--fuzz")
+    if n is None:
+        return CI_GRAPHS[option]
+    return max(n // 50, 1) if option[0] == "cuda" else n
+
+
+def _batches(config, option: tuple) -> list[list[int]]:
+    first, count = config.getoption("--fuzz-seed"), _count(config, option)
+    size = 5 if option[0] == "cuda" else BATCH  # the emulation builds big batches slowly
     seeds = list(range(first, first + count))
     return [seeds[i : i + size] for i in range(0, count, size)]
 
