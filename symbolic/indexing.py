@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from symbolic import dtypes
-from symbolic.alloc import sum_to, zeros_like
-from symbolic.elemwise import broadcast_shapes
+from symbolic.alloc import arange, sum_to, zeros_like
+from symbolic.elemwise import broadcast_shapes, eq, where
 from symbolic.graph import TensorType, Variable, as_variable, constant
 from symbolic.op import Op
-from symbolic.shape import static_int
+from symbolic.shape import reshape, shape_of, static_int
 
 DYN = "$"
 
@@ -201,8 +201,22 @@ class IncSubtensor(Op):
             if self.mode == "inc"
             else IncSubtensor(self.spec, "set")(g, constant(0, g.dtype), *dynamic)
         )
-        gv = sum_to(Subtensor(self.spec)(g, *dynamic), v) if dtypes.is_float(v.dtype) else None
+        gv = None
+        if dtypes.is_float(v.dtype):
+            g_at = Subtensor(self.spec)(g, *dynamic)
+            if self.mode == "set" and any(e[0] == "array" for e in self.spec):
+                g_at = where(_last_writes(self.spec, x, dynamic), g_at, 0)
+            gv = sum_to(g_at, v)
         return [gx if dtypes.is_float(x.dtype) else None, gv] + [None] * len(dynamic)
+
+
+def _last_writes(spec: tuple, x: Variable, dynamic) -> Variable:
+    """True at each position of x[index] whose value set_subtensor keeps: with repeated
+    integer-array indices the last write (in C order) wins, and earlier ones get no gradient."""
+    positions = Subtensor(spec)(zeros_like(x, "int64"), *dynamic)
+    positions = reshape(arange(positions.size, dtype="int64"), shape_of(positions))
+    written = IncSubtensor(spec, "set")(zeros_like(x, "int64"), positions, *dynamic)
+    return eq(Subtensor(spec)(written, *dynamic), positions)
 
 
 def getitem(x: Variable, key) -> Variable:

@@ -3,9 +3,12 @@
 The cuda device's tests run where PyCUDA and a GPU are present and are skipped elsewhere, with
 the reason. `pytest --cuda-host` runs them on the host emulation of tests/cuda_host.py instead
 (slow: each function's kernels are compiled by g++; for checking kernels without a GPU).
+`pytest tests/fuzz --fuzz N --fuzz-seed S` checks N random graphs from seed S (tests/fuzz).
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
@@ -19,6 +22,16 @@ def pytest_addoption(parser):
         "--cuda-host",
         action="store_true",
         help="run the cuda device's tests on the host emulation where there is no GPU",
+    )
+    parser.addoption(
+        "--fuzz",
+        type=int,
+        default=int(os.environ["SYMBOLIC_FUZZ"]) if os.environ.get("SYMBOLIC_FUZZ") else None,
+        help="tests/fuzz: check N random graphs per device (default: the CI batch; also "
+        "$SYMBOLIC_FUZZ)",
+    )
+    parser.addoption(
+        "--fuzz-seed", type=int, default=0, help="tests/fuzz: the seed of the first random graph"
     )
 
 

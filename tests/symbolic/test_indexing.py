@@ -439,6 +439,8 @@ GRADIENTS = [
     ("broadcast", lambda x: x[C(np.array([[0], [3], [0]])), C(np.array([[4, -1, 4]]))]),
     ("slice_and_array", lambda x: x[1:, C(IDX)]), ("int_and_array", lambda x: x[C(IDX), 2]),
     ("set_from_gather", lambda x: S.set_subtensor(x[C(np.array([3, 1]))], x[C(IDX[:2])] * 3.0)),
+    # repeated rows (3 and −1 are one row): only the last value written gets a gradient
+    ("set_repeated", lambda x: S.set_subtensor(x[C(np.array([1, 3, -1, 1]))], x[C(IDX)] * 3.0)),
 ]
 # fmt: on
 

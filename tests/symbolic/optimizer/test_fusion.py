@@ -93,6 +93,19 @@ def test_fusion_convex_longer_detour_fuses_the_tail():
     assert names[:2] == ["exp", "dot"] and len(names) == 3 and names[2].startswith("fused")
 
 
+def test_fusion_groups_that_reach_each_other_through_other_nodes_are_not_both_fused(rng):
+    # {a1, a2} and {b1, b2} are each convex, but as two fused nodes each would wait on the
+    # other: a1 → dot → b2 and b1 → dot → a2. One of them stays unfused.
+    x, z, W = (S.matrix(n, "float64") for n in "xzW")
+    a1, b1 = S.exp(x), S.exp(z)
+    outputs = [a1 * S.dot(b1, W), b1 * S.dot(a1, W)]
+    names = optimized_ops(outputs)
+    assert sum(n.startswith("fused") for n in names) == 1 and names.count("dot") == 2
+    values = [rng.standard_normal((3, 3)) for _ in range(3)]
+    for got, want in zip(*both_ways([x, z, W], outputs, values)):
+        assert_matches_oracle(got, want, "cpu")
+
+
 def test_fusion_argument_budget_splits_groups(device):
     xs = [S.vector(f"x{i}") for i in range(100)]
     total = xs[0]
