@@ -24,6 +24,7 @@ from runtime.kernel_module import KernelModule
 from runtime.launch_plan import (
     elementwise_space,
     inplace_sources,
+    output_reads,
     reduction_axes,
     reduction_space,
     rows_space,
@@ -93,7 +94,7 @@ class Launch:
 
 
 def plan_elementwise(fn, node, arrays) -> Launch | None:
-    space = elementwise_space([o.ndim for o in node.outputs], arrays)
+    space = elementwise_space([o.ndim for o in node.outputs], arrays, output_reads(node.op))
     if space is None:
         return None
     sizes, outs = [len(space.sizes), *space.sizes], node.outputs

@@ -64,10 +64,25 @@ def inplace_sources(node, arrays, shape) -> list[int]:
     return sources
 
 
-def elementwise_space(out_ndims: list[int], arrays) -> Space | None:
-    """The broadcast shape with its axes merged; None where an output has another ndim."""
+def output_reads(op):
+    """Per output of a fused node, the inputs it reads (`FusedElemwise.reads`), where they are
+    not all of them; None for any other node (each output reads every input)."""
+    reads = getattr(op, "reads", None)
+    return None if reads is None or all(len(r) == len(op.input_dtypes) for r in reads) else reads
+
+
+def elementwise_space(out_ndims: list[int], arrays, reads=None) -> Space | None:
+    """The broadcast shape with its axes merged; None where an output has another ndim, or
+    (with `reads`: per output, the indices of the inputs it is computed from, as a fused node
+    has them) another shape: axes declared of unknown length may broadcast at run time, so
+    outputs of one static class can differ (x of (1, 1) beside x + y of (1, 3)). The node's
+    reference then computes each output at its own shape."""
     shape = np.broadcast_shapes(*[a.shape for a in arrays])
     if any(ndim != len(shape) for ndim in out_ndims):
+        return None
+    if reads is not None and any(
+        np.broadcast_shapes(*[arrays[i].shape for i in read]) != shape for read in reads
+    ):
         return None
     strides = [element_strides(a, shape) for a in arrays]
     strides += [contiguous_strides(shape)] * len(out_ndims)

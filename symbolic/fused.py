@@ -119,6 +119,21 @@ class FusedElemwise(Op):
                 release[at].append(k)
         return release
 
+    @functools.cached_property
+    def reads(self) -> tuple[tuple[int, ...], ...]:
+        """Per output, the indices of the inputs it is computed from (its shape is theirs
+        broadcast, which may be less than all inputs broadcast)."""
+        reached: list[frozenset] = []
+        for _, args in self.steps:
+            found = set()
+            for a in args:
+                if a.kind == "x":
+                    found.add(a.index)
+                elif a.kind == "s":
+                    found |= reached[a.index]
+            reached.append(frozenset(found))
+        return tuple(tuple(sorted(reached[k])) for k in self.outputs)
+
     def run_steps(self, arrays) -> list[np.ndarray]:
         """The outputs' values: every step run with its op's own NumPy reference."""
         values = {"x": arrays, "c": self._constant_arrays, "s": [None] * len(self.steps)}

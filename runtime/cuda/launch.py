@@ -56,10 +56,11 @@ def _blocks(kernel, wanted: int, per_sm: int) -> int:
     return max(1, min(wanted, MAX_GRID, kernel.device.multiprocessors * per_sm))
 
 
-def plan_elementwise(kernel, out_types, arrays) -> Launch | None:
+def plan_elementwise(kernel, out_types, arrays, reads=None) -> Launch | None:
     """The flat or strided launch over the broadcast shape; None where the outputs do not
-    take that shape or more than MAX_RANK axes remain after merging."""
-    space = elementwise_space([t.ndim for t in out_types], arrays)
+    take that shape (see `elementwise_space`) or more than MAX_RANK axes remain after
+    merging."""
+    space = elementwise_space([t.ndim for t in out_types], arrays, reads)
     if space is None or len(space.sizes) > MAX_RANK:
         return None
     merged = space.sizes

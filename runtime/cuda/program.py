@@ -19,7 +19,7 @@ from runtime.cuda.array import DeviceArray, NotAViewError, NotContiguousError
 from runtime.cuda.device import get_device
 from runtime.cuda.launch import plan_elementwise, plan_reduction, plan_rows
 from runtime.cuda.matmul import matmul
-from runtime.launch_plan import reduction_axes
+from runtime.launch_plan import output_reads, reduction_axes
 from runtime.numpy_backend import NumpyProgram
 from symbolic.alloc import BroadcastTo, SumTo
 from symbolic.graph import Constant
@@ -128,7 +128,8 @@ def planner_of(node, kind: str):
     """The launch planner for `node`'s kernel, closed over what it needs of the node."""
     op, outs = node.op, node.outputs
     if kind == "elementwise":
-        return lambda kernel, args: plan_elementwise(kernel, [o.type for o in outs], args)
+        types, reads = [o.type for o in outs], output_reads(op)
+        return lambda kernel, args: plan_elementwise(kernel, types, args, reads)
     if kind == "reduction":
         keepdims = getattr(getattr(op, "reduce", op), "keepdims", False)
         axes, dtype = reduction_axes(op), outs[0].dtype

@@ -51,3 +51,16 @@ def test_kernel_with_many_arguments_uses_shorter_tiles_and_matches_numpy(device)
         magnitude = magnitude * 0.5 + np.abs(np.sin(v))
     want = S.compile(xs, total, device="numpy")(*values)
     assert_matches_oracle(f(*values), want, device, scale=magnitude)
+
+
+def test_fused_outputs_broadcast_at_run_time_keep_their_own_shapes(device):
+    # Both outputs are (?, ?) matrices, so they fuse into one kernel; at run time x is (1, 1)
+    # and y (1, 3), and exp(x) must stay (1, 1) while exp(x) + y is (1, 3).
+    x, y = S.matrix("x"), S.matrix("y")
+    outs = [S.exp(x), S.exp(x) + y]
+    f = S.compile([x, y], outs, device=device)
+    assert any(op.startswith("fused") for _, op in f.graph.nodes(data="op") if op)
+    xv, yv = np.full((1, 1), 0.5, np.float32), np.arange(3, dtype=np.float32).reshape(1, 3)
+    for got, expected in zip(f(xv, yv), [np.exp(xv), np.exp(xv) + yv]):
+        assert got.shape == expected.shape
+        assert_matches_oracle(got, expected, device)
