@@ -29,7 +29,7 @@ DEADLINE_S = 300  # per batch and device: far above a loaded machine's worst bat
 class Output:
     graph: int  # index in the batch
     label: str
-    tolerance: float  # absolute; for gradients, relative to the largest |oracle gradient|
+    tolerance: float  # absolute; for gradients, relative to the graph's scale (see mismatches)
     gradient: bool = False
 
 
@@ -76,6 +76,14 @@ class Batch:
 
 def mismatches(batch: Batch, got: list, want: list) -> list[str]:
     """One line per output of `got` that differs from the oracle's `want` beyond tolerance."""
+    # A gradient is a sum of terms that may cancel (a softmax's sum to zero): its rounding is
+    # that of the terms, so it is compared at the scale of its graph's cost and largest gradient.
+    scale = [1e-30] * len(batch.graphs)
+    for label, w in zip(batch.labels, want):
+        w = np.asarray(w)
+        if (label.gradient or label.label == "cost") and w.dtype.kind == "f":
+            finite = np.abs(w[np.isfinite(w)])
+            scale[label.graph] = max(scale[label.graph], float(np.max(finite, initial=0)))
     lines = []
     for label, g, w in zip(batch.labels, got, want):
         g, w = np.asarray(g), np.asarray(w)
@@ -92,9 +100,7 @@ def mismatches(batch: Batch, got: list, want: list) -> list[str]:
                     f"{where}: at {tuple(at)} got {g[tuple(at)]}, the oracle {w[tuple(at)]}"
                 )
             continue
-        tol = label.tolerance * (
-            max(float(np.nanmax(np.abs(w), initial=0)), 1e-30) if label.gradient else 1
-        )
+        tol = label.tolerance * (scale[label.graph] if label.gradient else 1)
         with np.errstate(invalid="ignore"):
             excess = np.abs(g.astype(np.float64) - w) - tol
         excess = np.where(np.isnan(g) & np.isnan(w), 0, excess)
