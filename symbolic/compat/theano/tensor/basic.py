@@ -87,32 +87,12 @@ def std(input, axis=None, ddof=0, keepdims=False, corrected=False):
     return S.std(input, axis, keepdims, ddof)
 
 
-def max(x, axis=None, keepdims=False):  # noqa: A001
-    return S.max(x, axis, keepdims)
-
-
-def min(x, axis=None, keepdims=False):  # noqa: A001
-    return S.min(x, axis, keepdims)
-
-
-def argmax(x, axis=None, keepdims=False):
-    return S.argmax(x, axis, keepdims)
-
-
-def argmin(x, axis=None, keepdims=False):
-    return S.argmin(x, axis, keepdims)
+# the same argument order as Theano's
+max, min, argmax, argmin, all, any = S.max, S.min, S.argmax, S.argmin, S.all, S.any  # noqa: A001
 
 
 def max_and_argmax(a, axis=None, keepdims=False):
     return S.max(a, axis, keepdims), S.argmax(a, axis, keepdims)
-
-
-def all(x, axis=None, keepdims=False):  # noqa: A001
-    return S.all(x, axis, keepdims)
-
-
-def any(x, axis=None, keepdims=False):  # noqa: A001
-    return S.any(x, axis, keepdims)
 
 
 # ---- shapes, joins, allocation -----------------------------------------------------------------
