@@ -171,12 +171,15 @@ class SharedVariable(Variable):
 class Apply:
     """One application of an op: `outputs = op(*inputs)`."""
 
-    __slots__ = ("op", "inputs", "outputs", "location")
+    # `location`: where the user built it; `member_locations`: for a node that fusion made of
+    # several, where each of those was built (distinct, in order), else empty.
+    __slots__ = ("op", "inputs", "outputs", "location", "member_locations")
 
     def __init__(self, op, inputs: Sequence[Variable], output_types: Sequence[TensorType]):
         self.op = op
         self.inputs = tuple(inputs)
         self.location = user_location()
+        self.member_locations: tuple = ()
         self.outputs = tuple(Variable(t, self, i) for i, t in enumerate(output_types))
 
     def __repr__(self) -> str:

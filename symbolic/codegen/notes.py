@@ -35,9 +35,11 @@ def render_location(location: Location | None) -> str:
 
 
 def render_node(node, ids: dict) -> str:
-    """`fused_add_tanh [id D] float32 (?, 64) from mlp.py:17 (layer)`."""
+    """`fused_add_tanh [id D] float32 (?, 64) from mlp.py:16 (layer), mlp.py:17 (layer)`: a
+    fused node names the line of each of its members."""
     outs = ", ".join(f"[id {ids.get(id(v), '?')}] {v.type}" for v in node.outputs)
-    return f"{node.op.name} {outs} from {render_location(node.location)}"
+    where = getattr(node, "member_locations", ()) or (node.location,)
+    return f"{node.op.name} {outs} from {', '.join(render_location(w) for w in where)}"
 
 
 def render_note(name: str, nodes: list, ids: dict) -> str:

@@ -260,6 +260,11 @@ def _split_mutual_dependencies(grouper: _Grouper, unit_of: list[_Unit], log: Rew
                 unit_of[i] = _Unit([i], "node")
 
 
+def _locations(nodes: list[Apply], members: list[int]) -> tuple:
+    """Where the user built the members of a fused node: each distinct location once."""
+    return tuple(dict.fromkeys(nodes[m].location for m in members if nodes[m].location))
+
+
 def _program(nodes: list[Apply], members: list[int], outputs: list[int]):
     """(the FusedElemwise op, its input variables) for the member positions (sorted)."""
     step_of = {m: k for k, m in enumerate(members)}
@@ -322,6 +327,7 @@ def _build(unit: _Unit, grouper: _Grouper, unit_of: list[_Unit], memo: dict) -> 
         reduction = nodes[unit.reduce]
         new = FusedReduce(op, reduction.op).make_node(*[memo.get(id(v), v) for v in variables])
         new.location = reduction.location
+        new.member_locations = _locations(nodes, unit.members)
         memo[id(reduction.outputs[0])] = new.outputs[0]
         return
     exposed = [
@@ -332,5 +338,6 @@ def _build(unit: _Unit, grouper: _Grouper, unit_of: list[_Unit], memo: dict) -> 
     op, variables = _program(nodes, unit.members, exposed)
     new = op.make_node(*[memo.get(id(v), v) for v in variables])
     new.location = nodes[unit.members[-1]].location
+    new.member_locations = _locations(nodes, unit.members)
     for m, out in zip(exposed, new.outputs):
         memo[id(nodes[m].outputs[0])] = out

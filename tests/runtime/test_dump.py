@@ -71,6 +71,18 @@ def test_a_kernel_note_names_its_nodes_and_user_lines():
     assert [s.rsplit("// ", 1)[1] for s in steps] == ["tanh", "mul"]
 
 
+def test_a_fused_kernel_names_the_line_of_each_member():
+    x = S.vector("x")
+    a = S.exp(x)  # the first member's line
+    first = sys._getframe().f_lineno - 1
+    y = S.tanh(a) + 1  # the other members' line
+    f = S.compile([x], y, device="cpu")
+    (kernel,) = f.kernels
+    where = kernel.source.splitlines()[1].split(" from ")[1]
+    this = "test_a_fused_kernel_names_the_line_of_each_member"
+    assert where == f"test_dump.py:{first} ({this}), test_dump.py:{first + 2} ({this})"
+
+
 def test_moving_user_code_finds_the_library_built_before(tmp_path, monkeypatch):
     monkeypatch.setenv("SYMBOLIC_CACHE_DIR", str(tmp_path))
     x = S.vector("x")
