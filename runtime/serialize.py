@@ -9,8 +9,9 @@ The graph is written as a flat list of entries in topological order, never as ne
 so a graph 10,000 nodes deep pickles without exceeding Python's recursion limit:
 - ("leaf", variable): an input, constant or shared variable, pickled as itself (its value
   by value), so every function of one pickle sees the same shared variables;
-- ("node", op, input positions, output types, output names, location): an Apply node whose
-  outputs take the next positions.
+- ("node", op, input positions, output types, output names, location, member locations): an
+  Apply node whose outputs take the next positions (pickles written before member locations
+  existed end at the location).
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def encode_graph(leaves: list[Variable], roots: list[Variable]) -> tuple[list, l
         inputs = tuple(position[id(i)] for i in node.inputs)
         types = tuple(o.type for o in node.outputs)
         names = tuple(o.name for o in node.outputs)
-        entries.append(("node", node.op, inputs, types, names, node.location))
+        entries.append(
+            ("node", node.op, inputs, types, names, node.location, node.member_locations)
+        )
         for o in node.outputs:
             position[id(o)] = len(position)
     for v in roots:
@@ -56,9 +59,9 @@ def decode_graph(entries: list) -> list[Variable]:
                 v.data.setflags(write=False)  # unpickled arrays come back writeable
             variables.append(v)
             continue
-        _, op, inputs, types, names, location = entry
+        _, op, inputs, types, names, location, *members = entry
         node = Apply(op, [variables[i] for i in inputs], types)
-        node.location = location
+        node.location, node.member_locations = location, tuple(*members)
         for o, name in zip(node.outputs, names):
             o.name = name
         variables.extend(node.outputs)
