@@ -4,9 +4,14 @@ Grouping. Nodes are visited in topological order; an elementwise node (`Elemwise
 joins the groups of the elementwise nodes that produce its inputs, one after another, whenever
 the union stays
 - convex: no path leaves the group and comes back in. With anc(G) and desc(G) the unions of the
-  members' strict ancestors and descendants, G is convex iff anc(G) ∩ desc(G) ⊆ G. Both are
-  Python ints used as bitsets over topological positions, so a check is a few big-int ANDs/ORs
-  and a whole pass is linear in the node count (times a word per 64 nodes), with no recursion;
+  members' strict ancestors and descendants, G is convex iff anc(G) ∩ desc(G) ⊆ G. A node on
+  such a path lies between two members in the topological order, so the check only needs
+  ancestors and descendants within a window of WINDOW positions: a group spans at most WINDOW
+  positions (a larger one is split there), each node keeps its ancestors among the WINDOW
+  positions before it and its descendants among the WINDOW after it, as Python ints used as
+  bitsets. A check is a few big-int ANDs/ORs, and a pass takes time and memory linear in the
+  node count (times a word per 64 positions of the window), with no recursion. Whole bitsets
+  (positions 0..n) would cost n² bits: 200 MB for the gradient of a 10,000-node ladder;
 - within the kernel-argument budget: inputs + outputs ≤ MAX_KERNEL_ARGS (0-d constants are
   inlined and cost nothing); a group that would exceed it is split there;
 - of one iteration space: every group output (a member read outside the group or a graph
@@ -38,6 +43,7 @@ from symbolic.optimizer.rewriter import RewriteLog
 from symbolic.reduction import LogSumExp, Reduce
 
 MAX_KERNEL_ARGS = 64  # inputs + outputs of one fused kernel
+WINDOW = 2048  # topological positions one group may span; graphs this small are not limited
 PROLOGUE_REDUCTIONS = ("sum", "prod", "max", "min", "logsumexp")
 SINGLE_SPLITS = 4  # mutually dependent units split one at a time before all the rest at once
 
@@ -57,15 +63,21 @@ def _takes_prologue(node: Apply) -> bool:
 
 
 class _Group:
-    __slots__ = ("members", "mask", "anc", "desc", "inputs", "exposed")
+    __slots__ = ("members", "low", "high", "base", "mask", "anc", "desc", "inputs", "exposed")
 
-    def __init__(self, members, mask, anc, desc, inputs, exposed):
+    def __init__(self, members, low, high, base, mask, anc, desc, inputs, exposed):
         self.members = members  # topological positions (unordered until built)
-        self.mask = mask  # bitset of the members
-        self.anc = anc  # bitset: union of the members' strict ancestors
-        self.desc = desc  # bitset: union of the members' strict descendants
+        self.low, self.high = low, high  # the first and last member's positions
+        # Bitsets whose bit j stands for position base + j, base = max(0, low - WINDOW): the
+        # members, the union of their windowed strict ancestors, and of their descendants.
+        self.base, self.mask, self.anc, self.desc = base, mask, anc, desc
         self.inputs = inputs  # id(variable) -> variable read from outside (no inlined constants)
         self.exposed = exposed  # members read outside the group (or graph outputs)
+
+
+def _anc_base(i: int) -> int:
+    """The first position of node i's ancestor window."""
+    return max(0, i - WINDOW)
 
 
 class _Grouper:
@@ -85,18 +97,23 @@ class _Grouper:
             self.producers.append(ps)
             for p in ps:
                 self.consumers[p].append(i)
+        # anc[i]: bit j is position anc_base(i) + j, an ancestor of i at most WINDOW before it;
+        # desc[i]: bit j is position i + 1 + j, a descendant of i at most WINDOW after it.
+        full = (1 << WINDOW) - 1
         self.anc = [0] * len(nodes)
         for i, ps in enumerate(self.producers):
-            a = 0
+            a, base = 0, _anc_base(i)
             for p in ps:
-                a |= self.anc[p] | (1 << p)
+                if i - p <= WINDOW:  # p's window starts no later than i's: shift it down
+                    a |= (self.anc[p] >> (base - _anc_base(p))) | (1 << (p - base))
             self.anc[i] = a
         self.desc = [0] * len(nodes)
         for i in range(len(nodes) - 1, -1, -1):
             d = 0
             for c in self.consumers[i]:
-                d |= self.desc[c] | (1 << c)
-            self.desc[i] = d
+                if c - i <= WINDOW:
+                    d |= (self.desc[c] << (c - i)) | (1 << (c - i - 1))
+            self.desc[i] = d & full
         self.group_of: list[_Group | None] = [None] * len(nodes)
 
     def shape_class(self, i: int) -> tuple:
@@ -109,13 +126,21 @@ class _Grouper:
     def _single(self, i: int) -> _Group:
         node = self.nodes[i]
         inputs = {id(v): v for v in node.inputs if not is_inlined(v)}
-        group = _Group([i], 1 << i, self.anc[i], self.desc[i], inputs, {i})
+        base = _anc_base(i)  # the group's frame starts where i's ancestor window does
+        desc = self.desc[i] << (i + 1 - base)
+        group = _Group([i], i, i, base, 1 << (i - base), self.anc[i], desc, inputs, {i})
         self.group_of[i] = group
         return group
 
     def _try_merge(self, a: _Group, b: _Group) -> _Group | None:
         """a ∪ b when it is convex, within budget and of one iteration space, else None."""
-        mask, anc, desc = a.mask | b.mask, a.anc | b.anc, a.desc | b.desc
+        low, high = min(a.low, b.low), max(a.high, b.high)
+        if high - low > WINDOW:
+            return None  # the windowed bitsets could not see a path through the union
+        base = _anc_base(low)  # both frames start at or after it: shift them up to it
+        sa, sb = a.base - base, b.base - base
+        mask = (a.mask << sa) | (b.mask << sb)
+        anc, desc = (a.anc << sa) | (b.anc << sb), (a.desc << sa) | (b.desc << sb)
         if anc & desc & ~mask:
             return None  # a path leaves the union and comes back in
         inside = (a, b)
@@ -133,7 +158,8 @@ class _Grouper:
         for i in small.members:
             self.group_of[i] = big
         big.members.extend(small.members)
-        big.mask, big.anc, big.desc, big.inputs, big.exposed = mask, anc, desc, inputs, exposed
+        big.low, big.high, big.base, big.mask, big.anc, big.desc = low, high, base, mask, anc, desc
+        big.inputs, big.exposed = inputs, exposed
         return big
 
     def groups(self) -> list[_Group]:

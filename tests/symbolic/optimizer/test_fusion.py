@@ -10,7 +10,8 @@ import symbolic as S
 from symbolic.elemwise import Cast, Elemwise
 from symbolic.fused import FusedElemwise, FusedReduce, sympy_cast
 from symbolic.graph import toposort
-from symbolic.optimizer.fusion import MAX_KERNEL_ARGS, fuse
+from symbolic.optimizer import fusion
+from symbolic.optimizer.fusion import MAX_KERNEL_ARGS, WINDOW, fuse
 from symbolic.optimizer.phases import optimize_graph
 from symbolic.optimizer.rewriter import RewriteLog
 from symbolic.scalar_ops import sigmoid_fn
@@ -327,8 +328,69 @@ def test_fusion_long_chain_has_no_recursion_limit():
     for k in range(3_000):  # deeper than the recursion limit
         y = S.sin(y) if k % 2 else y * 1.0001
     (out,) = fuse([y], RewriteLog())
-    assert out.owner.op.name.startswith("fused") and len(out.owner.op.steps) == 3_000
+    fused = [n for n in toposort([out]) if n.op.name.startswith("fused")]
+    # one group spans at most WINDOW + 1 positions: the chain becomes two kernels
+    assert [len(n.op.steps) for n in fused] == [WINDOW + 1, 3_000 - WINDOW - 1]
+    assert len(toposort([out])) == 2
     value = np.linspace(-1, 1, 5).astype(np.float32)
     fast = S.compile([x], out, device="numpy", optimize=False)(value)
     plain = S.compile([x], y, device="numpy", optimize=False)(value)
     np.testing.assert_array_equal(fast, plain)
+
+
+def _random_elementwise_graph(rng, n: int):
+    """n elementwise nodes over two vectors, each reading two of the six values before it,
+    with a sum (not fusable into a group) every fifth, so paths leave groups and come back."""
+    x, y = S.vector("x"), S.vector("y")
+    values = [x, y]
+    for k in range(n):
+        a = values[rng.integers(max(0, len(values) - 6), len(values))]
+        b = values[rng.integers(max(0, len(values) - 6), len(values))]
+        if k % 5 == 4:
+            values.append(S.sum(a) * b)
+        else:
+            values.append([S.tanh(a) * b, a + b, S.maximum(a, b), S.exp(-a * a)][k % 4])
+    return [x, y], values[-6:]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_windowed_groups_are_convex_and_within_the_window(monkeypatch, seed):
+    # A small window makes graphs of ~80 nodes exercise the windowed bitsets. Every merge the
+    # grouper tries is decided again from whole ancestor sets: it must merge exactly when the
+    # union spans <= WINDOW positions and no outside node is both an ancestor and a descendant
+    # of members (the graph's vectors share one shape and need few arguments, so nothing else
+    # can refuse a merge).
+    monkeypatch.setattr(fusion, "WINDOW", 12)
+    inputs, outputs = _random_elementwise_graph(np.random.default_rng(seed), 80)
+    grouper = fusion._Grouper(outputs)
+    ancestors = [set() for _ in grouper.nodes]
+    for i, producers in enumerate(grouper.producers):
+        for p in producers:
+            ancestors[i] |= ancestors[p] | {p}
+
+    def mergeable(members: set) -> bool:
+        outside_ancestors = set().union(*(ancestors[m] for m in members)) - members
+        convex = not any(ancestors[x] & members for x in outside_ancestors)
+        return convex and max(members) - min(members) <= 12
+
+    decisions = []
+    try_merge = grouper._try_merge
+
+    def checked_merge(a, b):
+        expected = mergeable(set(a.members) | set(b.members))
+        merged = try_merge(a, b)
+        decisions.append((merged is not None, expected))
+        return merged
+
+    grouper._try_merge = checked_merge
+    grouper.groups()
+    assert decisions and all(got == want for got, want in decisions)
+    assert {want for _, want in decisions} == {True, False}
+    fused = fuse(outputs, RewriteLog())
+    rng = np.random.default_rng(seed)
+    args = [rng.uniform(-1, 1, 5).astype(np.float32) for _ in inputs]
+    run = dict(device="numpy", optimize=False, on_unused_input="ignore")
+    got = S.compile(inputs, fused, **run)(*args)
+    want = S.compile(inputs, outputs, **run)(*args)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-6)
