@@ -31,6 +31,8 @@ import traceback
 
 import numpy as np
 
+from runtime.distributed import monitor
+
 # Set by the launchers that start MPI jobs: MPICH/Intel (PMI), Open MPI, PMIx, MVAPICH.
 LAUNCH_VARIABLES = (
     "PMI_RANK",
@@ -48,6 +50,7 @@ ABORT_GRACE_S = 2.0  # how long a failing rank waits for the others to read its 
 QUERY_GRACE_S = 2.0  # how long a timed-out rank waits for the others to say where they are
 ABORT, ACK, QUERY, ANSWER = 1, 2, 3, 4  # side-channel message tags
 SIGNATURE_BYTES = 512  # a signature's fixed size on the wire (digest first, then the text)
+COMPUTING = "no collective (computing)"  # where a rank is between collectives
 REDUCE_OPS = ("sum", "max", "min")  # "mean" is a sum divided by the size
 
 
@@ -115,13 +118,26 @@ class World:
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
         node = self.comm.Split_type(MPI.COMM_TYPE_SHARED, key=self.rank)
         self.local_rank = node.Get_rank()
+        self.status = None  # where this rank is, for a watcher that outlives it (monitor.py)
+        if self.size > 1:
+            self.status = monitor.watch(node, self.rank, self.size)
         node.Free()
-        self.waiting_in = "no collective (computing)"  # what a QUERY is answered with
+        self.waiting_in = COMPUTING  # what a QUERY is answered with
         self.checked: set[str] = set()
         self._sent: list = []  # side-channel sends in flight (their buffers must live)
         if self.size > 1:
             self._chained_hook = sys.excepthook
             sys.excepthook = self._on_uncaught
+
+    @property
+    def waiting_in(self) -> str:
+        return self._waiting_in
+
+    @waiting_in.setter
+    def waiting_in(self, what: str) -> None:
+        self._waiting_in = what
+        if self.status is not None:
+            self.status.where("computing" if what == COMPUTING else f"waiting in {what}")
 
     def others(self) -> list[int]:
         return [r for r in range(self.size) if r != self.rank]
@@ -150,7 +166,7 @@ class World:
                     time.sleep(pause)
                     pause = min(2 * pause or 2e-5, MAX_POLL_PAUSE_S)
         finally:
-            self.waiting_in = "no collective (computing)"
+            self.waiting_in = COMPUTING
 
     def read_notices(self, what: str) -> None:
         """Answer queries; raise on an abort notice from another rank."""
@@ -198,6 +214,7 @@ class World:
         """Print the error, tell every other rank (unless another rank's notice caused it),
         give them a moment to read it, and end the job."""
         sys.stdout.flush()
+        self.status.aborting()  # this error is reported here: the watchers need not
         print(f"rank {self.rank} of {self.size} failed:", file=sys.stderr)
         traceback.print_exception(kind, error, tb, file=sys.stderr)
         sys.stderr.flush()

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from runtime.distributed import monitor
+
 PROGRAMS = Path(__file__).parent / "programs"
 REPOSITORY = Path(__file__).resolve().parents[3]
 LAUNCH_TIMEOUT_S = 90
@@ -28,11 +30,15 @@ def mpiexec() -> str:
     return found
 
 
-def launch(n_ranks: int | None, program: str | Path, *args) -> subprocess.CompletedProcess:
+def launch(
+    n_ranks: int | None, program: str | Path, *args, tmpdir: Path | None = None
+) -> subprocess.CompletedProcess:
     """Run programs/<program> (or the script at a path) on n_ranks ranks (None: a plain
-    process, no mpiexec)."""
+    process, no mpiexec), with $TMPDIR at `tmpdir` if given."""
     env = dict(os.environ, PYTHONPATH=str(REPOSITORY), OMP_NUM_THREADS="1")
     env.update(OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    if tmpdir is not None:
+        env["TMPDIR"] = str(tmpdir)
     command = [sys.executable, str(PROGRAMS / program), *map(str, args)]  # a Path stays itself
     if n_ranks is not None:
         command = [mpiexec(), "-n", str(n_ranks), *command]
@@ -118,11 +124,30 @@ def test_fault_ends_every_rank_with_a_named_error(mode):
     assert time.monotonic() - start < LAUNCH_TIMEOUT_S
 
 
-def test_killed_rank_ends_the_job():
-    result = launch(3, "faults.py", "kill")
+def test_killed_rank_ends_the_job(tmp_path):
+    result = launch(3, "faults.py", "kill", tmpdir=tmp_path)
     assert result.returncode != 0
     assert "finished" not in result.stdout
     assert "Killed (signal 9)" in result.stdout + result.stderr
+    # the rank's watcher names it, and where every rank was
+    report = [line for line in result.stderr.splitlines() if "symbolic.distributed:" in line]
+    assert len(report) == 1, result.stderr
+    assert "rank 1 of 3 (process " in report[0]
+    assert "ended without finishing" in report[0] and "while computing" in report[0]
+    for other in ("rank 0", "rank 2"):
+        assert f"{other} (process " in report[0] and "waiting in bucket 0" in report[0]
+    time.sleep(2 * monitor.REPORT_GRACE_S)
+    assert not list(tmp_path.iterdir())  # the watchers removed the job's folder
+
+
+def test_watchers_leave_nothing_after_a_normal_run(tmp_path):
+    result = launch(2, "collectives.py", "cpu", tmp_path / "trace.json", tmpdir=tmp_path)
+    check_ok(result)
+    assert "symbolic.distributed:" not in result.stderr
+    deadline = time.monotonic() + 10
+    while any(p.name.startswith("symbolic-ranks-") for p in tmp_path.iterdir()):
+        assert time.monotonic() < deadline, list(tmp_path.iterdir())
+        time.sleep(0.05)
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ elif mode == "order":  # rank 1 calls the functions in the other order
 elif me == 1 and mode == "raise":
     train(np.ones((2, 2), np.float32))  # a 2-d input: TypeError naming the input
 elif me == 1 and mode == "kill":
+    time.sleep(1)  # the others are waiting in the next step's all-reduce by then
     os.kill(os.getpid(), signal.SIGKILL)
 elif me == 1 and mode == "sleep":
     time.sleep(60)  # neither fails nor answers
