@@ -30,7 +30,6 @@ import mmap
 import os
 import select
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -75,6 +74,7 @@ class Status:
 def watch(node_comm, rank: int, size: int) -> Status:
     """Start this rank's watcher; returns the status page the rank keeps up to date.
     Collective over `node_comm` (the ranks on this machine)."""
+    import subprocess  # here: a process that never runs a job of two imports no subprocess
     path = tempfile.mkdtemp(prefix="symbolic-ranks-") if node_comm.Get_rank() == 0 else None
     folder = Path(node_comm.bcast(path, root=0))
     status = Status(folder, rank)
