@@ -100,6 +100,7 @@ class CudaFunction(Function):
             results = program.call(*leaves)
         else:
             results = program.run(leaves, self.profile)
+        program.context.settle()  # the all-reduces this call started (none: nothing to do)
         n = self._n_outputs
         outputs = fresh(device, results[:n], leaves)
         new_state = fresh(device, results[n:], (*leaves, *outputs))
