@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 import weakref
 from contextlib import contextmanager
+from functools import partial
 
 import numpy as np
 
@@ -125,7 +126,7 @@ class NcclTransport:
         driver, comm = device.driver, communicator(device, self.world)
         in_flight, self.in_flight = self.in_flight, []
         for bucket in in_flight:
-            comm.wait(self.buckets.describe(bucket), lambda: driver.event_done(bucket.request))
+            comm.wait(self.buckets.describe(bucket), partial(driver.event_done, bucket.request))
             bucket.done = bucket.done or time.perf_counter()
 
 
@@ -148,7 +149,9 @@ class CudaCollectives:
             buckets.transport = NcclTransport(buckets, context)
             self.transports.append(buckets.transport)
         following = [*nodes[1:], None]
-        self.ends_run = {id(a) for a, b in zip(nodes, following) if _is_start(a) and not _is_start(b)}
+        self.ends_run = {
+            id(a) for a, b in zip(nodes, following) if _is_start(a) and not _is_start(b)
+        }
 
     def settle(self) -> None:
         for transport in self.transports:

@@ -85,7 +85,6 @@ class Config(ctypes.Structure):
         return cls(ctypes.sizeof(cls), CONFIG_MAGIC, CONFIG_VERSION, 0)
 
 
-
 def find_nccl() -> str:
     """The path or name of libnccl: NVIDIA's wheel (nvidia-nccl-cu12/-cu13), else the system's."""
     return find_nvidia_library("nccl", LIBRARY_NAMES, "pip install nvidia-nccl-cu12")
@@ -186,7 +185,9 @@ class NcclCommunicator:
 
     def allgather(self, send: int, recv: int, count: int, dtype) -> None:
         """recv = every rank's send[:count], in rank order (equal counts on every rank)."""
-        status = self.lib.ncclAllGather(send, recv, count, _dtype(dtype), self._handle(), self.stream)
+        status = self.lib.ncclAllGather(
+            send, recv, count, _dtype(dtype), self._handle(), self.stream
+        )
         self._check(status, f"ncclAllGather ({count} {dtype})")
 
     def broadcast(self, send: int, recv: int, count: int, dtype, root: int) -> None:

@@ -82,7 +82,7 @@ class FakeNccl:
             size = self.mpi_comm.Get_size()
         else:  # every other rank holds the same values
             size = self.size
-            values = values * size if op == 0 else values
+            values = values * size if op in (0, 4) else values  # sum, avg: Σ over ranks
         if op == 4:  # ncclAvg
             values = values / dtype.type(size)
         ctypes.memmove(recv, values.ctypes.data, values.nbytes)
@@ -102,7 +102,7 @@ class StreamLog(HostDriver):
     """The host emulation, logging copies, launches (with the pointers they pass), events
     and stream waits into `log` (a FakeNccl's, for one timeline)."""
 
-    COMPUTE, COMMUNICATION = "compute", "communication"
+    COMPUTE, COMMUNICATION = "compute", "comm"
 
     def __init__(self, log: list):
         super().__init__()

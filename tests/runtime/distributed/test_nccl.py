@@ -12,6 +12,7 @@ from nccl_stand_in import ROOT_ID, FakeNccl
 from runtime.distributed import mpi, nccl
 from runtime.distributed.mpi import DistributedError
 
+
 def communicator(library, world=None, done=lambda: True):
     return nccl.NcclCommunicator(world, stream=77, stream_done=done, library=library)
 
