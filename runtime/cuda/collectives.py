@@ -70,7 +70,12 @@ class NcclTransport:
         self.in_flight: list[Bucket] = []  # enqueued during this call, not yet seen done
 
     def progress(self) -> None:
-        """Nothing to do: NCCL advances on the GPU."""
+        """Note the buckets seen done (NCCL advances on the GPU; this is for the profile)."""
+        if self.in_flight:
+            driver, now = self.context.device.driver, time.perf_counter()
+            for bucket in self.in_flight:
+                if not bucket.done and driver.event_done(bucket.request):
+                    bucket.done = now
 
     def pack(self, bucket: Bucket) -> None:
         device = self.context.device
@@ -110,7 +115,11 @@ class NcclTransport:
         """The compute stream waits for the bucket's all-reduce (the host does not)."""
         self.flush()  # a bucket its first consumer launched (before it filled up)
         device = self.context.device
-        device.driver.wait_event(device.driver.stream_handle, bucket.request)
+        driver = device.driver
+        driver.wait_event(driver.stream_handle, bucket.request)
+        if self.context.sync_each:  # profiling: each step's time is its own, so wait here
+            communicator(device, world).wait(what, partial(driver.event_done, bucket.request))
+        self.progress()
         if bucket.key[0] == "mean" and not communicator(device, world).has_avg:
             count = np.asarray(world.size, bucket.buffer.dtype)
             divide = device.utility(f"divide_{bucket.buffer.dtype.name}")
