@@ -231,3 +231,17 @@ def test_the_gpu_is_picked_by_local_rank(monkeypatch):
     assert FakePyCuda.pushed == [1]  # local rank 3 on a machine with 2 GPUs
     at_exit[0]()  # at exit, the context is popped
     assert FakePyCuda.pushed == []
+
+
+def test_the_device_kernels_of_the_nccl_path_build_with_nvcc(cache_home):
+    """The runtime's helper module (copies, and the division of a mean where NCCL has no
+    ncclAvg) as nvcc compiles it for a GPU."""
+    from runtime.cuda import build
+    from runtime.cuda.device import utility_kernels
+    from symbolic.codegen.cuda import render_module
+
+    if build.find_nvcc() is None:
+        pytest.skip("nvcc is not on the PATH")
+    kernels = list(utility_kernels().items())
+    assert {"divide_float32", "divide_float64"} <= {name for name, _ in kernels}
+    assert build.build_cubin(render_module(kernels), "sm_90")[:4] == b"\x7fELF"
