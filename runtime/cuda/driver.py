@@ -18,26 +18,20 @@ from runtime.cuda import blas
 from runtime.cuda.build import build_cubin_of
 
 
-def gpu_ordinal(count: int) -> int | None:
-    """This process's GPU among `count`: local_rank() mod count under mpiexec (one GPU per
-    rank on each machine), None outside it (PyCUDA's default: $CUDA_DEVICE, else the first
+def enter_primary_context(cuda) -> None:
+    """Make the primary context of this process's GPU current, for good (the context CuPy,
+    PyTorch and NCCL use on that device): under mpiexec GPU local_rank() mod the GPU count
+    (one GPU per rank on each machine), else PyCUDA's choice ($CUDA_DEVICE, else the first
     that works)."""
     from runtime.distributed.mpi import world
 
     w = world()
-    return None if w is None else w.local_rank % count
-
-
-def enter_primary_context(cuda) -> None:
-    """Make the primary context of this process's GPU (`gpu_ordinal`) current, for good: the
-    one CuPy, PyTorch and NCCL use on that device."""
-    cuda.init()
-    ordinal = gpu_ordinal(cuda.Device.count())
-    if ordinal is None:
+    if w is None:
         import pycuda.autoprimaryctx  # noqa: F401  (retains and pushes the primary context)
 
         return
-    context = cuda.Device(ordinal).retain_primary_context()
+    cuda.init()
+    context = cuda.Device(w.local_rank % cuda.Device.count()).retain_primary_context()
     context.push()
     atexit.register(context.pop)
 

@@ -1,7 +1,8 @@
 """Cuda functions' bucketed all-reduces through NCCL, on the cuda host emulation with a
 stand-in libnccl (nccl_stand_in.py) and a stand-in world of 2 ranks whose other rank holds the
 same values: the values against the numpy device, the order of copies, events, stream waits,
-NCCL calls and kernels, groups, mean without ncclAvg, and faults. The real GPU and libnccl are
+NCCL calls and kernels, groups, mean without ncclAvg, faults, and the helper kernels under
+nvcc. The real GPU and libnccl are
 not exercised here."""
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from nccl_stand_in import FakeNccl, StreamLog
 
 import symbolic as S
 import symbolic.distributed as D
-from runtime.cuda import driver as cuda_driver
 from runtime.cuda.collectives import use_nccl
 from runtime.cuda.device import use_driver
 from runtime.distributed import mpi
@@ -187,50 +187,6 @@ def test_a_bucket_that_never_finishes_times_out(pair, monkeypatch):
     with pytest.raises(DistributedError, match=r"bucket 0 \(allreduce sum .* timed out after"):
         f(X)
     assert library.calls[-1][0] == "ncclCommAbort"
-
-
-class FakePyCuda:
-    """pycuda.driver's calls that pick a GPU: 2 GPUs; `pushed` lists the contexts made current."""
-
-    pushed: list = []
-
-    class Device:
-        def __init__(self, ordinal: int):
-            self.ordinal = ordinal
-
-        @staticmethod
-        def count() -> int:
-            return 2
-
-        def retain_primary_context(self):
-            return FakePyCuda.Context(self.ordinal)
-
-    class Context:
-        def __init__(self, ordinal: int):
-            self.ordinal = ordinal
-
-        def push(self):
-            FakePyCuda.pushed.append(self.ordinal)
-
-        def pop(self):
-            FakePyCuda.pushed.remove(self.ordinal)
-
-    @staticmethod
-    def init():
-        pass
-
-
-def test_the_gpu_is_picked_by_local_rank(monkeypatch):
-    world = PairWorld()
-    world.local_rank = 3
-    monkeypatch.setattr(mpi, "_launched", True)
-    monkeypatch.setattr(mpi, "_world", world)
-    at_exit = []
-    monkeypatch.setattr(cuda_driver.atexit, "register", at_exit.append)
-    cuda_driver.enter_primary_context(FakePyCuda)
-    assert FakePyCuda.pushed == [1]  # local rank 3 on a machine with 2 GPUs
-    at_exit[0]()  # at exit, the context is popped
-    assert FakePyCuda.pushed == []
 
 
 def test_the_device_kernels_of_the_nccl_path_build_with_nvcc(cache_home):
