@@ -162,6 +162,12 @@ class CudaCollectives:
             id(a) for a, b in zip(nodes, following) if _is_start(a) and not _is_start(b)
         }
 
+    def begin_call(self) -> None:
+        """Forget buckets a failed call launched but never enqueued (the other ranks do not
+        run them); those in flight stay, holding their buffers, until the next `settle`."""
+        for transport in self.transports:
+            transport.pending = []
+
     def settle(self) -> None:
         for transport in self.transports:
             transport.settle()

@@ -96,6 +96,7 @@ class CudaFunction(Function):
         device = program.context.load()  # CudaUnavailableError without a GPU
         args = self._arguments(device, args)
         leaves = (*args, *[s._value for s in self._shared])
+        program.context.begin_call()
         if self.profile is None:
             results = program.call(*leaves)
             program.context.settle()  # the all-reduces this call started (none: nothing to do)

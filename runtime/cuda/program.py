@@ -46,6 +46,10 @@ class CudaContext:
         self.kernels: dict = {}
         self.collectives = None  # CudaCollectives, where the function has bucketed all-reduces
 
+    def begin_call(self) -> None:
+        if self.collectives is not None:
+            self.collectives.begin_call()
+
     def settle(self) -> None:
         """Wait (under the timeout) for the all-reduces this call started, if any."""
         if self.collectives is not None:

@@ -179,6 +179,19 @@ def test_an_asynchronous_error_names_the_bucket_and_changes_no_shared_variable(p
         np.testing.assert_array_equal(p.get_value(), value)
 
 
+def test_a_call_after_a_failed_one_runs_only_its_own_buckets(pair):
+    library, _ = pair
+    a = S.vector("a")
+    f = S.compile([a], D.allreduce(a * 3, op="sum", bucket_bytes=1), device="cuda")
+    library.fail = {"ncclAllReduce": 4}  # ncclInvalidArgument, as the bucket is enqueued
+    with pytest.raises(DistributedError, match="ncclAllReduce .* ncclInvalidArgument"):
+        f(np.ones(2, np.float32))
+    library.fail = {}
+    enqueued = len(library.calls)
+    np.testing.assert_array_equal(f(np.arange(2, dtype=np.float32)), [0, 6])
+    assert [name for name, _ in library.calls[enqueued:]].count("ncclAllReduce") == 1
+
+
 def test_a_bucket_that_never_finishes_times_out(pair, monkeypatch):
     library, _ = pair
     monkeypatch.setattr(mpi, "_timeout", 0.05)
