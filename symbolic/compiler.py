@@ -257,10 +257,9 @@ def compile(
     if optimize:
         expressions = optimize_graph(expressions, log)
     fgraph = FunctionGraph(inputs, expressions, [t for t, _ in updates])
-    if device != "cuda":  # host buffers: all-reduces bucketed over MPI, overlapped with compute
-        from runtime.collectives import plan_collectives
+    from runtime.collectives import plan_collectives
 
-        fgraph = plan_collectives(fgraph)
+    fgraph = plan_collectives(fgraph)  # all-reduces bucketed, ordered to overlap with compute
     shared = [v for v in fgraph.variables() if isinstance(v, SharedVariable)]
     sources, options = None, {}
     debug = DebugModes.of(fgraph, inputs + shared, nan_guard, check and device != "numpy")

@@ -17,8 +17,9 @@ import numpy as np
 from runtime.cuda.array import DeviceArray, c_strides, from_interface
 from symbolic.codegen.cuda_prelude import BLOCK, MAX_RANK, SIZES
 from symbolic.codegen.kernel import ElementwiseKernel, ReductionKernel, single_step_program
-from symbolic.dtypes import DTYPES
-from symbolic.elemwise import Cast
+from symbolic.dtypes import DTYPES, is_float
+from symbolic.elemwise import Cast, Elemwise
+from symbolic.scalar_ops import SCALAR_OPS
 
 INSTALL_HINT = "pip install 'symbolic[cuda]' on a machine with an NVIDIA GPU and its driver"
 
@@ -174,7 +175,8 @@ class Device:
         return KernelFunction(self, fn, n, description)
 
     def utility(self, name: str):
-        """A runtime helper kernel: copy_<dtype> (to contiguous) or sum_<dtype> (SumTo)."""
+        """A runtime helper kernel: copy_<dtype> (to contiguous), sum_<dtype> (SumTo) or
+        divide_<dtype> (by a 0-d array)."""
         found = self._utilities.get(name)
         if found is None:
             from runtime.cuda.launch import UtilityKernel
@@ -187,12 +189,17 @@ class Device:
 
 @functools.cache
 def utility_kernels() -> dict:
-    """{name: description}: an identity (copy) and a sum keeping the dtype, for every dtype."""
+    """{name: description}: an identity (copy) and a sum keeping the dtype, for every dtype;
+    for float dtypes, x / s with s 0-d (an all-reduce mean where NCCL has no ncclAvg)."""
     kernels = {}
+    divide = Elemwise(SCALAR_OPS["true_div"])
     for dtype in DTYPES:
         program = single_step_program(Cast(dtype), (dtype,))
         kernels[f"copy_{dtype}"] = ElementwiseKernel(program, (False,), (dtype,))
         kernels[f"sum_{dtype}"] = ReductionKernel("sum", None, (dtype,), (False,), dtype)
+        if is_float(dtype):
+            program = single_step_program(divide, (dtype, dtype))
+            kernels[f"divide_{dtype}"] = ElementwiseKernel(program, (False, True), (dtype,))
     return kernels
 
 

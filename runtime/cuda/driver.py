@@ -1,13 +1,16 @@
 """The one module that imports PyCUDA, and only when a cuda function first runs.
 
 `PyCudaDriver` is the small surface the rest of the cuda runtime uses: memory from a pool, copies
-and launches on one stream, modules from cubins, and cuBLAS (runtime/cuda/blas.py) on the same
-stream. It works in the device's primary context (`pycuda.autoprimaryctx`), the one CuPy and
-PyTorch use, so arrays pass between them without copies. Another object with the same methods
+and launches on one stream, modules from cubins, cuBLAS (runtime/cuda/blas.py) on the same
+stream, and a second stream with events for collectives. It works in the primary context of
+its GPU (under mpiexec the one `local_rank()` picks), the one CuPy and PyTorch use, so arrays
+pass between them without copies. Another object with the same methods
 (the tests' host emulation) can stand in for it: see `runtime.cuda.device.use_driver`.
 """
 
 from __future__ import annotations
+
+import atexit
 
 import numpy as np
 
@@ -15,13 +18,32 @@ from runtime.cuda import blas
 from runtime.cuda.build import build_cubin_of
 
 
+def enter_primary_context(cuda) -> None:
+    """Make the primary context of this process's GPU current, for good (the context CuPy,
+    PyTorch and NCCL use on that device): under mpiexec GPU local_rank() mod the GPU count
+    (one GPU per rank on each machine), else PyCUDA's choice ($CUDA_DEVICE, else the first
+    that works)."""
+    from runtime.distributed.mpi import world
+
+    w = world()
+    if w is None:
+        import pycuda.autoprimaryctx  # noqa: F401  (retains and pushes the primary context)
+
+        return
+    cuda.init()
+    context = cuda.Device(w.local_rank % cuda.Device.count()).retain_primary_context()
+    context.push()
+    atexit.register(context.pop)
+
+
 class PyCudaDriver:
     """The GPU through PyCUDA. Raises ImportError or RuntimeError (caught by
     runtime.cuda.device, which says what is missing) where there is none."""
 
     def __init__(self):
-        import pycuda.autoprimaryctx  # noqa: F401  (retains and pushes the primary context)
         import pycuda.driver as cuda
+
+        enter_primary_context(cuda)
         from pycuda.tools import DeviceMemoryPool
 
         self._cuda = cuda
@@ -33,6 +55,7 @@ class PyCudaDriver:
         self.stream_handle = int(self.stream.handle)
         self._pool = DeviceMemoryPool()
         self._blas = None
+        self._communication = None  # the collectives' stream, made on first use
 
     # ---- memory -------------------------------------------------------------------------------
 
@@ -70,6 +93,35 @@ class PyCudaDriver:
         which a blocking stream such as ours already waits for; others sync the context."""
         if handle not in (None, 1, 2, self.stream_handle):
             self.synchronize_context()
+
+    # ---- streams and events (collectives: runtime/cuda/collectives.py) -----------------------
+
+    def communication_stream(self) -> int:
+        """The handle of a second stream, for collectives (made on first use)."""
+        if self._communication is None:
+            self._communication = self._cuda.Stream()
+        return int(self._communication.handle)
+
+    def _stream(self, handle: int):
+        return self.stream if handle == self.stream_handle else self._communication
+
+    def record_event(self, stream: int):
+        """An event recorded on stream `stream` (a handle): done when the work queued there
+        before it is (cuEventRecord)."""
+        event = self._cuda.Event(self._cuda.event_flags.DISABLE_TIMING)
+        event.record(self._stream(stream))
+        return event
+
+    def wait_event(self, stream: int, event) -> None:
+        """Work queued on `stream` from now on waits for `event`; the host does not
+        (cuStreamWaitEvent)."""
+        self._stream(stream).wait_for_event(event)
+
+    def event_done(self, event) -> bool:
+        return event.query()
+
+    def stream_done(self, stream: int) -> bool:
+        return self._stream(stream).is_done()
 
     # ---- code ---------------------------------------------------------------------------------
 

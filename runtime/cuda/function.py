@@ -96,10 +96,15 @@ class CudaFunction(Function):
         device = program.context.load()  # CudaUnavailableError without a GPU
         args = self._arguments(device, args)
         leaves = (*args, *[s._value for s in self._shared])
+        program.context.begin_call()
         if self.profile is None:
             results = program.call(*leaves)
+            program.context.settle()  # the all-reduces this call started (none: nothing to do)
         else:
+            self.profile.begin_call()
             results = program.run(leaves, self.profile)
+            program.context.settle()
+            self.profile.end_call(self.fgraph.nodes)
         n = self._n_outputs
         outputs = fresh(device, results[:n], leaves)
         new_state = fresh(device, results[n:], (*leaves, *outputs))

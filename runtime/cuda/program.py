@@ -5,9 +5,12 @@ Values are device arrays or host arrays, and move only where a node needs them e
 - dot through cuBLAS (float32, float64); sum_to through a sum kernel;
 - reshape, dimshuffle, broadcast_to and basic indexing of a device array are views of it;
 - shape and size read the shape only;
+- bucketed all-reduces pack device buffers and run over NCCL on a stream of their own
+  (runtime/cuda/collectives.py);
 - any other node (advanced indexing, join, arange, …) runs its NumPy reference on the host,
   its device inputs copied back first; its result goes to the device when a device node reads it.
-Everything is queued on one stream; nothing here waits for the GPU except a copy to the host.
+Everything else is queued on one stream; nothing here waits for the GPU except a copy to the
+host, and `settle` at the end of a call with all-reduces in flight.
 The schedule itself is the NumPy interpreter's (runtime/numpy_backend.py) with these steps.
 """
 
@@ -16,9 +19,12 @@ from __future__ import annotations
 import numpy as np
 
 from runtime.cuda.array import DeviceArray, NotAViewError, NotContiguousError
+from runtime.cuda.collectives import STEPS as COLLECTIVE_STEPS
+from runtime.cuda.collectives import CudaCollectives
 from runtime.cuda.device import get_device
 from runtime.cuda.launch import plan_elementwise, plan_reduction, plan_rows
 from runtime.cuda.matmul import matmul
+from runtime.distributed.buckets import AllreduceStart
 from runtime.launch_plan import output_reads, reduction_axes
 from runtime.numpy_backend import NumpyProgram
 from symbolic.alloc import BroadcastTo, SumTo
@@ -38,6 +44,16 @@ class CudaContext:
         self.described, self.fast_math = sources.described, sources.fast_math
         self.device = None
         self.kernels: dict = {}
+        self.collectives = None  # CudaCollectives, where the function has bucketed all-reduces
+
+    def begin_call(self) -> None:
+        if self.collectives is not None:
+            self.collectives.begin_call()
+
+    def settle(self) -> None:
+        """Wait (under the timeout) for the all-reduces this call started, if any."""
+        if self.collectives is not None:
+            self.collectives.settle()
 
     def load(self):
         """The device (`CudaUnavailableError` where there is none), with the kernels built:
@@ -212,6 +228,7 @@ def shape_step(node, context):
 
 STEPS = {MatMul: matmul_step, SumTo: sum_to_step, Shape: shape_step, Size: shape_step}
 STEPS.update((op, view_step) for op in VIEWS)
+STEPS.update(COLLECTIVE_STEPS)
 
 
 def as_value(result):
@@ -226,6 +243,8 @@ def build_program(
     """The schedule with the cuda step of each node (the kernel of `described`'s nodes),
     each wrapped in the checks of `debug` (runtime/debug_modes.py) when given."""
     by_node = {id(node): (name, kernel) for name, node, kernel in described}
+    if any(isinstance(node.op, AllreduceStart) for node in fgraph.nodes):
+        context.collectives = CudaCollectives(fgraph, context)
 
     def make_step(node):
         name, description = by_node.get(id(node), (None, None))

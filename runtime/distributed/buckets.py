@@ -3,8 +3,9 @@ one wait per tensor, runtime/collectives.py places them) and the state they shar
 
 A start hands its tensor to the open bucket of its kind (reduction, dtype, size threshold);
 when the bucket holds `bucket_bytes` or more, or the function's last tensor of that kind
-arrives, the bucket is packed into one contiguous buffer and its all-reduce started
-(MPI_Iallreduce). A wait returns its tensor's part of the reduced buffer, waiting for the
+arrives, the bucket is packed into one contiguous buffer and its all-reduce started (here
+MPI_Iallreduce on host arrays; the cuda device puts NCCL in its place:
+runtime/cuda/collectives.py). A wait returns its tensor's part of the reduced buffer, waiting for the
 bucket first (and starting it, if a consumer needs it before it filled up). MPICH advances a
 non-blocking collective only inside MPI calls, and the compute between a bucket's start and
 its wait makes none; so while buckets are in flight a thread tests them every
@@ -65,7 +66,9 @@ class Buckets:
 
     `keys[i]` is tensor i's (reduction, dtype, bucket_bytes) (`add`); `order` the tensor
     indices in the order the schedule starts them (`set_order`); `where` names the function
-    for errors. `history` keeps the last call's buckets (for f.profile)."""
+    for errors. `history` keeps the last call's buckets (for f.profile). `transport` packs,
+    starts and waits for the buckets: MPI on host arrays (`MpiTransport`) unless the device
+    that runs the function puts its own in place (the cuda device's: NCCL)."""
 
     def __init__(self, where: str):
         self.where = where
@@ -74,11 +77,9 @@ class Buckets:
         self.last_of_key: dict[tuple, int] = {}  # the start that closes a kind's bucket
         self.open: dict[tuple, Bucket] = {}
         self.bucket_of: dict[int, Bucket] = {}
-        self.in_flight: list[Bucket] = []
         self.history: list[Bucket] = []
         self.checked = False
-        self.lock = threading.Lock()  # MPI_Test of one request: one thread at a time
-        self.progress_thread: threading.Thread | None = None
+        self.transport = MpiTransport()
 
     def __getstate__(self) -> tuple:  # a pickled function's buckets start empty
         return self.where, self.keys, self.order
@@ -98,7 +99,7 @@ class Buckets:
         self.order = list(order)
         self.last_of_key = {self.keys[i]: i for i in order}
 
-    def start(self, index: int, array: np.ndarray) -> None:
+    def start(self, index: int, array) -> None:
         if index == self.order[0]:  # a new call: forget the last one's buckets
             self.history, self.bucket_of, self.open = [], {}, {}
         key = self.keys[index]
@@ -108,7 +109,7 @@ class Buckets:
             self.history.append(bucket)
         bucket.add(index, array)
         self.bucket_of[index] = bucket
-        self.progress()
+        self.transport.progress()
         if bucket.nbytes >= key[2] or index == self.last_of_key[key]:
             self.launch(bucket)
         if index == self.order[-1]:
@@ -124,13 +125,58 @@ class Buckets:
         if w is None:  # alone: every tensor is its own result, nothing to pack
             bucket.parts, bucket.done = dict(bucket.members), bucket.started
             return
+        self.transport.pack(bucket)
+        if not self.checked:
+            w.check_signature(self.describe(bucket, shapes=True), self.describe(bucket))
+        self.transport.start(bucket, w)
+
+    def finish(self, index: int):
+        """Tensor `index` reduced over every rank."""
+        bucket = self.bucket_of[index]
+        if not bucket.started:  # needed before the bucket filled up
+            self.launch(bucket)
+        if not bucket.waited:
+            self.wait(bucket)
+        return bucket.parts[index]
+
+    def wait(self, bucket: Bucket) -> None:
+        from symbolic.distributed.ops import peers
+
+        bucket.waited = time.perf_counter()
+        w = peers()
+        if w is not None:
+            self.transport.wait(bucket, w, self.describe(bucket))
+        bucket.finished = time.perf_counter()
+
+    def describe(self, bucket: Bucket, shapes: bool = False) -> str:
+        reduce, dtype, _ = bucket.key
+        text = (
+            f"bucket {bucket.number} (allreduce {reduce} of {len(bucket.members)} {dtype} "
+            f"tensors, {bucket.nbytes} bytes) of the function compiled at {self.where}"
+        )
+        if shapes:
+            text += ": " + ", ".join(str(list(a.shape)) for _, a in bucket.members)
+        return text
+
+
+class MpiTransport:
+    """Buckets of host arrays over MPI: packed by NumPy into one buffer (each tensor's result
+    a view of it), reduced in place by MPI_Iallreduce, advanced by a progress thread while
+    any is in flight, and divided by the size on the host for "mean"."""
+
+    def __init__(self):
+        self.in_flight: list[Bucket] = []
+        self.lock = threading.Lock()  # MPI_Test of one request: one thread at a time
+        self.progress_thread: threading.Thread | None = None
+
+    def pack(self, bucket: Bucket) -> None:
         bucket.buffer = np.concatenate([a.ravel() for _, a in bucket.members])
         offset = 0
         for i, a in bucket.members:  # views: they show the reduced values once it is done
             bucket.parts[i] = bucket.buffer[offset : offset + a.size].reshape(a.shape)
             offset += a.size
-        if not self.checked:
-            w.check_signature(self.describe(bucket, shapes=True), self.describe(bucket))
+
+    def start(self, bucket: Bucket, w) -> None:
         reduce = bucket.key[0]
         with self.lock:
             bucket.request = w.allreduce(bucket.buffer, "sum" if reduce == "mean" else reduce)
@@ -164,35 +210,10 @@ class Buckets:
                 bucket.done = time.perf_counter()
             return bool(bucket.done)
 
-    def finish(self, index: int) -> np.ndarray:
-        """Tensor `index` reduced over every rank."""
-        bucket = self.bucket_of[index]
-        if not bucket.started:  # needed before the bucket filled up
-            self.launch(bucket)
-        if not bucket.waited:
-            self.wait(bucket)
-        return bucket.parts[index]
-
-    def wait(self, bucket: Bucket) -> None:
-        from symbolic.distributed.ops import peers
-
-        bucket.waited = time.perf_counter()
-        w = peers()
-        if w is not None:
-            w.wait([], self.describe(bucket), test=lambda: self._is_done(bucket))
-        if bucket.key[0] == "mean" and w is not None:
+    def wait(self, bucket: Bucket, w, what: str) -> None:
+        w.wait([], what, test=lambda: self._is_done(bucket))
+        if bucket.key[0] == "mean":
             bucket.buffer /= bucket.buffer.dtype.type(w.size)
-        bucket.finished = time.perf_counter()
-
-    def describe(self, bucket: Bucket, shapes: bool = False) -> str:
-        reduce, dtype, _ = bucket.key
-        text = (
-            f"bucket {bucket.number} (allreduce {reduce} of {len(bucket.members)} {dtype} "
-            f"tensors, {bucket.nbytes} bytes) of the function compiled at {self.where}"
-        )
-        if shapes:
-            text += ": " + ", ".join(str(list(a.shape)) for _, a in bucket.members)
-        return text
 
 
 @dataclass(frozen=True, eq=False)  # each belongs to one function's buckets: equal to itself only

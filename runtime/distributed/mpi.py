@@ -184,11 +184,17 @@ class World:
 
     def timed_out(self, what: str, limit: float) -> None:
         """Ask every rank where it is, then raise naming those that did not answer."""
+        lines = [f"rank {self.rank}: {what} timed out after {limit:g} s", *self.whereabouts(what)]
+        raise DistributedError("; ".join(lines))
+
+    def whereabouts(self, what: str) -> list[str]:
+        """Every other rank asked where it is: a line naming those that did not answer within
+        QUERY_GRACE_S (or the timeout, if shorter), then one per answer ("rank r waits in …")."""
         MPI = self.MPI
         for r in self.others():
             self._send("where are you?", r, QUERY)
         answers: dict[int, str] = {}
-        deadline, status = time.monotonic() + min(QUERY_GRACE_S, limit), MPI.Status()
+        deadline, status = time.monotonic() + min(QUERY_GRACE_S, timeout()), MPI.Status()
         while len(answers) < self.size - 1 and time.monotonic() < deadline:
             if self.notices.Iprobe(MPI.ANY_SOURCE, ANSWER, status):
                 answers[status.Get_source()] = self.notices.recv(
@@ -198,11 +204,8 @@ class World:
                 self.read_notices(what)
                 time.sleep(1e-3)
         silent = [r for r in self.others() if r not in answers]
-        lines = [f"rank {self.rank}: {what} timed out after {limit:g} s"]
-        if silent:
-            lines.append(f"rank(s) {', '.join(map(str, silent))} did not answer")
-        lines += [f"rank {r} waits in {answers[r]}" for r in sorted(answers)]
-        raise DistributedError("; ".join(lines))
+        lines = [f"rank(s) {', '.join(map(str, silent))} did not answer"] if silent else []
+        return lines + [f"rank {r} waits in {answers[r]}" for r in sorted(answers)]
 
     def _send(self, message, dest: int, tag: int) -> None:
         self._sent = [r for r in self._sent if not r.Test()]

@@ -31,6 +31,16 @@ def fake_pycuda(calls: list) -> dict:
     driver = types.ModuleType("pycuda.driver")
 
     class Device:
+        def __init__(self, ordinal=0):
+            self.ordinal = ordinal
+
+        @staticmethod
+        def count():
+            return 2
+
+        def retain_primary_context(self):
+            return PrimaryContext(self.ordinal)
+
         def name(self):
             return "stand-in"
 
@@ -41,6 +51,16 @@ def fake_pycuda(calls: list) -> dict:
             assert attribute == "MULTIPROCESSOR_COUNT"
             return 132
 
+    class PrimaryContext:
+        def __init__(self, ordinal):
+            self.ordinal = ordinal
+
+        def push(self):
+            calls.append(("push", self.ordinal))
+
+        def pop(self):
+            calls.append(("pop", self.ordinal))
+
     class Context:
         @staticmethod
         def get_device():
@@ -50,14 +70,30 @@ def fake_pycuda(calls: list) -> dict:
         def synchronize():
             calls.append(("context synchronize",))
 
-    class Stream:
-        handle = 0x5EED
+    streams = iter([0x5EED, 0xC0])
 
+    class Stream:
         def __init__(self, flags=0):
-            pass
+            self.handle = next(streams)
 
         def synchronize(self):
             calls.append(("stream synchronize",))
+
+        def wait_for_event(self, event):
+            calls.append(("wait", self.handle, event))
+
+        def is_done(self):
+            return True
+
+    class Event:
+        def __init__(self, flags=0):
+            assert flags == "DISABLE_TIMING"
+
+        def record(self, stream=None):
+            calls.append(("record", stream.handle, self))
+
+        def query(self):
+            return True
 
     class Function:
         def prepare(self, arg_types):
@@ -92,6 +128,10 @@ def fake_pycuda(calls: list) -> dict:
     driver.__dict__.update(
         Context=Context,
         Stream=Stream,
+        Event=Event,
+        event_flags=types.SimpleNamespace(DISABLE_TIMING="DISABLE_TIMING"),
+        Device=Device,
+        init=lambda flags=0: calls.append(("init",)),
         device_attribute=types.SimpleNamespace(MULTIPROCESSOR_COUNT="MULTIPROCESSOR_COUNT"),
         module_from_buffer=module_from_buffer,
         memcpy_htod_async=memcpy_htod_async,
@@ -132,3 +172,35 @@ def test_a_call_loads_nvccs_cubin_and_launches_on_our_stream(monkeypatch):
     assert grid == (1, 1, 1) and block == (256, 1, 1) and size == param_bytes(3)
     assert stream.handle == 0x5EED
     assert calls[-1] == ("stream synchronize",)  # one wait, after the output's copy
+
+
+def test_under_mpiexec_the_local_rank_picks_the_gpu_and_events_order_the_streams(monkeypatch):
+    """Local rank 3 on a machine with 2 GPUs takes GPU 1's primary context (popped at exit);
+    the collectives' stream waits for an event of the compute stream, and back."""
+    from runtime.cuda.driver import PyCudaDriver
+    from runtime.distributed import mpi
+
+    calls: list = []
+    for name, module in fake_pycuda(calls).items():
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.setattr(mpi, "_launched", True)
+    monkeypatch.setattr(mpi, "_world", types.SimpleNamespace(local_rank=3))
+    at_exit: list = []
+    monkeypatch.setattr("runtime.cuda.driver.atexit.register", at_exit.append)
+    driver = PyCudaDriver()
+    assert calls == [("init",), ("push", 1)]
+    at_exit[0]()
+    assert calls[-1] == ("pop", 1)
+    communication = driver.communication_stream()
+    assert communication == 0xC0 and driver.communication_stream() == communication  # made once
+    ready = driver.record_event(driver.stream_handle)
+    driver.wait_event(communication, ready)
+    done = driver.record_event(communication)
+    driver.wait_event(driver.stream_handle, done)
+    assert calls[-4:] == [
+        ("record", 0x5EED, ready),
+        ("wait", 0xC0, ready),
+        ("record", 0xC0, done),
+        ("wait", 0x5EED, done),
+    ]
+    assert driver.event_done(done) and driver.stream_done(communication)

@@ -1,53 +1,16 @@
-"""The NCCL binding against a stand-in library: what each call passes (types, operations,
-stream, the unique id from rank 0), its errors, groups, and the wait's timeout and abort.
-The real libnccl on GPUs is not exercised here (no GPU in CI)."""
+"""The NCCL binding against a stand-in library (nccl_stand_in.py): what each call passes
+(types, operations, stream, the unique id from rank 0, the non-blocking config), the polled
+creation and its timeout, errors, groups, and the wait's timeout and abort. The real libnccl
+on GPUs is not exercised here (no GPU in CI)."""
 
 from __future__ import annotations
 
-import ctypes
-
 import numpy as np
 import pytest
+from nccl_stand_in import ROOT_ID, FakeNccl
 
 from runtime.distributed import mpi, nccl
 from runtime.distributed.mpi import DistributedError
-
-ROOT_ID = bytes(range(128))
-
-
-class FakeNccl:
-    """libnccl for one process on the host: pointers are host addresses; every call is
-    recorded; `fail` maps a function name to the status it returns."""
-
-    def __init__(self, fail=None, async_error=0):
-        self.calls, self.fail, self.async_error = [], fail or {}, async_error
-
-    def __getattr__(self, name):
-        if not name.startswith("nccl"):
-            raise AttributeError(name)
-
-        def call(*args):
-            self.calls.append((name, args))
-            return getattr(self, "_" + name, lambda *a: 0)(*args) or self.fail.get(name, 0)
-
-        return call
-
-    def _ncclGetUniqueId(self, unique):
-        ctypes.memmove(ctypes.addressof(unique._obj), ROOT_ID, len(ROOT_ID))
-
-    def _ncclCommInitRank(self, comm, size, unique, rank):
-        comm._obj.value = 0xC0FFEE
-        self.init = (size, bytes(unique), rank)
-
-    def _ncclAllReduce(self, send, recv, count, dtype, op, comm, stream):
-        if send != recv:  # one rank: the sum is the input (in place: nothing to do)
-            ctypes.memmove(recv, send, count * 4)
-
-    def _ncclCommGetAsyncError(self, comm, state):
-        state._obj.value = self.async_error
-
-    def ncclGetErrorString(self, status):
-        return b"explained"
 
 
 def communicator(library, world=None, done=lambda: True):
@@ -56,6 +19,26 @@ def communicator(library, world=None, done=lambda: True):
 
 def names(library) -> list[str]:
     return [name for name, _ in library.calls]
+
+
+class World:
+    """Rank `rank` of 2, whose other rank answers where it is (or not)."""
+
+    size, waiting_in = 2, "no collective (computing)"
+
+    def __init__(self, rank=1, answer="rank(s) 0 did not answer"):
+        self.rank, self.answer, self.asked = rank, answer, []
+
+    def broadcast(self, buffer, root, what):
+        assert root == 0 and len(buffer) == nccl.UNIQUE_ID_BYTES
+        return np.frombuffer(ROOT_ID, np.uint8).copy()
+
+    def read_notices(self, what):
+        assert self.waiting_in == what  # what another rank asking would be told
+
+    def whereabouts(self, what):
+        self.asked.append(what)
+        return [self.answer]
 
 
 def test_module_imports_and_reports_a_missing_library(monkeypatch):
@@ -82,17 +65,39 @@ def test_single_rank_communicator_reduces_on_its_stream():
 
 
 def test_other_ranks_take_rank_0s_unique_id():
-    class World:  # rank 1 of 2: the broadcast brings rank 0's id
-        rank, size = 1, 2
-
-        def broadcast(self, buffer, root, what):
-            assert root == 0 and len(buffer) == nccl.UNIQUE_ID_BYTES
-            return np.frombuffer(ROOT_ID, np.uint8).copy()
-
     library = FakeNccl()
     communicator(library, World())
     assert "ncclGetUniqueId" not in names(library)  # only rank 0 draws it
     assert library.init == (2, ROOT_ID, 1)
+
+
+def test_creation_is_non_blocking_and_polled_until_every_rank_joined():
+    library = FakeNccl(pending_polls=3)
+    comm = communicator(library, World())
+    # NCCL 2.14's ncclConfig_t header: size_t size, unsigned magic, unsigned version, int blocking
+    assert library.config == (24, 0xCAFEBEEF, 21400, 0)
+    assert names(library).count("ncclCommGetAsyncError") == 4  # 3 in progress, then success
+    assert comm.has_avg
+
+
+def test_creation_times_out_naming_the_ranks_that_did_not_join(monkeypatch):
+    monkeypatch.setattr(mpi, "_timeout", 0.05)
+    library, world = FakeNccl(pending_polls=None), World()
+    with pytest.raises(
+        DistributedError,
+        match=r"rank 1: the creation of the NCCL communicator of 2 ranks on the GPU timed out "
+        r"after 0.05 s; the NCCL communicator was aborted; rank\(s\) 0 did not answer",
+    ):
+        communicator(library, world)
+    assert names(library)[-1] == "ncclCommAbort"
+    assert world.waiting_in == "no collective (computing)"  # restored after the wait
+
+
+def test_old_nccl_has_no_average():
+    comm = communicator(FakeNccl(version=2708))  # 2.7.8: no ncclAvg
+    assert not comm.has_avg
+    with pytest.raises(DistributedError, match="has no ncclAvg"):
+        comm.allreduce(1, 1, 4, "float32", "mean")
 
 
 @pytest.mark.parametrize(
@@ -138,9 +143,16 @@ def test_wait_times_out_and_aborts(monkeypatch):
     assert names(library)[-1] == "ncclCommAbort"
 
 
-def test_wait_raises_an_asynchronous_error():
-    library = FakeNccl(async_error=6)
-    comm = communicator(library, done=lambda: False)
-    with pytest.raises(DistributedError, match="bucket 0 failed: ncclRemoteError"):
+def test_wait_raises_an_asynchronous_error_naming_where_the_others_are():
+    world = World(rank=0, answer="rank 1 waits in bucket 1")
+    library = FakeNccl()
+    comm = communicator(library, world, done=lambda: False)
+    library.async_error = 6
+    with pytest.raises(
+        DistributedError,
+        match="rank 0: bucket 0 failed: ncclRemoteError .*aborted; rank 1 waits in bucket 1",
+    ):
         comm.wait("bucket 0")
-    assert "ncclCommAbort" in names(library)
+    assert "ncclCommAbort" in names(library) and world.asked == ["bucket 0"]
+    with pytest.raises(DistributedError, match="aborted after an earlier failure"):
+        comm.allreduce(1, 1, 4, "float32")
