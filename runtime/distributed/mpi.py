@@ -59,7 +59,13 @@ class DistributedError(RuntimeError):
 
 
 class PeerFailed(DistributedError):
-    """Another rank failed and said so: this rank stops without notifying the others again."""
+    """Another rank failed and said so: this rank stops without notifying the others again.
+    Left uncaught, it is acknowledged to `source` once printed (the failing rank then ends the
+    job: acknowledging before printing would let the job end while this rank still prints)."""
+
+    def __init__(self, message: str, source: int):
+        super().__init__(message)
+        self.source = source
 
 
 _timeout: float | None = None
@@ -177,9 +183,9 @@ class World:
         if self.notices.Iprobe(self.MPI.ANY_SOURCE, ABORT, status):
             source = status.Get_source()
             message = self.notices.recv(source=source, tag=ABORT)
-            self._send(None, source, ACK)
             raise PeerFailed(
-                f"rank {source} failed: {message}\nrank {self.rank} stopped while waiting in {what}"
+                f"rank {source} failed: {message}\nrank {self.rank} stopped while waiting in {what}",
+                source,
             )
 
     def timed_out(self, what: str, limit: float) -> None:
@@ -221,7 +227,10 @@ class World:
         print(f"rank {self.rank} of {self.size} failed:", file=sys.stderr)
         traceback.print_exception(kind, error, tb, file=sys.stderr)
         sys.stderr.flush()
-        if not isinstance(error, PeerFailed):
+        if isinstance(error, PeerFailed):  # printed: the failing rank may end the job now
+            self._send(None, error.source, ACK)
+            time.sleep(ABORT_GRACE_S)  # it ends the job; if it cannot, this rank does
+        else:
             summary = f"{kind.__name__}: {str(error).splitlines()[0] if str(error) else ''}"
             for r in self.others():
                 self._send(summary[:500], r, ABORT)
