@@ -19,7 +19,7 @@ from random_graphs import Graph, random_graph
 from terms import eps
 
 import symbolic as S
-from symbolic.graph import clone_replace, graph_inputs
+from symbolic.graph import clone_replace, graph_inputs, toposort
 
 FD_STEP = 1e-5  # central differences: truncation O(h²·f‴), rounding O(cost error / h)
 DEADLINE_S = 300  # per batch and device: far above a loaded machine's worst batch (~40 s)
@@ -41,9 +41,7 @@ class Batch:
         self.inputs = [v for g in graphs for v in g.inputs]
         self.values = [a for g in graphs for a in g.values]
         self.outputs, self.labels, costs, self.cost_tolerances = [], [], [], []
-        self.weights: list[list] = []  # per graph: (float output, its weights in the cost)
         for k, g in enumerate(graphs):
-            self.weights.append([])
             rng = np.random.default_rng(g.seed + 1)
             cost, cost_tolerance = S.constant(np.zeros((), g.float_dtype)), 0.0
             for j, (out, tol, mag) in enumerate(zip(g.outputs, g.tolerances, g.magnitudes)):
@@ -53,7 +51,6 @@ class Batch:
                     shape = g.output_shapes[j]
                     r = rng.standard_normal(shape).astype(out.dtype)
                     cost = cost + (out * S.constant(r)).sum()
-                    self.weights[k].append((out, r))
                     spread = float(np.abs(r).sum())
                     cost_tolerance += spread * (tol + (1 + np.prod(shape)) * eps(out.dtype) * mag)
             costs.append(cost)
@@ -77,34 +74,39 @@ class Batch:
         )
 
 
-def term_scales(batch: Batch) -> dict[int, np.ndarray]:
-    """Per gradient output (by its index among the outputs), the sum of the magnitudes of the
-    terms it adds up: Σ over the cost's terms r·out[e] of |r·∂out[e]/∂x|, on the oracle.
+def term_scales(batch: Batch) -> dict[int, float]:
+    """Per gradient output (by its index among the outputs), the largest magnitude of the
+    values it is computed from (every float value of its graph, on the oracle).
 
-    A gradient of a cost Σ r·out whose terms cancel (random weights of both signs over equal
-    elements, say) is far smaller than its terms, and its rounding is that of the terms."""
+    A gradient can be far smaller than the terms it adds up: random weights of both signs
+    over equal elements, or a function that is constant in exact arithmetic
+    (logsumexp(log_softmax(x)) is 0, tan(arctan(t)) − t too); its rounding is that of its
+    terms, and each term is computed from those values."""
     n_out = len(batch.outputs) - len(batch.graphs) - len(batch.wrt)
-    indices, sums = [], []
-    for w, (k, i) in enumerate(batch.wrt):
-        x, total = batch.graphs[k].inputs[i], None
-        for out, r in batch.weights[k]:
-            flat, weights = out.flatten(), r.ravel()
-            for e in range(weights.size):
-                (d,) = S.grad(flat[e] * float(weights[e]), [x], disconnected="ignore")
-                total = abs(d) if total is None else total + abs(d)
-        if total is not None:
-            indices.append(n_out + w)
-            sums.append(total)
-    if not sums:
+    values: dict[int, S.Variable] = {}
+    sources: dict[int, list[int]] = {}
+    for w in range(len(batch.wrt)):
+        index = n_out + w
+        nodes = toposort([batch.outputs[index]])
+        found = [v for n in nodes for v in n.outputs if v.dtype.startswith("float")]
+        values.update((id(v), v) for v in found)
+        sources[index] = [id(v) for v in found]
+    if not values:
         return {}
     run = dict(device="numpy", optimize=False, on_unused_input="ignore")
-    values = S.compile(batch.inputs, sums, **run)(*batch.values)
-    return {index: np.asarray(v) for index, v in zip(indices, values)}
+    keys = list(values)
+    got = S.compile(batch.inputs, [values[k] for k in keys], **run)(*batch.values)
+    largest = {}
+    for k, v in zip(keys, got):
+        v = np.abs(np.asarray(v, np.float64))
+        largest[k] = float(np.max(v[np.isfinite(v)], initial=0.0))
+    return {index: max((largest[k] for k in ids), default=0.0) for index, ids in sources.items()}
 
 
 def mismatches(batch: Batch, got: list, want: list, terms: dict | None = None) -> list[str]:
     """One line per output of `got` that differs from the oracle's `want` beyond tolerance;
-    `terms` (from term_scales) widens a gradient's tolerance to the scale of its terms."""
+    `terms` (from term_scales) widens a gradient's tolerance to the scale of what it is
+    computed from."""
     # A gradient is a sum of terms that may cancel (a softmax's sum to zero): its rounding is
     # that of the terms, so it is compared at the scale of its graph's cost and largest gradient.
     scale = [1e-30] * len(batch.graphs)
@@ -131,7 +133,7 @@ def mismatches(batch: Batch, got: list, want: list, terms: dict | None = None) -
             continue
         tol = label.tolerance * (scale[label.graph] if label.gradient else 1)
         if terms is not None and index in terms:
-            tol = np.maximum(tol, label.tolerance * terms[index])
+            tol = max(tol, label.tolerance * terms[index])
         with np.errstate(invalid="ignore"):
             excess = np.abs(g.astype(np.float64) - w) - tol
         excess = np.where(np.isnan(g) & np.isnan(w), 0, excess)
@@ -139,8 +141,7 @@ def mismatches(batch: Batch, got: list, want: list, terms: dict | None = None) -
         if np.any(excess > 0):
             at = np.unravel_index(np.argmax(excess), w.shape)
             lines.append(
-                f"{where}: at {at} got {g[at]!r}, the oracle {w[at]!r} "
-                f"(tolerance {np.broadcast_to(tol, w.shape)[at]:.3g})"
+                f"{where}: at {at} got {g[at]!r}, the oracle {w[at]!r} (tolerance {tol:.3g})"
             )
     return lines
 
@@ -248,7 +249,7 @@ def _check(graphs: list[Graph], device: str, optimize: bool, gradients: bool) ->
         return lines
     got = batch.compile(device, optimize)(*batch.values)
     found = mismatches(batch, got, want)
-    if any(" gradient of " in line for line in found):  # rare: the terms' scale, then again
+    if any(" gradient of " in line for line in found):  # rare: at its terms' scale, again
         found = mismatches(batch, got, want, term_scales(batch))
     return lines + found
 
