@@ -10,7 +10,7 @@ import pytest
 import symbolic as S
 from runtime import native
 from runtime.cpu_backend import PlannedStep
-from runtime.loops import Loop, NativeLoop
+from runtime.loops import MIN_STEPS_TO_COPY, Loop, NativeLoop
 
 needs_runner = pytest.mark.skipif(native.header_dirs() is None, reason="no Python/NumPy headers")
 
@@ -156,3 +156,21 @@ def test_the_runner_loop_refuses_inputs_that_do_not_fit_the_step(rng):
         step.runner.loop(3, False, (np.ones((2, 2)),), (row,), (), (np.ones((3, 2)),), none, none)
     with pytest.raises(ValueError, match="stacked output 0 has 4 rows for 3 steps"):
         step.runner.loop(3, False, (np.ones((3, 2)),), (row,), (), (np.ones((4, 2)),), none, none)
+
+
+@needs_runner
+@pytest.mark.parametrize("steps", [3, MIN_STEPS_TO_COPY])
+def test_products_of_a_long_loop_read_a_contiguous_copy_of_a_transposed_operand(steps, rng):
+    """A transposed non-sequence a product reads is copied contiguous once per call when the
+    loop is long enough to pay for the copy; values are the oracle's either way."""
+    x, w = S.tensor3("x", "float64"), S.matrix("w", "float64")
+    hs, _ = S.scan(lambda x_t, h, wt: S.tanh(h @ wt + x_t), x, x[0], non_sequences=[w.T])
+    f = S.compile([x, w], hs, device="cpu")
+    oracle = S.compile([x, w], hs, device="numpy")
+    assert_oracle(f, oracle, (rng.standard_normal((steps, 2, 3)), rng.standard_normal((3, 3))))
+    (loop,) = loops_of(f)
+    (step,) = loop.steps.values()
+    (product,) = [s for s, *_ in step.program.schedule.steps if s.node.op.name == "dot"]
+    (layout,) = product.plans  # one plan: the layout the operands had at every step
+    operand_strides = layout[1][1]
+    assert operand_strides == ((24, 8) if steps >= MIN_STEPS_TO_COPY else (8, 24))
