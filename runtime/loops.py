@@ -91,11 +91,15 @@ def product_operands(outputs: list[Variable]) -> set[int]:
     return {id(v) for node in toposort(outputs) if isinstance(node.op, MatMul) for v in node.inputs}
 
 
-def contiguous_at(arrays: tuple, positions: list[int]) -> tuple:
-    """The arrays with those at `positions` C-contiguous (copied where they are not)."""
+def contiguous_at(arrays: tuple, positions: list[int], allocate: Callable) -> tuple:
+    """The arrays with those at `positions` C-contiguous: copied, where they are not, into
+    `allocate(position, shape, dtype)` (RowBuffers: last call's copy when nothing holds it)."""
     arrays = list(arrays)
     for i in positions:
-        arrays[i] = np.ascontiguousarray(arrays[i])
+        if not arrays[i].flags.c_contiguous:
+            copy = allocate(i, arrays[i].shape, arrays[i].dtype)
+            np.copyto(copy, arrays[i])
+            arrays[i] = copy
     return tuple(arrays)
 
 
@@ -110,6 +114,7 @@ class Loop:
         self.generic = NumpyProgram(inner, list(self.op.inner_inputs), make_step).call
         self.steps: dict[tuple, Callable] = {}
         self.buffers = RowBuffers()
+        self.copies = RowBuffers()  # contiguous copies of operands, reused as rows are
         _, _, fixed = inner_roles(self.op)
         start = len(self.op.inner_inputs) - len(fixed)
         self.constant_positions = [start + i for i, v in enumerate(fixed) if is_small_integer(v)]
@@ -118,7 +123,7 @@ class Loop:
 
     def __call__(self, *arrays):
         if self.operand_positions and int(arrays[0]) >= MIN_STEPS_TO_COPY:
-            arrays = contiguous_at(arrays, self.operand_positions)
+            arrays = contiguous_at(arrays, self.operand_positions, self.copies)
         step = self.step_for(arrays)
         if isinstance(step, NativeLoop) and int(arrays[0]) > 0:
             outs = step.run(arrays, self.buffers)
