@@ -15,6 +15,10 @@ with every shape known, the optimizer drops the sum_to nodes that broadcasting m
 needed and fuses across them (the LSTM's backward step goes from 40 nodes and 12 kernels to 4
 nodes and 1). Each signature is compiled once per function (its library is cached like any
 other); past MAX_SIGNATURES a loop runs its generic step.
+
+A long loop (MIN_STEPS_TO_COPY) makes the non-sequences its products read contiguous before
+its first step: BLAS multiplies by a transposed operand (dz @ W.T, which the loop phase hoists
+as a non-sequence of its own) more slowly than by a contiguous copy, at every step.
 """
 
 from __future__ import annotations
@@ -26,12 +30,17 @@ import numpy as np
 
 from runtime.numpy_backend import NumpyProgram
 from symbolic.graph import Apply, Variable, clone_replace, constant, tensor, toposort
+from symbolic.linalg import MatMul
 from symbolic.optimizer.fgraph import FunctionGraph
 from symbolic.scan.loop import check_lengths, state_shape_error, step_error
 from symbolic.scan.op import Scan, inner_roles
 
 MAX_SIGNATURES = 8  # specialized steps per loop; more distinct shapes run the generic step
 MAX_CONSTANT = 8  # integer non-sequences of up to this many entries become constants
+# A loop of at least this many steps gets a contiguous copy of each non-sequence a product
+# reads that is not contiguous (a transpose): a (256, 1024) copy costs 0.25 ms here, about what
+# six steps of a (32, 1024) @ (1024, 256) product lose to BLAS's transposed path.
+MIN_STEPS_TO_COPY = 8
 
 _probe = [object()]
 SOLE_REFERENCE = sys.getrefcount(_probe[0])  # the count of an object only a list slot holds
@@ -77,6 +86,23 @@ def is_small_integer(v: Variable) -> bool:
     )
 
 
+def product_operands(outputs: list[Variable]) -> set[int]:
+    """The ids of the variables a matrix product under `outputs` reads."""
+    return {id(v) for node in toposort(outputs) if isinstance(node.op, MatMul) for v in node.inputs}
+
+
+def contiguous_at(arrays: tuple, positions: list[int], allocate: Callable) -> tuple:
+    """The arrays with those at `positions` C-contiguous: copied, where they are not, into
+    `allocate(position, shape, dtype)` (RowBuffers: last call's copy when nothing holds it)."""
+    arrays = list(arrays)
+    for i in positions:
+        if not arrays[i].flags.c_contiguous:
+            copy = allocate(i, arrays[i].shape, arrays[i].dtype)
+            np.copyto(copy, arrays[i])
+            arrays[i] = copy
+    return tuple(arrays)
+
+
 class Loop:
     """A Scan node on a compiled device. `build(fgraph, leaves)` compiles a graph into a
     program (the device's own builder, so nested loops and kernels work the same way)."""
@@ -88,11 +114,16 @@ class Loop:
         self.generic = NumpyProgram(inner, list(self.op.inner_inputs), make_step).call
         self.steps: dict[tuple, Callable] = {}
         self.buffers = RowBuffers()
+        self.copies = RowBuffers()  # contiguous copies of operands, reused as rows are
         _, _, fixed = inner_roles(self.op)
         start = len(self.op.inner_inputs) - len(fixed)
         self.constant_positions = [start + i for i, v in enumerate(fixed) if is_small_integer(v)]
+        operands = product_operands(self.op.inner_outputs)
+        self.operand_positions = [1 + start + i for i, v in enumerate(fixed) if id(v) in operands]
 
     def __call__(self, *arrays):
+        if self.operand_positions and int(arrays[0]) >= MIN_STEPS_TO_COPY:
+            arrays = contiguous_at(arrays, self.operand_positions, self.copies)
         step = self.step_for(arrays)
         if isinstance(step, NativeLoop) and int(arrays[0]) > 0:
             outs = step.run(arrays, self.buffers)

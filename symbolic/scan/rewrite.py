@@ -5,6 +5,7 @@
   outputs, so the forward loop runs once;
 - prune: outputs nothing reads are dropped, then the states no remaining output needs, then
   the inputs no remaining output reads (a gradient nobody asked for is never computed);
+- hoist: transposes of non-sequences that products read become non-sequences (hoist.py);
 - optimize: the inner graph goes through every phase of the optimizer (`optimize_graph`, so
   nested loops too), once per compiled function.
 Run after specialize and before fusion (see phases.py); nodes are visited in topological order
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 
 from symbolic.graph import Variable, graph_inputs, toposort
 from symbolic.optimizer.rewriter import RewriteLog
+from symbolic.scan.hoist import hoist_operand_transposes
 from symbolic.scan.op import Scan
 from symbolic.scan.parts import LoopParts
 
@@ -62,6 +64,8 @@ def _rebuild(group: list, inputs: list, used: set, log: RewriteLog) -> dict:
     """The group as one pruned, optimized node on `inputs`: {id(old output): new output}."""
     parts, sources = _merged(group, inputs, log)
     kept = _pruned(parts, sources, used, log)
+    if hoist_operand_transposes(parts):
+        log.record("scan_hoist_transposes")
     new, place = _optimized(parts, len(parts.states), group[0], log)
     mapping = {}
     for p, j in zip(place, kept):

@@ -10,7 +10,7 @@ import pytest
 import symbolic as S
 from runtime import native
 from runtime.cpu_backend import PlannedStep
-from runtime.loops import Loop, NativeLoop
+from runtime.loops import MIN_STEPS_TO_COPY, Loop, NativeLoop
 
 needs_runner = pytest.mark.skipif(native.header_dirs() is None, reason="no Python/NumPy headers")
 
@@ -156,3 +156,42 @@ def test_the_runner_loop_refuses_inputs_that_do_not_fit_the_step(rng):
         step.runner.loop(3, False, (np.ones((2, 2)),), (row,), (), (np.ones((3, 2)),), none, none)
     with pytest.raises(ValueError, match="stacked output 0 has 4 rows for 3 steps"):
         step.runner.loop(3, False, (np.ones((3, 2)),), (row,), (), (np.ones((4, 2)),), none, none)
+
+
+@needs_runner
+@pytest.mark.parametrize("steps", [3, MIN_STEPS_TO_COPY])
+def test_products_of_a_long_loop_read_a_contiguous_copy_of_a_transposed_operand(steps, rng):
+    """A transposed non-sequence a product reads is copied contiguous once per call when the
+    loop is long enough to pay for the copy; values are the oracle's either way."""
+    x, w = S.tensor3("x", "float64"), S.matrix("w", "float64")
+    hs, _ = S.scan(lambda x_t, h, wt: S.tanh(h @ wt + x_t), x, x[0], non_sequences=[w.T])
+    f = S.compile([x, w], hs, device="cpu")
+    oracle = S.compile([x, w], hs, device="numpy")
+    (loop,) = loops_of(f)
+    copies = []
+    for _ in range(2):  # the second call copies new values into the first call's copy
+        values = rng.standard_normal((steps, 2, 3)), rng.standard_normal((3, 3))
+        assert_oracle(f, oracle, values)
+        copies.append([id(a) for a in loop.copies.kept.values()])
+    assert copies[0] == copies[1] and len(copies[0]) == (steps >= MIN_STEPS_TO_COPY)
+    (step,) = loop.steps.values()
+    (product,) = [s for s, *_ in step.program.schedule.steps if s.node.op.name == "dot"]
+    (layout,) = product.plans  # one plan: the layout the operands had at every step
+    operand_strides = layout[1][1]
+    assert operand_strides == ((24, 8) if steps >= MIN_STEPS_TO_COPY else (8, 24))
+
+
+@needs_runner
+def test_a_contiguous_copy_the_step_hands_out_is_not_written_by_the_next_call(rng):
+    x, w = S.tensor3("x", "float64"), S.matrix("w", "float64")
+
+    def step(x_t, h, last, wt):
+        return S.tanh(h @ wt + x_t), wt
+
+    (hs, last), _ = S.scan(step, x, [x[0], w], non_sequences=[w.T])
+    f = S.compile([x, w], [hs, last[-1]], device="cpu")
+    oracle = S.compile([x, w], [hs, last[-1]], device="numpy")
+    first = (rng.standard_normal((MIN_STEPS_TO_COPY, 3, 3)), rng.standard_normal((3, 3)))
+    kept = f(*first)
+    assert_oracle(f, oracle, (rng.standard_normal((MIN_STEPS_TO_COPY, 3, 3)), first[1] * 2))
+    np.testing.assert_array_equal(kept[1], first[1].T)

@@ -72,6 +72,46 @@ def test_scan_gradient_merges_the_forward_loops_and_prunes(device):
     assert ("scan_prune", 1) in g.rewrites or len(backward[0].outputs) <= 3
 
 
+def rnn_bptt(x, w, u, h0, seed):
+    """The loss Σ hs·seed of rnn and its gradients of (W, U, h0), by hand in NumPy."""
+    hs, h = [], h0
+    for t in range(len(x)):
+        h = np.tanh(x[t] @ w + h @ u)
+        hs.append(h)
+    dw, du, carry = np.zeros_like(w), np.zeros_like(u), np.zeros_like(h0)
+    for t in reversed(range(len(x))):
+        dz = (carry + seed[t]) * (1 - hs[t] ** 2)
+        before = hs[t - 1] if t else h0
+        dw, du, carry = dw + x[t].T @ dz, du + before.T @ dz, dz @ u.T
+    return (np.stack(hs) * seed).sum(), dw, du, carry
+
+
+@pytest.mark.parametrize("steps", [3, 9])
+def test_the_backward_loop_reads_the_transposed_weights_as_a_non_sequence(steps, device, rng):
+    """dh = dz @ U.T: the loop phase hoists U.T out of the backward step (the cpu device
+    then hands BLAS a contiguous copy); values and gradients stay the hand-written BPTT's."""
+    x, h0 = S.tensor3("x", "float64"), S.matrix("h0", "float64")
+    w, u = S.matrix("w", "float64"), S.matrix("u", "float64")
+    seed = S.tensor3("seed", "float64")
+    cost = (rnn(x, w, u, h0) * seed).sum()
+    f = S.compile([x, w, u, h0, seed], [cost, *S.grad(cost, [w, u, h0])], device=device)
+    assert ("scan_hoist_transposes", 1) in f.rewrites
+    (backward,) = [n for n in loops_of(f.fgraph.outputs) if n.op.reverse]
+    assert "dimshuffle" not in inner_ops(backward)
+    transposes = [v for v in backward.inputs if v.owner and v.owner.op.name == "dimshuffle"]
+    assert [v.owner.inputs[0] for v in transposes] == [u]
+    values = [
+        rng.standard_normal((steps, 2, 4)),
+        rng.standard_normal((4, 5)) * 0.5,
+        rng.standard_normal((5, 5)) * 0.5,
+        rng.standard_normal((2, 5)),
+        rng.standard_normal((steps, 2, 5)),
+    ]
+    for got, want in zip(f(*values), rnn_bptt(*values)):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    S.verify_grad(lambda w, u, h0: (rnn(S.constant(values[0]), w, u, h0) ** 2).sum(), values[1:4])
+
+
 def test_scan_inner_graph_is_optimized_and_its_kernels_are_generated():
     x, h0 = S.tensor3("x"), S.matrix("h0")
     w = S.shared(np.ones((4, 5), np.float32), name="W")
