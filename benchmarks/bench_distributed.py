@@ -1,7 +1,7 @@
 """D1: data-parallel scaling of M1's training step (bench_mlp.py) at global batch 1024.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/bench_distributed.py \
-        [--steps 30] [--bucket-mb 25] [--json d1.json]
+        [--steps 30] [--bucket-mb 25] [--device cpu|cuda] [--json d1.json]
 
 T1: one process, one thread, pinned to core 0 (taskset), batch 1024. T2: two ranks
 (`mpiexec -n 2 -bind-to core`), one thread each, 512 rows each, gradients all-reduced (mean:
@@ -12,6 +12,10 @@ steps, on rank 0 (every step ends in an all-reduce, so the ranks move together).
 reports, from a profiled run, how long its buckets were in flight per step, how much of that
 ran beside compute and how long it waited; and T2 with one blocking all-reduce after the
 backward pass (bucket_bytes=0), whose difference from T2 is the time the overlap saved.
+
+`--device cuda` (a machine with two GPUs or more): the same on GPUs, one per rank (a rank's
+GPU is its local rank), all-reduces over NCCL; the batch is copied from the host at every step
+by ours and by the peer (PyTorch DDP on its nccl backend), so both do the same work.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ WARMUP = 3
 # ---- one process's measurement (run as a child: alone, or a rank under mpiexec) -----------
 
 
-def child(kind: str, steps: int, bucket_mb: float) -> dict:
+def child(kind: str, steps: int, bucket_mb: float, device: str = "cpu") -> dict:
     import harness
 
     harness.configure_threads(1)
@@ -48,7 +52,8 @@ def child(kind: str, steps: int, bucket_mb: float) -> dict:
     labels = rng.integers(0, 10, GLOBAL_BATCH).astype(np.int64)
     rows = slice(rank * GLOBAL_BATCH // ranks, (rank + 1) * GLOBAL_BATCH // ranks)
     x, labels = x[rows], labels[rows]
-    step, extra = (ours_step if kind == "ours" else torch_step)(params, x, labels, bucket_mb)
+    make = ours_step if kind == "ours" else torch_step
+    step, extra = make(params, x, labels, bucket_mb, device)
     times = []
     for k in range(WARMUP + steps):
         start = time.perf_counter()
@@ -61,7 +66,7 @@ def child(kind: str, steps: int, bucket_mb: float) -> dict:
     return result
 
 
-def ours_step(params, x, labels, bucket_mb: float):
+def ours_step(params, x, labels, bucket_mb: float, device: str):
     from bench_mlp import LR, mlp_graph
 
     import symbolic as S
@@ -72,7 +77,7 @@ def ours_step(params, x, labels, bucket_mb: float):
         shared = [p for p, _ in updates]
         grads = D.allreduce(S.grad(cost, shared), op="mean", bucket_bytes=int(bucket_mb * 2**20))
         updates = [(p, p - LR * g) for p, g in zip(shared, grads)]
-        return S.compile(inputs, cost, updates=updates, device="cpu", profile=profile)
+        return S.compile(inputs, cost, updates=updates, device=device, profile=profile)
 
     f = build(False)
 
@@ -96,12 +101,14 @@ def ours_step(params, x, labels, bucket_mb: float):
     return (lambda: f(x, labels)), overlap
 
 
-def torch_step(params, x, labels, bucket_mb: float):
+def torch_step(params, x, labels, bucket_mb: float, device: str):
     import torch
     import torch.nn.functional as F
     from bench_mlp import LR
 
     torch.set_num_threads(1)
+    local_rank = int(os.environ.get("MPI_LOCALRANKID", os.environ.get("PMI_RANK", "0")))
+    target = torch.device(f"cuda:{local_rank}" if device == "cuda" else "cpu")
     layers = []
     for i in range(0, len(params), 2):
         linear = torch.nn.Linear(*params[i].shape)
@@ -109,13 +116,13 @@ def torch_step(params, x, labels, bucket_mb: float):
             linear.weight.copy_(torch.from_numpy(params[i].T.copy()))
             linear.bias.copy_(torch.from_numpy(params[i + 1]))
         layers += [linear, torch.nn.ReLU()]
-    model = torch.nn.Sequential(*layers[:-1])
+    model = torch.nn.Sequential(*layers[:-1]).to(target)
     ranks = int(os.environ.get("PMI_SIZE", "1"))
     if ranks > 1:
         import torch.distributed as dist
 
         dist.init_process_group(
-            "gloo",
+            "nccl" if device == "cuda" else "gloo",
             init_method="tcp://127.0.0.1:29517",
             rank=int(os.environ["PMI_RANK"]),
             world_size=ranks,
@@ -126,10 +133,10 @@ def torch_step(params, x, labels, bucket_mb: float):
 
     def run():
         optimizer.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(model(tx), ty)
+        loss = F.cross_entropy(model(tx.to(target)), ty.to(target))
         loss.backward()
         optimizer.step()
-        return loss.detach()
+        return loss.item()  # waits for the GPU, as ours returns the loss on the host
 
     return run, dict
 
@@ -137,10 +144,10 @@ def torch_step(params, x, labels, bucket_mb: float):
 # ---- the driver ---------------------------------------------------------------------------
 
 
-def launch(kind: str, ranks: int, steps: int, bucket_mb: float) -> dict:
+def launch(kind: str, ranks: int, steps: int, bucket_mb: float, device: str = "cpu") -> dict:
     """T1 (ranks=1: a plain process on core 0) or T2 (mpiexec, one core per rank)."""
     me = [sys.executable, str(Path(__file__)), "--child", kind]
-    me += ["--steps", str(steps), "--bucket-mb", str(bucket_mb)]
+    me += ["--steps", str(steps), "--bucket-mb", str(bucket_mb), "--device", device]
     if ranks == 1:
         command = ["taskset", "-c", "0", *me]
     else:
@@ -161,10 +168,11 @@ def main(argv=None) -> dict:
     parser.add_argument("--steps", type=int, default=30, help="timed steps per measurement")
     parser.add_argument("--bucket-mb", type=float, default=25.0, help="all-reduce bucket size")
     parser.add_argument("--peers", default="torch", help="'torch' or 'none'")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
     if args.child:
-        result = child(args.child, args.steps, args.bucket_mb)
+        result = child(args.child, args.steps, args.bucket_mb, args.device)
         if int(os.environ.get("PMI_RANK", "0")) == 0:
             print(json.dumps(result), flush=True)
         return result
@@ -175,12 +183,12 @@ def main(argv=None) -> dict:
     print(f"machine: {report['machine']}")
     kinds = ["ours"] + (["torch"] if args.peers == "torch" else [])
     for kind in kinds:
-        t1 = launch(kind, 1, args.steps, args.bucket_mb)
-        t2 = launch(kind, 2, args.steps, args.bucket_mb)
+        t1 = launch(kind, 1, args.steps, args.bucket_mb, args.device)
+        t2 = launch(kind, 2, args.steps, args.bucket_mb, args.device)
         efficiency = t1["median_s"] / (2 * t2["median_s"])
         report["results"][kind] = {"T1": t1, "T2": t2, "efficiency": efficiency}
         if kind == "ours":  # the same two ranks with one blocking all-reduce after the backward
-            blocking = launch(kind, 2, args.steps, 0)
+            blocking = launch(kind, 2, args.steps, 0, args.device)
             report["results"][kind]["T2 blocking"] = blocking
             t2["saved_ms"] = (blocking["median_s"] - t2["median_s"]) * 1e3
         line = (
