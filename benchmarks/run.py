@@ -19,6 +19,7 @@ import json
 import os
 import sys
 
+import blas_yardstick
 import harness
 
 PEERS = ("numpy", "numexpr", "pytensor", "jax", "torch")
@@ -43,6 +44,8 @@ TOLERANCES = {
     "O1": (0, 0),
     "R1": (1e-3, 1e-6),  # gradients of up to 0.03, accumulated over 50 steps in float32
 }
+# Workloads whose products are timed alone against the whole step (blas_yardstick.py)
+YARDSTICK = ("M1", "C1", "R1")
 # XLA's CPU backend reads no thread-count flag offline; see harness.configure_threads.
 XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false"
 
@@ -94,6 +97,8 @@ def run_in_process(name: str, spec: dict, device: str, repeat: int) -> dict:
         return spec["ours"](device, *args)
 
     row["ours_s"] = time_one(ours, inputs, reference, tolerance, repeat, per_call, result)
+    if name in YARDSTICK and device == "cpu" and isinstance(row["ours_s"], float):
+        row["blas"] = blas_share(ours, inputs, row["ours_s"], repeat)
     row["peers"] = {
         peer: time_one(spec["peers"][peer], inputs, reference, tolerance, repeat, per_call, result)
         if peer in spec["peers"]
@@ -102,6 +107,13 @@ def run_in_process(name: str, spec: dict, device: str, repeat: int) -> dict:
     }
     del inputs
     return row
+
+
+def blas_share(ours, inputs, step_seconds: float, repeat: int) -> dict:
+    """The products one call of our step computes, timed alone (blas_yardstick.py)."""
+    with blas_yardstick.recording() as products:
+        ours(*inputs)()
+    return blas_yardstick.yardstick(products, step_seconds, repeat)
 
 
 def run_cold(device: str, threads: int, repeat: int) -> list[dict]:
@@ -246,6 +258,12 @@ def main(argv=None) -> dict:
                 rows.append(finish(run_in_process(name, spec, args.device, args.repeat)))
                 print(f"  {name} done", file=sys.stderr, flush=True)
     print_table(rows)
+    shares = [(r["workload"], r["blas"]) for r in rows if "blas" in r]
+    if shares:
+        print(f"\nBLAS yardstick ({blas_yardstick.blas_library()}; np.matmul alone on each")
+        print("product of the step, laid out as in the step):")
+        for name, share in shares:
+            print(blas_yardstick.describe(name, share))
     machine["load_average_at_end"] = os.getloadavg()
     print(f"load average at the end: {machine['load_average_at_end'][0]:.2f}")
     print("\nsizes:")
