@@ -75,6 +75,7 @@ def watch(node_comm, rank: int, size: int) -> Status:
     """Start this rank's watcher; returns the status page the rank keeps up to date.
     Collective over `node_comm` (the ranks on this machine)."""
     import subprocess  # here: a process that never runs a job of two imports no subprocess
+
     path = tempfile.mkdtemp(prefix="symbolic-ranks-") if node_comm.Get_rank() == 0 else None
     folder = Path(node_comm.bcast(path, root=0))
     status = Status(folder, rank)
