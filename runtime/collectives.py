@@ -34,19 +34,37 @@ def plan_collectives(fgraph: FunctionGraph) -> FunctionGraph:
     starts = [node.op for node in fgraph.nodes if isinstance(node.op, AllreduceStart)]
     for buckets in {id(op.buckets): op.buckets for op in starts}.values():
         buckets.set_order([op.index for op in starts if op.buckets is buckets])
+        buckets.compute_after_last_start = _compute_after_last_start(fgraph.nodes, buckets)
     return fgraph
+
+
+def _compute_after_last_start(nodes: list[Apply], buckets: Buckets) -> bool:
+    """Whether any node runs between the last start of `buckets` and the wait after it."""
+    ours = [
+        (k, isinstance(node.op, AllreduceStart))
+        for k, node in enumerate(nodes)
+        if isinstance(node.op, (AllreduceStart, AllreduceWait)) and node.op.buckets is buckets
+    ]
+    last_start = max(k for k, start in ours if start)
+    first_wait = min((k for k, start in ours if k > last_start), default=len(nodes))
+    return first_wait > last_start + 1
 
 
 def _split(fgraph: FunctionGraph) -> FunctionGraph:
     """Each bucketable all-reduce replaced by a start and a wait per tensor."""
     buckets = Buckets(_where(fgraph))
+    readers = _readers(fgraph)
     memo: dict[int, object] = {}
     for node in fgraph.nodes:
         inputs = [memo.get(id(i), i) for i in node.inputs]
         if _bucketable(node):
             outputs = []
-            for x, y in zip(inputs, node.outputs):
-                index = buckets.add((node.op.reduce, x.dtype, node.op.bucket_bytes))
+            for x, original, y in zip(inputs, node.inputs, node.outputs):
+                # a computed value no other node reads, not a result: the start may reduce
+                # its memory in place
+                may_take = original.owner is not None and readers[id(original)] == 1
+                key = (node.op.reduce, x.dtype, node.op.bucket_bytes)
+                index = buckets.add(key, may_take)
                 (token,) = _built_at(AllreduceStart(buckets, index), [x], node)
                 outputs += _built_at(AllreduceWait(buckets, index, y.type), [token], node)
         elif any(a is not b for a, b in zip(inputs, node.inputs)):
@@ -56,6 +74,14 @@ def _split(fgraph: FunctionGraph) -> FunctionGraph:
         memo.update((id(old), new) for old, new in zip(node.outputs, outputs))
     outputs = [memo.get(id(o), o) for o in fgraph.outputs]
     return FunctionGraph(fgraph.inputs, outputs, fgraph.update_targets)
+
+
+def _readers(fgraph: FunctionGraph) -> dict[int, int]:
+    """Per variable id, how many times nodes read it; a result counts as one more reader."""
+    readers: dict[int, int] = {}
+    for v in [i for node in fgraph.nodes for i in node.inputs] + list(fgraph.outputs):
+        readers[id(v)] = readers.get(id(v), 0) + 1
+    return readers
 
 
 def _bucketable(node: Apply) -> bool:

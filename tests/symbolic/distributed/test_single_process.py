@@ -163,7 +163,7 @@ def test_buckets_fill_in_the_order_gradients_are_ready():
     means = sizes[("mean", "float32", 40)]
     assert all(s >= 40 for s in means[:-1]) and sum(means) == 4 * (35 + 7 + 42 + 6 + 18 + 3)
     # backward order: the last layer's weight gradient goes first, the first layer's last
-    shapes = [a.shape for b in buckets.history for _, a in b.members]
+    shapes = [shape for b in buckets.history for shape in b.shapes]
     assert shapes.index((6, 3)) < shapes.index((7, 6)) < shapes.index((5, 7))
 
 

@@ -11,6 +11,7 @@ import numpy as np
 
 import symbolic as S
 import symbolic.distributed as D
+from runtime.distributed.buckets import IN_PLACE_BYTES
 from symbolic.distributed.ops import ReduceScatter
 
 device = sys.argv[1]
@@ -112,6 +113,26 @@ for reduce in ("sum", "mean", "max", "min"):
     for got in outs[1:]:
         for g, want in zip(got, outs[0]):
             np.testing.assert_allclose(g, want, rtol=1e-12, err_msg=f"bucketed {reduce}")
+
+# tensors of IN_PLACE_BYTES or more that only their all-reduce reads are reduced in their own
+# memory (tanh(big), the gradient); one another output reads too (doubled) and an input (big)
+# are not: every way gives the blocking op's values, and the updates see the reduced gradient
+big = S.tensor("big", "float64", (None, None))
+value = data(me, (256, 160))
+assert value.nbytes >= IN_PLACE_BYTES
+doubled = big * 2
+for reduce in ("sum", "mean"):
+    outs = []
+    for size in (0, 64, 2**20):
+        W = S.shared(data(0, (256, 160), salt=3), name="W")
+        grad = D.allreduce(S.grad((S.tanh(W * big) ** 2).sum(), W), reduce, bucket_bytes=size)
+        reduced = D.allreduce([S.tanh(big), doubled, big], reduce, bucket_bytes=size)
+        step = S.compile([big], [*reduced, doubled], updates=[(W, W - 0.1 * grad)], device=device)
+        outs.append([*step(value), *step(value), W.get_value()])
+    np.testing.assert_array_equal(outs[0][3], 2 * value)
+    for got in outs[1:]:
+        for g, want in zip(got, outs[0]):
+            np.testing.assert_allclose(g, want, rtol=1e-12, err_msg=f"in place {reduce}")
 
 # round trips: this rank's part of a gather is its input; a reduce-scatter of a gather is n·x
 x = S.tensor("x", "float64", (None, None))
