@@ -174,6 +174,39 @@ def test_function_with_buckets_pickles():
     np.testing.assert_allclose(g(x), f(x), rtol=1e-6)
 
 
+def test_starts_may_take_only_values_no_other_node_reads():
+    """The gradients (read by their start alone) may be reduced in place; an input, and a
+    value another output also reads, may not. A pickle from before the flags takes none."""
+    x = S.matrix("x")
+    doubled = x * 2
+    outs = D.allreduce([S.tanh(x), doubled, x], "sum")
+    f = S.compile([x], [*outs, doubled], device="numpy")
+    (buckets,) = {id(n.op.buckets): n.op.buckets for n in starts_of(f)}.values()
+    taken = {
+        n.inputs[0].owner.op.name if n.inputs[0].owner else "x": buckets.may_take[n.op.index]
+        for n in starts_of(f)
+    }
+    assert taken == {"tanh": True, "mul": False, "x": False}
+    old = pickle.loads(pickle.dumps(buckets))
+    old.__setstate__(buckets.__getstate__()[:3])
+    assert old.may_take == [False] * 3 and old.keys == buckets.keys
+
+
+def test_a_bucket_waited_for_at_once_needs_no_progress_thread():
+    """Where the waits follow the last start at once (one bucket), no thread moves it on;
+    where compute runs between them, a thread does."""
+    f, _ = training_step(2**20, "numpy")
+    assert not starts_of(f)[0].op.buckets.compute_after_last_start
+    x = S.vector("x")
+    (total,) = D.allreduce([x * 2], "sum")
+    f = S.compile([x], [total, S.exp(x) ** 3], device="numpy")
+    assert starts_of(f)[0].op.buckets.compute_after_last_start
+
+
+def starts_of(f) -> list:
+    return [n for n in f.fgraph.nodes if isinstance(n.op, AllreduceStart)]
+
+
 def test_debugprint_shows_the_collectives():
     f, _ = training_step(0, "numpy")
     text = S.debugprint(f, file=None)
