@@ -11,7 +11,8 @@ gloo, the same model, rows and threads. Times are medians of --steps steps after
 steps, on rank 0 (every step ends in an all-reduce, so the ranks move together). Ours also
 reports, from a profiled run, how long its buckets were in flight per step, how much of that
 ran beside compute and how long it waited; and T2 with one blocking all-reduce after the
-backward pass (bucket_bytes=0), whose difference from T2 is the time the overlap saved.
+backward pass (bucket_bytes=0), whose difference from T2 is the time the buckets saved (by
+overlap, and by reducing large gradients in place where the blocking op packs them).
 
 `--device cuda` (a machine with two GPUs or more): the same on GPUs, one per rank (a rank's
 GPU is its local rank), all-reduces over NCCL; the batch is copied from the host at every step
@@ -200,7 +201,7 @@ def main(argv=None) -> dict:
                 f"\n       in flight {t2['communication_ms']:.2f} ms/step in {t2['buckets']} "
                 f"bucket(s): {t2['hidden_ms']:.2f} beside compute, {t2['waited_ms']:.2f} waited "
                 f"for; T2 with one blocking all-reduce {blocking['median_s'] * 1e3:.2f} ms "
-                f"(overlap saved {t2['saved_ms']:.2f} ms/step)"
+                f"(the buckets saved {t2['saved_ms']:.2f} ms/step)"
             )
         print(line, flush=True)
     if args.json:
