@@ -200,7 +200,6 @@ class MpiTransport:
         self.in_flight: list[Bucket] = []
         self.lock = threading.Lock()  # MPI_Test of one request: one thread at a time
         self.progress_thread: threading.Thread | None = None
-        self.world = None
 
     def pack(self, bucket: Bucket) -> None:
         members, bucket.members = bucket.members, []  # the results hold the arrays from here
@@ -222,7 +221,6 @@ class MpiTransport:
     def start(self, bucket: Bucket, w) -> None:
         reduce = bucket.key[0]
         reduce = "sum" if reduce == "mean" else reduce
-        self.world = w
         with self.lock:
             bucket.requests = [w.allreduce(m, reduce) for m in bucket.messages]
             self.in_flight.append(bucket)
@@ -238,7 +236,7 @@ class MpiTransport:
             if self.in_flight:
                 now = time.perf_counter()
                 for bucket in self.in_flight:
-                    if not bucket.done and self.world.done(bucket.requests):
+                    if not bucket.done and _all_done(bucket.requests):
                         bucket.done = now
                 self.in_flight = [b for b in self.in_flight if not b.done]
             if not self.in_flight:
@@ -251,7 +249,7 @@ class MpiTransport:
 
     def _is_done(self, bucket: Bucket) -> bool:
         with self.lock:
-            if not bucket.done and self.world.done(bucket.requests):
+            if not bucket.done and _all_done(bucket.requests):
                 bucket.done = time.perf_counter()
             return bool(bucket.done)
 
@@ -261,6 +259,11 @@ class MpiTransport:
             for message in bucket.messages:
                 message /= message.dtype.type(w.size)
         bucket.messages, bucket.requests, bucket.buffer = [], [], None
+
+
+def _all_done(requests: list) -> bool:
+    """Whether every request has completed (each test is an MPI call that moves messages on)."""
+    return all(request.Test() for request in requests)
 
 
 def _may_write(array: np.ndarray) -> bool:

@@ -153,7 +153,7 @@ class World:
     def wait(self, requests: list, what: str, test=None) -> None:
         """Poll until `requests` complete (or `test()` says so); raise DistributedError on a
         notice or timeout."""
-        done = test or (lambda: self.done(requests))
+        done = test or (lambda: self.MPI.Request.Testall(requests))
         if done():
             return
         self.waiting_in = what
@@ -173,10 +173,6 @@ class World:
                     pause = min(2 * pause or 2e-5, MAX_POLL_PAUSE_S)
         finally:
             self.waiting_in = COMPUTING
-
-    def done(self, requests: list) -> bool:
-        """Whether every request has completed (tests them: MPI calls move messages on)."""
-        return self.MPI.Request.Testall(requests)
 
     def read_notices(self, what: str) -> None:
         """Answer queries; raise on an abort notice from another rank."""
