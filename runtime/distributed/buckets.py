@@ -88,9 +88,10 @@ class Buckets:
 
     `keys[i]` is tensor i's (reduction, dtype, bucket_bytes) and `may_take[i]` whether its
     start is the only node that reads it (`add`); `order` the tensor indices in the order the
-    schedule starts them (`set_order`); `where` names the function for errors. `history` keeps the last call's buckets (for f.profile). `transport` packs,
-    starts and waits for the buckets: MPI on host arrays (`MpiTransport`) unless the device
-    that runs the function puts its own in place (the cuda device's: NCCL)."""
+    schedule starts them (`set_order`); `where` names the function for errors. `history`
+    keeps the last call's buckets (for f.profile). `transport` packs, starts and waits for
+    the buckets: MPI on host arrays (`MpiTransport`) unless the device that runs the
+    function puts its own in place (the cuda device's: NCCL)."""
 
     def __init__(self, where: str):
         self.where = where
@@ -219,8 +220,7 @@ class MpiTransport:
             bucket.messages.append(bucket.buffer)
 
     def start(self, bucket: Bucket, w) -> None:
-        reduce = bucket.key[0]
-        reduce = "sum" if reduce == "mean" else reduce
+        reduce = "sum" if bucket.key[0] == "mean" else bucket.key[0]
         with self.lock:
             bucket.requests = [w.allreduce(m, reduce) for m in bucket.messages]
             self.in_flight.append(bucket)
