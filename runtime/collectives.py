@@ -2,7 +2,8 @@
 a start and a wait per tensor (runtime/distributed/buckets.py), and its nodes are ordered so
 that communication overlaps compute.
 
-The order is Kahn's algorithm choosing among the ready nodes: a start first (a tensor goes to
+The order is Kahn's algorithm choosing among the ready nodes: a node without inputs first (a
+value of the run, such as a mean's one_over_size), then a start (a tensor goes to
 its bucket the moment it is computed), then the node with the fewest steps to some start (so
 in the backward pass each layer's gradient is computed as soon as its error signal is, before
 the error travels on: the earliest-ready gradients fill the first bucket), waits last (each
@@ -19,7 +20,9 @@ from symbolic.distributed.ops import Allreduce
 from symbolic.graph import Apply
 from symbolic.optimizer.fgraph import FunctionGraph
 
-START, COMPUTE, WAIT = 0, 1, 2  # priority classes of the ready nodes
+# priority classes of the ready nodes: a node without inputs (a value of the run, such as
+# one_over_size) first, so that none is left to run between the last start and the waits
+LEAF, START, COMPUTE, WAIT = -1, 0, 1, 2
 
 
 def plan_collectives(fgraph: FunctionGraph) -> FunctionGraph:
@@ -123,7 +126,9 @@ def order_for_overlap(nodes: list[Apply]) -> list[Apply]:
     def priority(k: int) -> tuple:
         op = nodes[k].op
         kind = (
-            START
+            LEAF
+            if not nodes[k].inputs
+            else START
             if isinstance(op, AllreduceStart)
             else WAIT
             if isinstance(op, AllreduceWait)

@@ -25,6 +25,8 @@ from symbolic.distributed.ops import (
     Allgather,
     Allreduce,
     Broadcast,
+    OneOverSize,
+    check_mean_dtype,
 )
 from symbolic.graph import Variable, as_variable
 
@@ -62,8 +64,14 @@ def allreduce(x, op: str = "sum", bucket_bytes: int = DEFAULT_BUCKET_BYTES):
     xs = [as_variable(v) for v in (x if many else [x])]
     if not xs:
         return []
-    out = Allreduce(op, bucket_bytes)(*xs)
-    out = out if isinstance(out, list) else [out]
+    if op == "mean":  # the sum times 1/size, which fuses into the mean's consumer
+        for x in xs:
+            check_mean_dtype(x)
+        sums = allreduce(xs, "sum", bucket_bytes)
+        out = [total * OneOverSize(total.dtype)() for total in sums]
+    else:
+        out = Allreduce(op, bucket_bytes)(*xs)
+        out = out if isinstance(out, list) else [out]
     return out if many else out[0]
 
 

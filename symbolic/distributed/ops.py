@@ -39,6 +39,11 @@ def shapes_text(arrays) -> str:
     return ", ".join(f"{a.dtype}{list(a.shape)}" for a in arrays)
 
 
+def check_mean_dtype(x) -> None:
+    if not dtypes.is_float(x.dtype):
+        raise TypeError(f"allreduce mean needs float tensors; got {x.describe()}")
+
+
 class Collective(Op):
     """An op that talks to the other ranks: never folded into a constant at compile time."""
 
@@ -63,8 +68,8 @@ class Allreduce(Collective):
         if self.reduce not in REDUCTIONS:
             raise ValueError(f"allreduce: op must be one of {REDUCTIONS}, got {self.reduce!r}")
         for x in xs:
-            if self.reduce == "mean" and not dtypes.is_float(x.dtype):
-                raise TypeError(f"allreduce mean needs float tensors; got {x.describe()}")
+            if self.reduce == "mean":
+                check_mean_dtype(x)
             if x.dtype == "bool":
                 raise TypeError(f"allreduce: cast bool tensors to a number first: {x.describe()}")
         return [x.type for x in xs]
@@ -98,6 +103,30 @@ class Allreduce(Collective):
             route_to_holder(x, y, g, self.bucket_bytes)
             for x, y, g in zip(inputs, outputs, output_grads)
         ]
+
+
+@dataclass(frozen=True)
+class OneOverSize(Op):
+    """1 / the number of ranks, a 0-d tensor of `dtype` read at run time (a function, pickled
+    or not, keeps working on any number of ranks). `allreduce(x, "mean")` is the sum times it:
+    a product the fusion pass merges into the kernel that reads the mean, where a division of
+    its own would be one more pass over the reduced memory. It reads no tensor, so a device
+    moves nothing for it, and a node without inputs is never folded into a constant."""
+
+    dtype: str
+
+    @property
+    def name(self) -> str:
+        return "one_over_size"
+
+    def infer(self):
+        return [TensorType(self.dtype, ())]
+
+    def perform(self):
+        return np.asarray(1 / _group_size(), self.dtype)
+
+    def grad(self, inputs, outputs, output_grads):
+        return []  # a constant of the run, of nothing
 
 
 def route_to_holder(x, y, g, bucket_bytes: int):
@@ -227,6 +256,5 @@ class Reduce(Rooted):
 
 
 def _group_size() -> int:
-    from runtime.distributed.mpi import group_size
-
-    return group_size()
+    w = peers()
+    return 1 if w is None else w.size

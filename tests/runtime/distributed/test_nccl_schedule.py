@@ -115,7 +115,8 @@ def test_values_match_the_numpy_device(pair, op, version):
         np.testing.assert_allclose(p.get_value(), want, rtol=1e-5, atol=1e-6)
     reductions = [args[4] for name, args in library.calls if name == "ncclAllReduce"]
     assert len(reductions) == 2  # 24-byte buckets: w2's gradient (40 bytes), then b1's and w1's
-    assert set(reductions) == {4 if (op, version) == ("mean", 22703) else 0}  # ncclAvg or sum
+    # a mean is a sum (ncclSum, 0) times 1/size, which fuses into the update's kernel
+    assert set(reductions) == {0}
     assert len(world.signatures) - checked == 2  # the first call checks each bucket
 
 
@@ -170,7 +171,7 @@ def test_an_asynchronous_error_names_the_bucket_and_changes_no_shared_variable(p
     library.async_error = 6  # ncclRemoteError
     with pytest.raises(
         DistributedError,
-        match=r"rank 0: bucket 0 \(allreduce mean of 3 float32 tensors, 120 bytes\) of the "
+        match=r"rank 0: bucket 0 \(allreduce sum of 3 float32 tensors, 120 bytes\) of the "
         r"function compiled at .*test_nccl_schedule.py:\d+ in model failed: ncclRemoteError .*aborted; "
         r"rank 1 waits in",
     ):

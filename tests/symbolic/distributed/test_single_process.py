@@ -65,10 +65,20 @@ def test_collective_is_the_identity_in_one_process(name, build, device, rng):
 
 def test_allreduce_of_a_list_is_one_op_with_a_list_out():
     a, b = S.vector("a"), S.matrix("b", dtype="float64")
-    out = D.allreduce([a, b], "mean")
+    out = D.allreduce([a, b], "sum")
     assert isinstance(out, list) and out[0].owner is out[1].owner
     assert [o.type for o in out] == [a.type, b.type]
     assert D.allreduce([]) == []
+
+
+def test_mean_is_the_sum_times_one_over_size():
+    """So the scaling fuses into the kernel that reads the mean."""
+    a, b = S.vector("a"), S.matrix("b", dtype="float64")
+    out = D.allreduce([a, b], "mean")
+    assert [o.type for o in out] == [a.type, b.type]
+    sums = [o.owner.inputs[0] for o in out]
+    assert sums[0].owner is sums[1].owner and sums[0].owner.op.reduce == "sum"
+    assert [o.owner.inputs[1].owner.op.name for o in out] == ["one_over_size"] * 2
 
 
 @pytest.mark.parametrize(
@@ -156,12 +166,9 @@ def test_buckets_fill_in_the_order_gradients_are_ready():
     assert len(starts) == len(waits) == 7  # 6 gradients and the cost
     assert max(starts) < min(waits)  # every tensor is handed over before any wait
     buckets = nodes[starts[0]].op.buckets
-    sizes = {}
-    for bucket in buckets.history:
-        sizes.setdefault(bucket.key, []).append(bucket.nbytes)
-    assert sizes[("sum", "float32", 40)] == [4]  # the cost
-    means = sizes[("mean", "float32", 40)]
-    assert all(s >= 40 for s in means[:-1]) and sum(means) == 4 * (35 + 7 + 42 + 6 + 18 + 3)
+    sizes = [bucket.nbytes for bucket in buckets.history]  # the mean is a sum: one kind
+    assert {bucket.key for bucket in buckets.history} == {("sum", "float32", 40)}
+    assert all(s >= 40 for s in sizes[:-1]) and sum(sizes) == 4 * (35 + 7 + 42 + 6 + 18 + 3 + 1)
     # backward order: the last layer's weight gradient goes first, the first layer's last
     shapes = [shape for b in buckets.history for shape in b.shapes]
     assert shapes.index((6, 3)) < shapes.index((7, 6)) < shapes.index((5, 7))
@@ -210,10 +217,10 @@ def starts_of(f) -> list:
 def test_debugprint_shows_the_collectives():
     f, _ = training_step(0, "numpy")
     text = S.debugprint(f, file=None)
-    assert "allreduce_mean" in text and "allreduce_sum" in text
+    assert "allreduce_sum" in text and "one_over_size" in text
     f, _ = training_step(2**20, "numpy")
     text = S.debugprint(f, file=None)
-    assert "allreduce_mean_start" in text and "allreduce_mean_wait" in text
+    assert "allreduce_sum_start" in text and "allreduce_sum_wait" in text
 
 
 def test_graph_without_collectives_is_left_as_it_is():
