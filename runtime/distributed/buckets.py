@@ -233,12 +233,7 @@ class MpiTransport:
     def progress(self) -> bool:
         """Test the buckets in flight (MPI advances them in its calls); whether any is left."""
         with self.lock:
-            if self.in_flight:
-                now = time.perf_counter()
-                for bucket in self.in_flight:
-                    if not bucket.done and _all_done(bucket.requests):
-                        bucket.done = now
-                self.in_flight = [b for b in self.in_flight if not b.done]
+            self.in_flight = [b for b in self.in_flight if not _seen_done(b)]
             if not self.in_flight:
                 self.progress_thread = None
             return bool(self.in_flight)
@@ -249,9 +244,7 @@ class MpiTransport:
 
     def _is_done(self, bucket: Bucket) -> bool:
         with self.lock:
-            if not bucket.done and _all_done(bucket.requests):
-                bucket.done = time.perf_counter()
-            return bool(bucket.done)
+            return _seen_done(bucket)
 
     def wait(self, bucket: Bucket, w, what: str) -> None:
         w.wait([], what, test=lambda: self._is_done(bucket))
@@ -261,9 +254,12 @@ class MpiTransport:
         bucket.messages, bucket.requests, bucket.buffer = [], [], None
 
 
-def _all_done(requests: list) -> bool:
-    """Whether every request has completed (each test is an MPI call that moves messages on)."""
-    return all(request.Test() for request in requests)
+def _seen_done(bucket: Bucket) -> bool:
+    """Whether every message of the bucket has arrived (each test is an MPI call that moves
+    messages on); the first time it is seen, `done` notes when, for the profile."""
+    if not bucket.done and all(request.Test() for request in bucket.requests):
+        bucket.done = time.perf_counter()
+    return bool(bucket.done)
 
 
 def _may_write(array: np.ndarray) -> bool:
