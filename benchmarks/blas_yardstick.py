@@ -1,10 +1,11 @@
 """The BLAS yardstick of a workload: how fast the BLAS we call runs the very products the
 workload's step computes, and what share of that rate the whole step reaches.
 
-The cpu device hands every matrix product to NumPy's matmul (runtime/runner_steps.py), so
-NumPy's BLAS is the one measured. The products are recorded from one call of our own step
-(shapes, strides, so transposed operands stay transposed, and batch axes), then each is timed
-alone with np.matmul on operands of the same layout, into a preallocated output. The step's
+The cpu device's runner calls a CBLAS gemm from C (runtime/blas.py says which library;
+np.matmul where none loads), so that library is the one measured. The products are recorded
+from one call of our own step (shapes, strides, so transposed operands stay transposed, and
+batch axes), then each is timed alone through the runner's own product kernel (a ctypes call of
+it, ~1 µs) on operands of the same layout, into a preallocated output. The step's
 FLOPs are those of its products (2·m·n·k per matrix); its achieved fraction is the time the
 products take alone over the step's time: 100% would mean the step does nothing but BLAS at
 that BLAS's speed.
@@ -13,6 +14,7 @@ that BLAS's speed.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import statistics
 import time
 from dataclasses import dataclass
@@ -48,16 +50,39 @@ def recording():
 
     seen: list[Product] = []
     planner, writer = runner_steps.WRITERS[MatMul]
+    kernels = runner_steps.gemm_kernels
 
     def record(a, b, *out):
         seen.append(Product(a.shape, _order(a), b.shape, _order(b), a.dtype.name))
         return np.matmul(a, b, *out)
 
+    # products recorded run through np.matmul (a Python call the recorder sees)
     runner_steps.WRITERS[MatMul] = (planner, lambda op, module: record)
+    runner_steps.gemm_kernels = lambda module: None
     try:
         yield seen
     finally:
         runner_steps.WRITERS[MatMul] = (planner, writer)
+        runner_steps.gemm_kernels = kernels
+
+
+def product_call(a: np.ndarray, b: np.ndarray, out: np.ndarray):
+    """A call computing a @ b into out as the cpu device's runner does: its product kernel
+    through the CBLAS it binds, else np.matmul."""
+    from runtime import native, runner_steps
+
+    module = native.runner_module()
+    kernels = runner_steps.gemm_kernels(module) if module is not None else None
+    launch = runner_steps.gemm_launch(a, b, a.dtype.name) if kernels else None
+    if launch is None:
+        return lambda: np.matmul(a, b, out=out)
+    kernel = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
+        kernels[a.dtype.name]
+    )
+    if launch.views is not None:
+        a, b = (view(x) for view, x in zip(launch.views, (a, b)))
+    data = (ctypes.c_void_p * 3)(a.ctypes.data, b.ctypes.data, out.ctypes.data)
+    return lambda: kernel(launch.sizes, launch.strides, data)
 
 
 def _operand(shape: tuple, order: tuple, dtype: str, rng) -> np.ndarray:
@@ -67,29 +92,35 @@ def _operand(shape: tuple, order: tuple, dtype: str, rng) -> np.ndarray:
 
 
 def product_seconds(product: Product, repeat: int) -> float:
-    """Median seconds of np.matmul on operands laid out as in the step."""
+    """Median seconds of the product alone (product_call) on operands laid out as in the
+    step."""
     rng = np.random.default_rng(0)
     a = _operand(product.a_shape, product.a_order, product.dtype, rng)
     b = _operand(product.b_shape, product.b_order, product.dtype, rng)
     out = np.matmul(a, b)
+    call = product_call(a, b, out)
     times = []
     for _ in range(repeat + 1):
         start = time.perf_counter()
-        np.matmul(a, b, out=out)
+        call()
         times.append(time.perf_counter() - start)
     return statistics.median(times[1:])
 
 
 def blas_library() -> str:
-    """The BLAS NumPy calls and its kernel set (threadpoolctl's `architecture`)."""
+    """The BLAS our products call, and every BLAS loaded with its kernel set and threads
+    (threadpoolctl's `architecture`)."""
+    from runtime.blas import describe as ours
+
     try:
         import threadpoolctl
     except ImportError:
-        return "unknown BLAS (threadpoolctl is not installed)"
+        return f"ours: {ours()}; threadpoolctl is not installed"
     infos = [i for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
-    return "; ".join(
-        f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')} kernels, "
-        f"{i.get('num_threads')} threads"
+    return f"ours: {ours()}; loaded: " + "; ".join(
+        f"{i.get('internal_api')} {i.get('version')}"
+        + (f" {i.get('architecture')} kernels" if i.get("architecture") else "")
+        + f", {i.get('num_threads')} threads"
         for i in infos
     )
 

@@ -260,8 +260,8 @@ def main(argv=None) -> dict:
     print_table(rows)
     shares = [(r["workload"], r["blas"]) for r in rows if "blas" in r]
     if shares:
-        print(f"\nBLAS yardstick ({blas_yardstick.blas_library()}; np.matmul alone on each")
-        print("product of the step, laid out as in the step):")
+        print(f"\nBLAS yardstick ({blas_yardstick.blas_library()}); our product kernel")
+        print("alone on each product of the step, laid out as in the step:")
         for name, share in shares:
             print(blas_yardstick.describe(name, share))
     machine["load_average_at_end"] = os.getloadavg()

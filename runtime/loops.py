@@ -16,9 +16,11 @@ needed and fuses across them (the LSTM's backward step goes from 40 nodes and 12
 nodes and 1). Each signature is compiled once per function (its library is cached like any
 other); past MAX_SIGNATURES a loop runs its generic step.
 
-A long loop (MIN_STEPS_TO_COPY) makes the non-sequences its products read contiguous before
-its first step: BLAS multiplies by a transposed operand (dz @ W.T, which the loop phase hoists
-as a non-sequence of its own) more slowly than by a contiguous copy, at every step.
+Where the BLAS packs operands (MKL), a product by a non-sequence reads it packed, once per
+run of the loop (runtime/packed_products.py). Elsewhere a long loop (MIN_STEPS_TO_COPY) makes
+the non-sequences its products read contiguous before its first step: BLAS multiplies by a
+transposed operand (dz @ W.T, which the loop phase hoists as a non-sequence of its own) more
+slowly than by a contiguous copy, at every step.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from runtime.numpy_backend import NumpyProgram
+from runtime.packed_products import pack, pack_products, packing_available
 from symbolic.graph import Apply, Variable, clone_replace, constant, tensor, toposort
 from symbolic.linalg import MatMul
 from symbolic.optimizer.fgraph import FunctionGraph
@@ -113,42 +116,58 @@ class Loop:
         inner = FunctionGraph(self.op.inner_inputs, self.op.inner_outputs)
         self.generic = NumpyProgram(inner, list(self.op.inner_inputs), make_step).call
         self.steps: dict[tuple, Callable] = {}
+        self.pack_specs: dict[tuple, list] = {}  # per step: the operands it takes packed
         self.buffers = RowBuffers()
         self.copies = RowBuffers()  # contiguous copies of operands, reused as rows are
+        self.packed = RowBuffers()  # packed operands, likewise
         _, _, fixed = inner_roles(self.op)
-        start = len(self.op.inner_inputs) - len(fixed)
+        self.first_fixed = start = len(self.op.inner_inputs) - len(fixed)
         self.constant_positions = [start + i for i, v in enumerate(fixed) if is_small_integer(v)]
+        self.packs_products = packing_available()
         operands = product_operands(self.op.inner_outputs)
         self.operand_positions = [1 + start + i for i, v in enumerate(fixed) if id(v) in operands]
 
     def __call__(self, *arrays):
+        step, packs = self.step_for(arrays)
         if self.operand_positions and int(arrays[0]) >= MIN_STEPS_TO_COPY:
-            arrays = contiguous_at(arrays, self.operand_positions, self.copies)
-        step = self.step_for(arrays)
+            packed = {1 + spec.position for spec in packs}
+            copied = [p for p in self.operand_positions if p not in packed]
+            arrays = contiguous_at(arrays, copied, self.copies)
+        if packs:  # the packed operands follow the non-sequences
+            made = [
+                pack(
+                    arrays[1 + spec.position],
+                    spec,
+                    lambda shape, dtype, i=i: self.packed(i, shape, dtype),
+                )
+                for i, spec in enumerate(packs)
+            ]
+            arrays = (*arrays, *made)
         if isinstance(step, NativeLoop) and int(arrays[0]) > 0:
             outs = step.run(arrays, self.buffers)
         else:  # the generic step, or zero steps (run_loop gives the empty stacks)
             outs = self.op.run(step, arrays, self.buffers)
         return outs[0] if len(outs) == 1 else outs
 
-    def step_for(self, arrays) -> Callable:
+    def step_for(self, arrays) -> tuple[Callable, list]:
+        """The step for these outer inputs, and the PackSpecs of the operands it takes packed."""
         s = self.op.n_sequences
         shapes = tuple(a.shape[1:] if i < s else a.shape for i, a in enumerate(arrays[1:]))
         values = tuple(tuple(np.ravel(arrays[1 + i]).tolist()) for i in self.constant_positions)
         key = (shapes, values)
-        step = self.steps.get(key)
-        if step is None:
-            step = self.generic
+        if key not in self.steps:
+            step, packs = self.generic, []
             if len(self.steps) < MAX_SIGNATURES:
                 try:
-                    step = self.specialize(*key)
+                    step, packs = self.specialize(*key)
                 except Exception:  # inputs the step cannot take: the generic step says why
                     pass
-            self.steps[key] = step
-        return step
+            self.steps[key], self.pack_specs[key] = step, packs
+        return self.steps[key], self.pack_specs[key]
 
-    def specialize(self, shapes: tuple, values: tuple) -> Callable:
-        """The step compiled for inner inputs of these shapes (and these constant values)."""
+    def specialize(self, shapes: tuple, values: tuple) -> tuple[Callable, list]:
+        """The step compiled for inner inputs of these shapes (and these constant values),
+        and the PackSpecs of the packed operands it takes after its non-sequences."""
         from symbolic.optimizer.phases import optimize_graph
 
         inputs = [tensor(v.name, v.dtype, shape) for v, shape in zip(self.op.inner_inputs, shapes)]
@@ -157,8 +176,12 @@ class Loop:
             inner = self.op.inner_inputs[i]
             replace[inner] = constant(np.array(value, inner.dtype).reshape(shapes[i]))
         outputs = optimize_graph(clone_replace(list(self.op.source_outputs), replace))
+        packs = []
+        if self.packs_products:
+            outputs, packed_inputs, packs = pack_products(inputs, outputs, self.first_fixed)
+            inputs = inputs + packed_inputs
         program, _ = self.build(FunctionGraph(inputs, outputs), inputs)
-        return NativeLoop.of(self.op, program, outputs) or program.call
+        return NativeLoop.of(self.op, program, outputs) or program.call, packs
 
 
 class NativeLoop:

@@ -33,7 +33,8 @@ from runtime.schedule import Schedule
 from symbolic.optimizer.fgraph import FunctionGraph
 
 # One translation unit: the call (runner.c), views and concatenations (runner_views.c), a loop's
-# steps (runner_loop.c), then the Python type and module built on them (runner_type.c).
+# steps (runner_loop.c), matrix products through a CBLAS (runner_blas.c), then the Python type
+# and module built on them (runner_type.c).
 MODULE_NAME = "symbolic_runner"  # runner.c's PyInit_symbolic_runner
 
 # -O1: the runner is glue (pointer chasing, calls into NumPy), where -O3 gains nothing

@@ -4,4 +4,5 @@
 #include "runner.c"
 #include "runner_views.c"
 #include "runner_loop.c"
+#include "runner_blas.c"
 #include "runner_type.c"

@@ -12,7 +12,7 @@ import hashlib
 from pathlib import Path
 
 # One translation unit, in this order (runner_module.c includes them the same way).
-RUNNER_FILES = ("runner.c", "runner_views.c", "runner_loop.c", "runner_type.c")
+RUNNER_FILES = ("runner.c", "runner_views.c", "runner_loop.c", "runner_blas.c", "runner_type.c")
 RUNNER_SOURCES = tuple(Path(__file__).with_name(name) for name in RUNNER_FILES)
 
 

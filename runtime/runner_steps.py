@@ -1,5 +1,6 @@
 """Nodes without a kernel that the C runner (runtime/runner.c) still runs without Python code:
-products (NumPy's BLAS) and concatenations (runner_views.c) written into outputs the runner
+products (a CBLAS gemm called from C, runner_blas.c; NumPy's BLAS where runtime/blas.py found
+none) and concatenations (runner_views.c) written into outputs the runner
 provides (so they come from its memory planning, as kernels' outputs do, and a loop's rows
 can be written in place), and views (basic indexing, transposes) the runner makes itself from
 a planned offset, shape and strides. Like a kernel's launch, each plan depends only on the layouts of the node's inputs
@@ -15,6 +16,7 @@ import numpy as np
 from numpy.lib.array_utils import byte_bounds
 
 from runtime.cpu_backend import Launch, PlannedStep
+from runtime.packed_products import PackedMatMul
 from symbolic.indexing import Subtensor
 from symbolic.join import Join
 from symbolic.linalg import MatMul
@@ -33,6 +35,96 @@ def plan_matmul(fn, node, arrays) -> Launch | None:
     except ValueError:
         return None
     return Launch(None, [], [], [(*batch, a.shape[-2], b.shape[-1])], [out.dtype], None, 2)
+
+
+def blas_matrix(x: np.ndarray) -> tuple[int, int] | None:
+    """How BLAS reads the last two axes of `x` (rows × columns) in place: (transposed, leading
+    dimension in elements), or None where neither axis is contiguous (a copy is needed). An
+    axis of length 1 has no step to respect."""
+    rows, cols = x.shape[-2:]
+    if any(s % x.itemsize for s in x.strides[-2:]):
+        return None
+    row_step, col_step = (s // x.itemsize for s in x.strides[-2:])
+    if cols == 1 or col_step == 1:  # rows contiguous: as stored
+        lead = max(cols, 1) if rows == 1 else row_step
+        if lead >= max(cols, 1):
+            return 0, lead
+    if rows == 1 or row_step == 1:  # columns contiguous: transposed
+        lead = max(rows, 1) if cols == 1 else col_step
+        if lead >= max(rows, 1):
+            return 1, lead
+    return None
+
+
+def plan_gemm(fn, node, arrays) -> Launch | None:
+    """A @ b as BLAS gemm calls (runner_blas.c reads the plan), operands that BLAS cannot read
+    in place copied first; None where NumPy's matmul must run (other dtypes, empty or
+    mismatched shapes: the reference raises)."""
+    return gemm_launch(*arrays, node.outputs[0].type.dtype)
+
+
+def gemm_launch(a: np.ndarray, b: np.ndarray, dtype: str) -> Launch | None:
+    """plan_gemm's Launch for operands a, b and output dtype `dtype` (see plan_gemm)."""
+    arrays = a, b
+    if (
+        dtype not in ("float32", "float64")
+        or a.dtype != dtype
+        or b.dtype != dtype
+        or a.ndim < 2
+        or b.ndim < 2
+        or a.shape[-1] != b.shape[-2]
+        or 0 in a.shape
+        or 0 in b.shape
+    ):
+        return None
+    try:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        return None
+    layouts = [blas_matrix(x) for x in arrays]
+    copied = [layout is None for layout in layouts]
+    views = [np.ascontiguousarray if c else _same for c in copied] if any(copied) else None
+    layouts = [layout or (0, x.shape[-1]) for layout, x in zip(layouts, arrays)]
+    (m, k), n = a.shape[-2:], b.shape[-1]
+    item = a.itemsize
+    strides = []
+    for axis in range(len(batch)):
+        for x, copy in zip(arrays, copied):  # a broadcast operand steps 0 along the axis
+            offset = axis - len(batch) + x.ndim - 2
+            stepping = offset >= 0 and x.shape[offset] != 1
+            strides.append(_batch_stride(x, offset, copy) if stepping else 0)
+        strides.append(item * n * m * int(np.prod(batch[axis + 1 :], dtype=np.int64)))
+    (ta, lda), (tb, ldb) = layouts
+    sizes = [len(batch), *batch, m, n, k, ta, tb, lda, ldb]
+    return Launch(None, sizes, strides, [(*batch, m, n)], [dtype], views, 2)
+
+
+def plan_packed_gemm(fn, node, arrays) -> Launch | None:
+    """The kernel's plan for a @ b with b packed (runner_blas.c, gemm_packed): None where a
+    is not of the shape the packed b was made for, or BLAS cannot read it in place."""
+    a, b, packed = arrays
+    out = node.outputs[0].type.dtype
+    spec_m = node.outputs[0].type.shape[0]
+    if a.dtype != out or b.dtype != out or a.ndim != 2 or b.ndim != 2 or a.shape[0] != spec_m:
+        return None
+    if a.shape[1] != b.shape[0] or packed.dtype != np.uint8 or packed.ndim != 1:
+        return None
+    layout = blas_matrix(a)
+    if layout is None:
+        return None
+    (m, k), n = a.shape, b.shape[1]
+    return Launch(None, [m, n, k, *layout], [], [(m, n)], [out], None, 3)
+
+
+def _same(x):
+    return x
+
+
+def _batch_stride(x: np.ndarray, axis: int, copied: bool) -> int:
+    """x's byte step along a batch axis (that of its contiguous copy where it is copied)."""
+    if not copied:
+        return x.strides[axis]
+    return x.itemsize * int(np.prod(x.shape[axis + 1 :], dtype=np.int64))
 
 
 def plan_concatenate(fn, node, arrays) -> Launch | None:
@@ -118,9 +210,47 @@ class ViewStep(PlannedStep):
         return 0, self.node.op.perform, self.native_plan, None
 
 
+class GemmStep(PlannedStep):
+    """A matrix product the C runner computes with the CBLAS runtime/blas.py loaded (with a
+    packed operand: runtime/packed_products.py)."""
+
+    __slots__ = ("address",)
+
+    def __init__(self, node, address: int, planner):
+        super().__init__(node, None, planner)
+        self.address = address
+
+    def native_spec(self) -> tuple:
+        return self.address, self.node.op.perform, self.native_plan, None
+
+
+@functools.cache
+def gemm_kernels(module) -> dict | None:
+    """dtype → the runner's product kernel for it, bound to the CBLAS runtime/blas.py loads;
+    None where it loads none (products then run through np.matmul)."""
+    from runtime.blas import blas
+
+    found = blas()
+    if found is None:
+        return None
+    module.bind_blas(found.sgemm, found.dgemm, found.wide, found.sgemm_compute, found.dgemm_compute)
+    f32, f64, packed_f32, packed_f64 = module.gemm_kernels()
+    kernels = {"float32": f32, "float64": f64}
+    if found.packs:
+        kernels.update({("packed", "float32"): packed_f32, ("packed", "float64"): packed_f64})
+    return kernels
+
+
 def runner_step(node, module) -> PlannedStep | None:
     """The step the C runner (the extension `module`) runs a node without a kernel as, or
     None (a Python call)."""
+    packed = isinstance(node.op, PackedMatMul)
+    kernels = gemm_kernels(module) if packed or isinstance(node.op, MatMul) else None
+    dtype = node.outputs[0].dtype
+    if kernels and packed and ("packed", dtype) in kernels:
+        return GemmStep(node, kernels["packed", dtype], plan_packed_gemm)
+    if kernels and not packed and dtype in kernels:
+        return GemmStep(node, kernels[dtype], plan_gemm)
     if type(node.op) in WRITERS:
         return WriterStep(node, module)
     return ViewStep(node) if is_view(node) else None

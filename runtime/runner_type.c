@@ -191,6 +191,11 @@ static PyTypeObject RunnerType = {
 static PyMethodDef module_functions[] = {
     {"concatenate", (PyCFunction)(void (*)(void))concatenate_into, METH_FASTCALL,
      "concatenate(axis, *inputs, out): the inputs side by side along axis, written into out"},
+    {"bind_blas", bind_blas, METH_VARARGS,
+     "bind_blas(sgemm, dgemm, wide, sgemm_compute, dgemm_compute): the CBLAS functions the "
+     "product kernels call"},
+    {"gemm_kernels", gemm_kernels, METH_NOARGS,
+     "gemm_kernels(): the addresses of the product kernels (float32, float64, then packed)"},
     {NULL},
 };
 

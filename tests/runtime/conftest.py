@@ -64,3 +64,22 @@ def each_device(request) -> str:
     if request.param == "cuda":
         request.getfixturevalue("gpu")
     return request.param
+
+
+@pytest.fixture
+def use_blas(monkeypatch):
+    """use_blas(name): products of functions compiled after it call that library
+    (runtime/blas.py's SYMBOLIC_BLAS: mkl, openblas or numpy), for the test only."""
+    from runtime import blas, runner_steps
+
+    def rebind():
+        blas.blas.cache_clear()
+        runner_steps.gemm_kernels.cache_clear()
+
+    def use(name: str) -> None:
+        monkeypatch.setenv(blas.ENVIRONMENT, name)
+        rebind()
+
+    yield use
+    monkeypatch.delenv(blas.ENVIRONMENT, raising=False)
+    rebind()

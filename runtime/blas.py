@@ -1,0 +1,149 @@
+"""The CBLAS the cpu device's matrix products call from C (runtime/runner_blas.c).
+
+The candidates, fastest here first (benchmarks/README.md has the figures):
+  mkl       Intel's oneMKL from the `mkl` wheel (libmkl_rt): 15–70% faster than OpenBLAS on
+            this project's training shapes, the small products of a loop's steps most.
+  openblas  NumPy's own OpenBLAS (its ILP64 build, symbols `scipy_cblas_*64_`): the library
+            np.matmul calls, without the ufunc's call overhead.
+  numpy     no library of our own: products run through np.matmul.
+`SYMBOLIC_BLAS` names one (an unknown name is an error that lists them); unset, the first
+that loads wins. Threads follow each library's own variables (MKL_NUM_THREADS,
+OPENBLAS_NUM_THREADS), then OMP_NUM_THREADS, as users of either expect.
+
+MKL runs its threads on GNU OpenMP (libgomp), the runtime our generated kernels use, so that
+products and kernels share one pool of threads; with Intel's OpenMP beside it, two pools spin
+on the same cores (a loop step's product took 4× as long here). MKL_THREADING_LAYER, where
+set, wins.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import glob
+import os
+import sys
+from dataclasses import dataclass
+
+ENVIRONMENT = "SYMBOLIC_BLAS"
+CHOICES = ("mkl", "openblas", "numpy")
+
+# MKL_Set_Threading_Layer's codes (mkl_service.h)
+MKL_THREADING = {"INTEL": 0, "SEQUENTIAL": 1, "GNU": 3, "TBB": 4}
+
+
+@dataclass(frozen=True)
+class Blas:
+    """A loaded CBLAS: its name, a line naming its version, the addresses of its gemm, and
+    of its packed gemm (cblas_?gemm_compute; 0 where it has none)."""
+
+    name: str
+    version: str
+    sgemm: int
+    dgemm: int
+    wide: bool  # int64_t integers (ILP64)
+    library: ctypes.CDLL
+    sgemm_compute: int = 0
+    dgemm_compute: int = 0
+
+    @property
+    def packs(self) -> bool:
+        """Whether the library can pack an operand once for many products (MKL)."""
+        return bool(self.sgemm_compute)
+
+
+def _address(library: ctypes.CDLL, symbol: str) -> int:
+    return ctypes.cast(getattr(library, symbol), ctypes.c_void_p).value
+
+
+def _library_dirs() -> list[str]:
+    """Where pip puts a wheel's shared libraries: the environment's lib (the mkl wheel's data
+    files), for a virtual environment and the user scheme too."""
+    import site
+    import sysconfig
+
+    dirs = [os.path.join(sys.prefix, "lib"), os.path.join(sys.base_prefix, "lib")]
+    data = sysconfig.get_paths().get("data")
+    if data:
+        dirs.append(os.path.join(data, "lib"))
+    if site.ENABLE_USER_SITE:
+        dirs.append(os.path.join(site.getuserbase(), "lib"))
+    return list(dict.fromkeys(dirs))
+
+
+def load_mkl() -> Blas | None:
+    paths = [
+        p for d in _library_dirs() for p in sorted(glob.glob(os.path.join(d, "libmkl_rt.so*")))
+    ]
+    if not paths:
+        return None
+    library = ctypes.CDLL(paths[-1])
+    if not os.environ.get("MKL_THREADING_LAYER"):
+        # GNU OpenMP where the system has it (our kernels' runtime), else MKL's own default
+        library.MKL_Set_Threading_Layer(MKL_THREADING["GNU" if _load_gomp() else "INTEL"])
+    text = ctypes.create_string_buffer(256)
+    library.MKL_Get_Version_String(text, len(text))
+    version = text.value.decode(errors="replace").strip()
+    sgemm, dgemm, sgemm_compute, dgemm_compute = (
+        _address(library, f"cblas_{f}")
+        for f in ("sgemm", "dgemm", "sgemm_compute", "dgemm_compute")
+    )
+    return Blas("mkl", version, sgemm, dgemm, False, library, sgemm_compute, dgemm_compute)
+
+
+def _load_gomp() -> bool:
+    """Whether GNU OpenMP loads, loaded (if first) with the wait policy our kernels set."""
+    from runtime.cpu_backend import passive_openmp
+
+    with passive_openmp():
+        try:
+            ctypes.CDLL("libgomp.so.1")
+        except OSError:
+            return False
+    return True
+
+
+def load_numpy_openblas() -> Blas | None:
+    import numpy as np
+
+    root = os.path.dirname(os.path.dirname(np.__file__))
+    paths = sorted(glob.glob(os.path.join(root, "numpy.libs", "libscipy_openblas64_*.so*")))
+    if not paths:
+        return None
+    library = ctypes.CDLL(paths[-1])
+    try:
+        sgemm, dgemm = (_address(library, f"scipy_cblas_{f}gemm64_") for f in "sd")
+    except AttributeError:
+        return None
+    config = library.scipy_openblas_get_config64_
+    config.restype = ctypes.c_char_p
+    return Blas("openblas", config().decode(errors="replace").strip(), sgemm, dgemm, True, library)
+
+
+LOADERS = {"mkl": load_mkl, "openblas": load_numpy_openblas, "numpy": lambda: None}
+
+
+@functools.cache
+def blas() -> Blas | None:
+    """The CBLAS products call (`SYMBOLIC_BLAS`, else the first of CHOICES that loads), or
+    None for np.matmul."""
+    wanted = os.environ.get(ENVIRONMENT, "").strip().lower()
+    if wanted and wanted not in LOADERS:
+        raise ValueError(f"{ENVIRONMENT}={wanted!r}: choose one of {', '.join(CHOICES)}")
+    for name in (wanted,) if wanted else CHOICES:
+        try:
+            found = LOADERS[name]()
+        except OSError:  # a library that is there but does not load (another machine's)
+            found = None
+        if found is not None or name == "numpy":
+            return found
+    raise RuntimeError(
+        f"{ENVIRONMENT}={wanted}, but that BLAS does not load here"
+        + (" (pip install mkl)" if wanted == "mkl" else "")
+    )
+
+
+def describe() -> str:
+    """One line: which BLAS the products call."""
+    found = blas()
+    return "np.matmul (NumPy's BLAS)" if found is None else f"{found.name}: {found.version}"

@@ -1,0 +1,137 @@
+/* Matrix products as runner kernels: C ← A·B through a CBLAS gemm the process loaded
+ * (runtime/blas.py finds the library and binds its functions here with bind_blas).
+ *
+ * A product step's plan (runtime/runner_steps.py, plan_gemm) packs, as a kernel's plan does,
+ *   sizes   = [n_batch, batch sizes…, M, N, K, transpose A, transpose B, lda, ldb]
+ *   strides = [per batch axis: byte strides of A, B and C]
+ * where A is M×K and B is K×N as BLAS reads them (row major, each either as stored or
+ * transposed, with its leading dimension), and C is the planned output: contiguous rows of N.
+ * The batch axes (matmul's broadcast leading axes) are walked here, one gemm per matrix.
+ *
+ * BLAS libraries differ in the width of their integers: MKL's and the reference CBLAS take
+ * int, NumPy's own OpenBLAS (ILP64, its symbols suffixed 64_) takes int64_t; bind_blas says
+ * which. */
+
+enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
+
+typedef void (*sgemm32_fn)(int, int, int, int, int, int, float, const float *, int,
+                           const float *, int, float, float *, int);
+typedef void (*dgemm32_fn)(int, int, int, int, int, int, double, const double *, int,
+                           const double *, int, double, double *, int);
+typedef void (*sgemm64_fn)(int, int, int, int64_t, int64_t, int64_t, float, const float *,
+                           int64_t, const float *, int64_t, float, float *, int64_t);
+typedef void (*dgemm64_fn)(int, int, int, int64_t, int64_t, int64_t, double, const double *,
+                           int64_t, const double *, int64_t, double, double *, int64_t);
+
+/* MKL's packed products: B packed once (cblas_?gemm_pack, runtime/packed_products.py), then
+ * C = A·B for many A (a loop's steps) without packing B again. */
+enum { PACKED = 151 };
+typedef void (*sgemm_compute_fn)(int, int, int, int, int, int, const float *, int,
+                                 const float *, int, float, float *, int);
+typedef void (*dgemm_compute_fn)(int, int, int, int, int, int, const double *, int,
+                                 const double *, int, double, double *, int);
+
+static struct {
+    void *sgemm, *dgemm;
+    int wide;  /* 1: int64_t integers (ILP64) */
+    void *sgemm_compute, *dgemm_compute;  /* or NULL: the library packs no operand */
+} blas;
+
+/* One product C = A·B of the plan, at byte offsets into the operands. */
+static void gemm_one(int is_double, const int64_t *m, char *a, char *b, char *c) {
+    int64_t M = m[0], N = m[1], K = m[2], lda = m[5], ldb = m[6];
+    int ta = m[3] ? TRANS : NO_TRANS, tb = m[4] ? TRANS : NO_TRANS;
+    if (is_double && blas.wide)
+        ((dgemm64_fn)blas.dgemm)(ROW_MAJOR, ta, tb, M, N, K, 1.0, (const double *)a, lda,
+                                 (const double *)b, ldb, 0.0, (double *)c, N);
+    else if (is_double)
+        ((dgemm32_fn)blas.dgemm)(ROW_MAJOR, ta, tb, (int)M, (int)N, (int)K, 1.0,
+                                 (const double *)a, (int)lda, (const double *)b, (int)ldb, 0.0,
+                                 (double *)c, (int)N);
+    else if (blas.wide)
+        ((sgemm64_fn)blas.sgemm)(ROW_MAJOR, ta, tb, M, N, K, 1.0f, (const float *)a, lda,
+                                 (const float *)b, ldb, 0.0f, (float *)c, N);
+    else
+        ((sgemm32_fn)blas.sgemm)(ROW_MAJOR, ta, tb, (int)M, (int)N, (int)K, 1.0f,
+                                 (const float *)a, (int)lda, (const float *)b, (int)ldb, 0.0f,
+                                 (float *)c, (int)N);
+}
+
+/* The batch axes walked as an odometer: one gemm per index. */
+static void gemm_batched(int is_double, const int64_t *sizes, const int64_t *strides,
+                         char **data) {
+    int64_t n_batch = sizes[0], index[NPY_MAXDIMS] = {0};
+    const int64_t *batch = sizes + 1, *matrix = batch + n_batch;
+    char *a = data[0], *b = data[1], *c = data[2];
+    for (;;) {
+        gemm_one(is_double, matrix, a, b, c);
+        int64_t d = n_batch - 1;
+        for (; d >= 0; d--) {
+            const int64_t *s = strides + 3 * d;
+            if (++index[d] < batch[d]) {
+                a += s[0], b += s[1], c += s[2];
+                break;
+            }
+            a -= s[0] * (batch[d] - 1), b -= s[1] * (batch[d] - 1), c -= s[2] * (batch[d] - 1);
+            index[d] = 0;
+        }
+        if (d < 0) return;
+    }
+}
+
+static void gemm_f32(const int64_t *sizes, const int64_t *strides, char **data) {
+    gemm_batched(0, sizes, strides, data);
+}
+
+static void gemm_f64(const int64_t *sizes, const int64_t *strides, char **data) {
+    gemm_batched(1, sizes, strides, data);
+}
+
+/* C = A·B with B packed: sizes = [M, N, K, transpose A, lda]; data = [A, B, packed B, C].
+ * The packed operand is a byte array whose first int64 is the offset of the packed matrix
+ * (aligned for the library) from its start; B itself is not read. */
+static void gemm_packed(int is_double, const int64_t *m, char **data) {
+    const char *packed = data[2] + ((const int64_t *)data[2])[0];
+    int M = (int)m[0], N = (int)m[1], K = (int)m[2], lda = (int)m[4];
+    int ta = m[3] ? TRANS : NO_TRANS;
+    if (is_double)
+        ((dgemm_compute_fn)blas.dgemm_compute)(ROW_MAJOR, ta, PACKED, M, N, K,
+                                               (const double *)data[0], lda,
+                                               (const double *)packed, N, 0.0,
+                                               (double *)data[3], N);
+    else
+        ((sgemm_compute_fn)blas.sgemm_compute)(ROW_MAJOR, ta, PACKED, M, N, K,
+                                               (const float *)data[0], lda,
+                                               (const float *)packed, N, 0.0f,
+                                               (float *)data[3], N);
+}
+
+static void gemm_packed_f32(const int64_t *sizes, const int64_t *strides, char **data) {
+    gemm_packed(0, sizes, data);
+}
+
+static void gemm_packed_f64(const int64_t *sizes, const int64_t *strides, char **data) {
+    gemm_packed(1, sizes, data);
+}
+
+static void *address(unsigned long long a) { return (void *)(uintptr_t)a; }
+
+/* bind_blas(sgemm, dgemm, wide, sgemm_compute, dgemm_compute): the functions the product
+ * kernels call (addresses; the last two 0 where the library packs no operand). */
+static PyObject *bind_blas(PyObject *module, PyObject *args) {
+    unsigned long long s, d, sc, dc;
+    int wide;
+    if (!PyArg_ParseTuple(args, "KKpKK", &s, &d, &wide, &sc, &dc)) return NULL;
+    blas.sgemm = address(s), blas.dgemm = address(d), blas.wide = wide;
+    blas.sgemm_compute = address(sc), blas.dgemm_compute = address(dc);
+    Py_RETURN_NONE;
+}
+
+/* gemm_kernels(): the addresses of the product kernels: float32, float64, then with a packed
+ * operand float32, float64. */
+static PyObject *gemm_kernels(PyObject *module, PyObject *unused) {
+    return Py_BuildValue("KKKK", (unsigned long long)(uintptr_t)gemm_f32,
+                         (unsigned long long)(uintptr_t)gemm_f64,
+                         (unsigned long long)(uintptr_t)gemm_packed_f32,
+                         (unsigned long long)(uintptr_t)gemm_packed_f64);
+}
