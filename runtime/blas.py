@@ -45,6 +45,7 @@ class Blas:
     library: ctypes.CDLL
     sgemm_compute: int = 0
     dgemm_compute: int = 0
+    shares_kernel_threads: bool = False  # runs on GNU OpenMP, the generated kernels' pool
 
     @property
     def packs(self) -> bool:
@@ -78,9 +79,11 @@ def load_mkl() -> Blas | None:
     if not paths:
         return None
     library = ctypes.CDLL(paths[-1])
-    if not os.environ.get("MKL_THREADING_LAYER"):
+    layer = os.environ.get("MKL_THREADING_LAYER", "").upper()
+    if not layer:
         # GNU OpenMP where the system has it (our kernels' runtime), else MKL's own default
-        library.MKL_Set_Threading_Layer(MKL_THREADING["GNU" if _load_gomp() else "INTEL"])
+        layer = "GNU" if _load_gomp() else "INTEL"
+        library.MKL_Set_Threading_Layer(MKL_THREADING[layer])
     text = ctypes.create_string_buffer(256)
     library.MKL_Get_Version_String(text, len(text))
     version = text.value.decode(errors="replace").strip()
@@ -88,7 +91,9 @@ def load_mkl() -> Blas | None:
         _address(library, f"cblas_{f}")
         for f in ("sgemm", "dgemm", "sgemm_compute", "dgemm_compute")
     )
-    return Blas("mkl", version, sgemm, dgemm, False, library, sgemm_compute, dgemm_compute)
+    return Blas(
+        "mkl", version, sgemm, dgemm, False, library, sgemm_compute, dgemm_compute, layer == "GNU"
+    )
 
 
 def _load_gomp() -> bool:

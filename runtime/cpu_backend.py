@@ -33,6 +33,7 @@ from runtime.loops import node_step, nodes_with_inner
 from runtime.memory import keep_freed_memory
 from runtime.numpy_backend import NumpyProgram
 from symbolic.codegen.kernel import describe, structure_key
+from symbolic.codegen.prelude import SHARED_POOL_PARALLEL_MIN
 from symbolic.optimizer.fgraph import FunctionGraph
 
 # OpenMP threads that spin-wait after a parallel loop (libgomp's default) take a core from
@@ -248,6 +249,19 @@ def build_module(module: KernelModule) -> ctypes.CDLL:
         return module.source
 
     structure, units = structure_key(module.named), len(module.named)  # see render_module
+    flags = kernel_flags()
     if structure is None:
-        return build_library(render(), units=units)
-    return build_library_of(structure, render, units=units)
+        return build_library(render(), flags, units=units)
+    return build_library_of(structure, render, flags, units=units)
+
+
+def kernel_flags() -> tuple[str, ...]:
+    """The kernels' compiler flags: the defaults, with the lower threading threshold where the
+    products run on the kernels' own OpenMP threads (symbolic/codegen/prelude.py says why)."""
+    from runtime.blas import blas
+    from runtime.build import DEFAULT_FLAGS
+
+    found = blas()
+    if found is not None and found.shares_kernel_threads:
+        return (*DEFAULT_FLAGS, f"-DSYM_PARALLEL_MIN={SHARED_POOL_PARALLEL_MIN}")
+    return DEFAULT_FLAGS

@@ -57,11 +57,12 @@ def _output(name: str, target: str) -> str:
 def _commands_c(sources, module: str) -> tuple[list, list[str]]:
     """(the stages of commands building module.so as the runtime did; the command that
     compiles one kernel file to an object, without its `-o output file`)."""
-    from runtime.build import DEFAULT_FLAGS, compile_commands, toolchain_flags
+    from runtime.build import compile_commands, toolchain_flags
+    from runtime.cpu_backend import kernel_flags
 
-    units = len(sources.named)
-    commands = compile_commands(module, "module.so", DEFAULT_FLAGS, units)
-    compiler, compile_flags, _ = toolchain_flags(DEFAULT_FLAGS, 1)
+    units, flags = len(sources.named), kernel_flags()
+    commands = compile_commands(module, "module.so", flags, units)
+    compiler, compile_flags, _ = toolchain_flags(flags, 1)
     kept = [flag for flag in compile_flags if flag != "-shared"]  # an object, not a library
     return commands, [*shlex.split(compiler), *kept, "-c"]
 

@@ -3,7 +3,8 @@
 The calling convention (signature, sizes, strides) is docs/kernels.md. Loops are written for the
 vectorizer: restrict pointers, a unit-stride copy of every inner loop (the common case, which
 then needs no gathers), `omp simd` with explicit reductions. Outer loops run on OpenMP threads
-when the kernel touches at least `prelude.PARALLEL_MIN` elements.
+when the kernel's work, its elements weighted by their cost (`prelude.parallel_weight`),
+reaches SYM_PARALLEL_MIN (prelude.py says which value, and why).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from symbolic.codegen.kernel import (
     RowKernel,
     accumulator_dtype,
 )
-from symbolic.codegen.prelude import render_tile_copies
+from symbolic.codegen.prelude import EXPENSIVE_WEIGHT, parallel_weight, render_tile_copies
 from symbolic.dtypes import is_float
 
 HELPER_SUFFIX = {c: sfx for c, sfx in CTYPES.values()}  # C type -> suffix of its helpers
@@ -35,6 +36,11 @@ def tile_length(arg_dtypes) -> int:
     while tile > 16 and tile * row > TILE_BYTES:
         tile //= 2
     return tile
+
+
+def weighted(work: str, weight: int) -> str:
+    """The work of a loop for SYM_PARALLEL_FOR: its element count times an element's cost."""
+    return work if weight == 1 else f"({work}) * {weight}"
 
 
 class CRenderer(CIndexing, CStyleLanguage):
@@ -78,7 +84,7 @@ class CRenderer(CIndexing, CStyleLanguage):
             "const int64_t inner = ndim ? shape[ndim - 1] : 1;",
             f"const int64_t tiles = (inner + {tile - 1}) / {tile};",
             f"const int64_t {steps};",
-            "SYM_PARALLEL_FOR(n)",
+            f"SYM_PARALLEL_FOR({weighted('n', parallel_weight(k.program))})",
         ]
         offsets = ", ".join(f"a{a} = 0" for a in args)
         decompose = [
@@ -120,7 +126,7 @@ class CRenderer(CIndexing, CStyleLanguage):
         scalars = k.scalar_inputs
         reduction, value_dtype = self.reduction_of(k), k.value_dtype
         lines, args = self.reduction_setup(k)
-        lines.append("SYM_PARALLEL_FOR(outer * inner)")
+        lines.append(f"SYM_PARALLEL_FOR({weighted('outer * inner', parallel_weight(k.prologue))})")
         starts = [
             f"const {self.input_ctype(k.input_dtypes[a])} *{self.restrict} q{a} = p{a} + o * so{a};"
             for a in args
@@ -276,7 +282,9 @@ class CRenderer(CIndexing, CStyleLanguage):
         t, x = k.output_dtype, k.input_dtypes[0]
         out = ctype(t)
         exp, log = self.libm("exp", t), self.libm("log", t)
-        lines = [*self.rows_setup(k), "SYM_PARALLEL_FOR(rows * cols)"]
+        # every kind exponentiates each element once
+        work = weighted("rows * cols", EXPENSIVE_WEIGHT)
+        lines = [*self.rows_setup(k), f"SYM_PARALLEL_FOR({work})"]
 
         def loop(pragma: str | None, update: list[str], start="0", stop="cols") -> list[str]:
             """A loop over the row's columns; `update` reads the value as `v` (and index j)."""

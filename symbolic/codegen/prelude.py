@@ -12,8 +12,35 @@ import re
 
 from symbolic.codegen.cprinter import CTYPES
 
-PARALLEL_MIN = 1 << 21  # elements below which a loop runs on one thread: waking threads costs µs,
-# and idle OpenMP threads that spin steal cores from the BLAS calls between our kernels
+# Threads. A loop runs on OpenMP's threads when its work, elements × the cost of one element
+# (parallel_weight), reaches SYM_PARALLEL_MIN. Waking sleeping threads (OMP_WAIT_POLICY=PASSIVE,
+# runtime/cpu_backend.py) costs 2–4 µs here. Where the products run on another library's
+# threads (NumPy's OpenBLAS), those spin between calls and a threaded kernel contends with them:
+# PARALLEL_MIN, 2**23 (the MLP's 1024×1024 SGD update, 2**21 elements of weight 2, ran threaded
+# at 28 ms a step, on one thread at 17), keeps all but the largest loops on one thread. Where
+# they share the kernels' threads (MKL on GNU OpenMP, runtime/blas.py), nothing contends and a
+# loop of 2**17 weighted elements, ~30 µs on one core, already gains from two: the runtime
+# builds with -DSYM_PARALLEL_MIN=SHARED_POOL_PARALLEL_MIN then.
+PARALLEL_MIN = 1 << 23
+SHARED_POOL_PARALLEL_MIN = 1 << 17
+# the cost of a call of these next to an arithmetic operation (vectorized libm: exp, tanh, … take
+# 10–20 times an add per element); everything else weighs 1
+EXPENSIVE_OPS = frozenset(
+    "exp exp2 log log2 log10 log1p expm1 sin cos tan arcsin arccos arctan sinh cosh tanh "
+    "arctanh sigmoid softplus erf erfc pow log1mexp".split()
+)
+EXPENSIVE_WEIGHT = 16
+
+
+def parallel_weight(program) -> int:
+    """The cost of one element of a fused program (symbolic/fused.py), for the loop's
+    threading condition: one per step, EXPENSIVE_WEIGHT per transcendental."""
+    if program is None:
+        return 1
+    return max(
+        1, sum(EXPENSIVE_WEIGHT if step.op.name in EXPENSIVE_OPS else 1 for step in program.steps)
+    )
+
 
 # Integer helpers. Floor division and modulo as NumPy's: the quotient rounds toward −∞, the
 # remainder takes the divisor's sign, a zero divisor gives 0, and MIN / −1 wraps to MIN
@@ -104,9 +131,12 @@ LN2 = "0.693147180559945309417232121458176568"
 PRAGMAS = f"""\
 #define SYM_PRAGMA(x) _Pragma(#x)
 #if defined(_OPENMP)
-#define SYM_PARALLEL_FOR(n) SYM_PRAGMA(omp parallel for if ((n) >= {PARALLEL_MIN}) schedule(static))
+#ifndef SYM_PARALLEL_MIN
+#define SYM_PARALLEL_MIN {PARALLEL_MIN}
+#endif
+#define SYM_PARALLEL_FOR(work) SYM_PRAGMA(omp parallel for if ((work) >= SYM_PARALLEL_MIN) schedule(static))
 #else
-#define SYM_PARALLEL_FOR(n)
+#define SYM_PARALLEL_FOR(work)
 #endif
 #if defined(__GNUC__)
 #define SYM_PREFETCH(p) __builtin_prefetch(p)

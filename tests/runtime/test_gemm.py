@@ -219,3 +219,22 @@ def test_threads_follow_the_librarys_variable():
         check=True,
     )
     assert out.stdout.split() == ["mkl", "1"]
+
+
+def test_kernels_thread_sooner_where_products_share_their_threads(use_blas, rng):
+    """Under MKL on GNU OpenMP the kernels are built with the lower threading threshold, so a
+    tanh over 2^16 elements (weighted 2^20) runs threaded; its values are NumPy's."""
+    from runtime.cpu_backend import kernel_flags
+    from symbolic.codegen.prelude import PARALLEL_MIN, SHARED_POOL_PARALLEL_MIN
+
+    use_blas("openblas")
+    assert not any(flag.startswith("-DSYM_PARALLEL_MIN") for flag in kernel_flags())
+    if MKL_PLATFORM:
+        use_blas("mkl")
+        assert f"-DSYM_PARALLEL_MIN={SHARED_POOL_PARALLEL_MIN}" in kernel_flags()
+    assert SHARED_POOL_PARALLEL_MIN < PARALLEL_MIN
+    x = S.matrix("x", "float64")
+    f = S.compile([x], S.tanh(x) * 2, device="cpu")
+    assert "SYM_PARALLEL_FOR((n) * 17)" in f.kernels[0].source
+    v = rng.standard_normal((256, 256))
+    np.testing.assert_allclose(f(v), np.tanh(v) * 2, rtol=1e-15)

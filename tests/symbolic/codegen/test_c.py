@@ -227,3 +227,14 @@ def test_golden_gather_one_per_row_float32():
     check_golden(
         GOLDEN / "gather_rows_float32.c", render_kernel(describe(node), "k0_advanced_subtensor")
     )
+
+
+def test_a_kernels_parallel_weight_counts_its_transcendentals():
+    from symbolic.codegen.prelude import EXPENSIVE_WEIGHT, parallel_weight
+
+    x, y = S.vector("x"), S.vector("y")
+    f = S.compile([x, y], S.exp(x) * y + S.tanh(y), device="cpu")
+    (kernel,) = f.kernels
+    weight = 2 * EXPENSIVE_WEIGHT + 2  # exp, tanh, mul, add
+    assert f"SYM_PARALLEL_FOR((n) * {weight})" in kernel.source
+    assert parallel_weight(None) == 1

@@ -12,7 +12,7 @@ void k0_e1(const int64_t *sizes, const int64_t *strides, char **data) {
     const int64_t inner = ndim ? shape[ndim - 1] : 1;
     const int64_t tiles = (inner + 1023) / 1024;
     const int64_t t0 = ndim ? strides[0 * ndim + ndim - 1] : 1, t1 = ndim ? strides[1 * ndim + ndim - 1] : 1, t2 = ndim ? strides[2 * ndim + ndim - 1] : 1;
-    SYM_PARALLEL_FOR(n)
+    SYM_PARALLEL_FOR((n) * 55)
     for (int64_t o = 0; o < n / inner * tiles; o++) {
         int64_t rest = o / tiles, a0 = 0, a1 = 0, a2 = 0;
         for (int64_t d = ndim - 2; d >= 0; d--) {

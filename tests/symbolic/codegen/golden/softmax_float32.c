@@ -3,7 +3,7 @@ void k0_softmax(const int64_t *sizes, const int64_t *strides, char **data) {
     const float *restrict p0 = (const float *)data[0];
     const int64_t so = strides[0], sc = strides[1];
     float *restrict r = (float *)data[1];
-    SYM_PARALLEL_FOR(rows * cols)
+    SYM_PARALLEL_FOR((rows * cols) * 16)
     for (int64_t o = 0; o < rows; o++) {
         const float *restrict q = p0 + o * so;
         float m = -INFINITY;

@@ -4,7 +4,7 @@ void k0_fused_sum(const int64_t *sizes, const int64_t *strides, char **data) {
     const double *restrict p0 = (const double *)data[0];
     const int64_t so0 = strides[0], si0 = strides[1];
     double *restrict r = (double *)data[1];
-    SYM_PARALLEL_FOR(outer * inner)
+    SYM_PARALLEL_FOR((outer * inner) * 18)
     for (int64_t o = 0; o < outer; o++) {
         const double *restrict q0 = p0 + o * so0;
         double acc = 0;
