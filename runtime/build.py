@@ -54,11 +54,15 @@ __all__ = [
 # and made no kernel measurably faster. -march=native is safe in a cache because the key holds
 # the machine's CPU. -fwrapv: integer overflow wraps as in NumPy. -fno-math-errno,
 # -fno-trapping-math: libm calls and float selects in loops vectorize (NumPy never reads errno
-# nor traps); no -ffast-math, so NaN and Inf behave as IEEE says.
+# nor traps); no -ffast-math, so NaN and Inf behave as IEEE says. -mprefer-vector-width=512:
+# on an AVX-512 CPU gcc still prefers 256-bit vectors for -march=native, so glibc's vector math
+# ran its 8-lane functions; with 512 it calls the 16-lane ones (tanh over 2^16 float32 elements
+# 45 → 23 µs on one core here); on CPUs without AVX-512 the flag changes nothing.
 DEFAULT_FLAGS = (
     "-O2",
     "-fvect-cost-model=dynamic",
     "-march=native",
+    "-mprefer-vector-width=512",
     "-fwrapv",
     "-fno-math-errno",
     "-fno-trapping-math",
