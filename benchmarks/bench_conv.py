@@ -1,43 +1,73 @@
 """C1: one SGD training step of LeNet on 28×28 images, batch 64, float32, for us and each peer.
 
 The network: conv 20 5×5 (+ bias) → max-pool 2 → conv 50 5×5 (+ bias) → max-pool 2 →
-dense 500 ReLU → dense 10, softmax cross-entropy on int64 labels, SGD with learning rate 0.1.
+dense 500 ReLU → dense 10, softmax cross-entropy on int64 labels, SGD with learning rate 0.01.
 Every builder starts from the same parameters and batch and returns a step that updates its
 parameters and returns the loss of the batch before the update; the first call's loss is
 compared with the float64 reference, as in M1 (bench_mlp.py).
+
+C2: the same step on a small CNN for 32×32 RGB images, batch 64: conv 32 5×5 → max-pool 2 →
+conv 64 3×3 → max-pool 2 → dense 256 ReLU → dense 10. The builders read every size from the
+parameters and images they are given; `ConvNet` holds the sizes that make those.
 """
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
+
 import numpy as np
 from bench_mlp import jax_sgd_step, torch_sgd_step
 
-BATCH = 64
 LR = 0.01  # 0.1 diverges to NaN within 6 steps on these images (NaN arithmetic would skew times)
-# (name, shape, fan-in) of each parameter, in the order the builders take them
-PARAMS = (
-    ("conv0_w", (20, 1, 5, 5), 25),
-    ("conv0_b", (20,), None),
-    ("conv1_w", (50, 20, 5, 5), 500),
-    ("conv1_b", (50,), None),
-    ("dense0_w", (800, 500), 800),
-    ("dense0_b", (500,), None),
-    ("dense1_w", (500, 10), 500),
-    ("dense1_b", (10,), None),
-)
+# The parameters in the order the builders take them
+NAMES = ("conv0_w", "conv0_b", "conv1_w", "conv1_b", "dense0_w", "dense0_b", "dense1_w", "dense1_b")
 
 
-def lenet_inputs(seed: int = 0):
+@dataclass(frozen=True)
+class ConvNet:
+    """The sizes of conv → max-pool 2 → conv → max-pool 2 → dense ReLU → dense (valid
+    convolutions, stride 1)."""
+
+    batch: int
+    image: tuple  # (channels, height, width)
+    convs: tuple  # ((filters, kernel size), (filters, kernel size))
+    hidden: int
+    classes: int = 10
+
+    @property
+    def params(self) -> tuple:
+        """(name, shape, fan-in) of each parameter, in NAMES's order; fan-in None for biases."""
+        channels, height, width = self.image
+        shapes = []
+        for filters, k in self.convs:
+            # a valid k×k convolution drops k − 1 rows; the pool halves what is left
+            height, width = height - k + 1, width - k + 1
+            if height % 2 or width % 2:
+                raise ValueError(f"{self}: a pool of 2 over an odd {height}×{width} map")
+            shapes += [((filters, channels, k, k), channels * k * k), ((filters,), None)]
+            channels, height, width = filters, height // 2, width // 2
+        flat = channels * height * width
+        shapes += [((flat, self.hidden), flat), ((self.hidden,), None)]
+        shapes += [((self.hidden, self.classes), self.hidden), ((self.classes,), None)]
+        return tuple((name, shape, fan_in) for name, (shape, fan_in) in zip(NAMES, shapes))
+
+
+LENET = ConvNet(batch=64, image=(1, 28, 28), convs=((20, 5), (50, 5)), hidden=500)
+SMALL_CNN = ConvNet(batch=64, image=(3, 32, 32), convs=((32, 5), (64, 3)), hidden=256)
+
+
+def lenet_inputs(seed: int = 0, net: ConvNet = LENET):
     """(params, x, labels): He-scaled float32 weights, zero biases, images uniform in [0, 1)."""
     rng = np.random.default_rng(seed)
     params = [
         (rng.standard_normal(shape) * np.sqrt(2 / fan_in)).astype(np.float32)
         if fan_in
         else np.zeros(shape, np.float32)
-        for _, shape, fan_in in PARAMS
+        for _, shape, fan_in in net.params
     ]
-    x = rng.random((BATCH, 1, 28, 28), dtype=np.float32)
-    labels = rng.integers(0, 10, BATCH).astype(np.int64)
+    x = rng.random((net.batch, *net.image), dtype=np.float32)
+    labels = rng.integers(0, net.classes, net.batch).astype(np.int64)
     return params, x, labels
 
 
@@ -65,8 +95,8 @@ def lenet_reference(params, x, labels) -> float:
 def lenet_ours(device: str, params, x, labels):
     import symbolic as S
 
-    sx, sy = S.tensor("x", "float32", (None, 1, 28, 28)), S.vector("y", dtype="int64")
-    w = [S.shared(p.copy(), name) for p, (name, _, _) in zip(params, PARAMS)]
+    sx, sy = S.tensor("x", "float32", (None, *x.shape[1:])), S.vector("y", dtype="int64")
+    w = [S.shared(p.copy(), name) for p, name in zip(params, NAMES)]
 
     def bias(b):
         return b.dimshuffle("x", 0, "x", "x")
@@ -123,7 +153,7 @@ def lenet_pytensor(params, x, labels):
     import pytensor.tensor as pt
     from pytensor.tensor.special import log_softmax
 
-    def conv(h, w, b, k=5):
+    def conv(h, w, b, k):
         n, c, oh, ow = h.shape[0], h.shape[1], h.shape[2] - k + 1, h.shape[3] - k + 1
         windows = [h[:, :, i : i + oh, j : j + ow] for i in range(k) for j in range(k)]
         cols = pt.stack(windows, axis=2).reshape((n, c * k * k, oh * ow))  # (N, C·k·k, P)
@@ -137,9 +167,9 @@ def lenet_pytensor(params, x, labels):
         return h.reshape((n, c, hh // 2, 2, ww // 2, 2)).max(axis=(3, 5))
 
     px, py = pt.tensor4("x", dtype="float32"), pt.vector("y", dtype="int64")
-    shared = [pytensor.shared(p.copy(), name) for p, (name, _, _) in zip(params, PARAMS)]
-    h = pool(conv(px, shared[0], shared[1]))
-    h = pool(conv(h, shared[2], shared[3])).flatten(2)
+    shared = [pytensor.shared(p.copy(), name) for p, name in zip(params, NAMES)]
+    h = pool(conv(px, shared[0], shared[1], params[0].shape[-1]))
+    h = pool(conv(h, shared[2], shared[3], params[2].shape[-1])).flatten(2)
     h = pt.dot(pt.maximum(pt.dot(h, shared[4]) + shared[5], 0), shared[6]) + shared[7]
     cost = -log_softmax(h, axis=1)[pt.arange(py.shape[0]), py].mean()
     grads = pytensor.grad(cost, shared)
@@ -148,13 +178,22 @@ def lenet_pytensor(params, x, labels):
     return lambda: f(x, labels)
 
 
-C1 = {
-    "inputs": lenet_inputs,
-    "reference": lenet_reference,
-    "ours": lenet_ours,
-    "peers": {"pytensor": lenet_pytensor, "jax": lenet_jax, "torch": lenet_torch},
-    "size": (
-        f"LeNet conv20 5x5-pool2-conv50 5x5-pool2-dense500 relu-dense10, batch {BATCH}, "
-        f"28x28, SGD lr {LR}, float32, int64 labels"
-    ),
-}
+def lenet_spec(net: ConvNet, title: str) -> dict:
+    """The workload (run.py's spec) of the SGD step of `net`, described as `title`."""
+    (c0, k0), (c1, k1) = net.convs
+    channels, height, width = net.image
+    return {
+        "inputs": functools.partial(lenet_inputs, net=net),
+        "reference": lenet_reference,
+        "ours": lenet_ours,
+        "peers": {"pytensor": lenet_pytensor, "jax": lenet_jax, "torch": lenet_torch},
+        "size": (
+            f"{title} conv{c0} {k0}x{k0}-pool2-conv{c1} {k1}x{k1}-pool2-dense{net.hidden} relu-"
+            f"dense{net.classes}, batch {net.batch}, {height}x{width}x{channels}, SGD lr "
+            f"{LR}, float32, int64 labels"
+        ),
+    }
+
+
+C1 = lenet_spec(LENET, "LeNet")
+C2 = lenet_spec(SMALL_CNN, "CNN")

@@ -7,26 +7,52 @@ The cell, with gates in PyTorch's order (i, f, g, o) so that nn.LSTM holds the s
 from h = c = 0. The loss is Σ_t Σ h[t]·R[t] / (T·batch) for a fixed random R. Every builder
 returns a call giving (loss, ∂/∂Wx, ∂/∂Wh, ∂/∂b), checked against the float64 NumPy reference
 (`lstm_numpy`, written out by hand, is also the NumPy peer).
+
+R2: the same layer with hidden 320 at batch 64 (T=50, input 128). The builders read every size
+from the arrays they are given (`LstmSizes.of`); `LstmSizes` holds the sizes that make those.
 """
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
+
 import numpy as np
 
-T, BATCH, INPUT, HIDDEN = 50, 32, 128, 256
+
+@dataclass(frozen=True)
+class LstmSizes:
+    steps: int  # T
+    batch: int
+    input: int
+    hidden: int
+
+    @classmethod
+    def of(cls, params, x) -> LstmSizes:
+        """The sizes of a builder's arrays: x is (T, batch, input), Wh is (hidden, 4·hidden)."""
+        steps, batch, features = x.shape
+        return cls(steps, batch, features, params[1].shape[0])
+
+    def astuple(self) -> tuple:
+        return self.steps, self.batch, self.input, self.hidden
 
 
-def lstm_inputs(seed: int = 0):
+LSTM = LstmSizes(steps=50, batch=32, input=128, hidden=256)
+WIDE_LSTM = LstmSizes(steps=50, batch=64, input=128, hidden=320)
+
+
+def lstm_inputs(seed: int = 0, sizes: LstmSizes = LSTM):
     """(params [Wx, Wh, b], x, R)."""
     rng = np.random.default_rng(seed)
-    scale = 1 / np.sqrt(HIDDEN)
+    t, batch, features, hidden = sizes.steps, sizes.batch, sizes.input, sizes.hidden
+    scale = 1 / np.sqrt(hidden)
     params = [
-        rng.uniform(-scale, scale, (INPUT, 4 * HIDDEN)).astype(np.float32),
-        rng.uniform(-scale, scale, (HIDDEN, 4 * HIDDEN)).astype(np.float32),
-        rng.uniform(-scale, scale, 4 * HIDDEN).astype(np.float32),
+        rng.uniform(-scale, scale, (features, 4 * hidden)).astype(np.float32),
+        rng.uniform(-scale, scale, (hidden, 4 * hidden)).astype(np.float32),
+        rng.uniform(-scale, scale, 4 * hidden).astype(np.float32),
     ]
-    x = rng.standard_normal((T, BATCH, INPUT)).astype(np.float32)
-    readout = rng.standard_normal((T, BATCH, HIDDEN)).astype(np.float32)
+    x = rng.standard_normal((t, batch, features)).astype(np.float32)
+    readout = rng.standard_normal((t, batch, hidden)).astype(np.float32)
     return params, x, readout
 
 
@@ -39,17 +65,17 @@ def lstm_numpy(params, x, readout, dtype=np.float32):
     """The forward pass and backpropagation through time written out by hand."""
     wx, wh, b = (p.astype(dtype) for p in params)
     x, readout = x.astype(dtype), readout.astype(dtype)
-    n = HIDDEN
-    scale = dtype(1 / (T * BATCH))
+    steps, batch, features, n = LstmSizes.of(params, x).astuple()
+    scale = dtype(1 / (steps * batch))
 
     def sigmoid(v):
         return 1 / (1 + np.exp(-v))
 
     def run():
-        projected = (x.reshape(-1, INPUT) @ wx).reshape(T, BATCH, 4 * n)
-        h, c = np.zeros((BATCH, n), dtype), np.zeros((BATCH, n), dtype)
+        projected = (x.reshape(-1, features) @ wx).reshape(steps, batch, 4 * n)
+        h, c = np.zeros((batch, n), dtype), np.zeros((batch, n), dtype)
         saved, loss = [], 0.0
-        for t in range(T):
+        for t in range(steps):
             z = projected[t] + h @ wh + b
             i, f, g, o = (
                 sigmoid(z[:, :n]),
@@ -62,9 +88,9 @@ def lstm_numpy(params, x, readout, dtype=np.float32):
             saved.append((h, c, i, f, g, o, tc))
             h, c = o * tc, c_new
             loss += float((h * readout[t]).sum())
-        dz_all = np.empty((T, BATCH, 4 * n), dtype)
-        dh, dc = np.zeros((BATCH, n), dtype), np.zeros((BATCH, n), dtype)
-        for t in reversed(range(T)):
+        dz_all = np.empty((steps, batch, 4 * n), dtype)
+        dh, dc = np.zeros((batch, n), dtype), np.zeros((batch, n), dtype)
+        for t in reversed(range(steps)):
             h_prev, c_prev, i, f, g, o, tc = saved[t]
             dh = dh + readout[t] * scale
             do = dh * tc
@@ -77,7 +103,7 @@ def lstm_numpy(params, x, readout, dtype=np.float32):
             dh, dc = dz @ wh.T, dc * f
         h_prev = np.stack([s[0] for s in saved]).reshape(-1, n)
         rows = dz_all.reshape(-1, 4 * n)
-        return loss * scale, x.reshape(-1, INPUT).T @ rows, h_prev.T @ rows, rows.sum(0)
+        return loss * scale, x.reshape(-1, features).T @ rows, h_prev.T @ rows, rows.sum(0)
 
     return run
 
@@ -91,7 +117,8 @@ def lstm_ours(device: str, params, x, readout):
 
     wx, wh, b = (S.shared(p.copy(), name) for p, name in zip(params, ("Wx", "Wh", "b")))
     sx, sr = S.tensor3("x"), S.tensor3("readout")
-    n = HIDDEN
+    sizes = LstmSizes.of(params, x)
+    n = sizes.hidden
 
     def step(x_t, h, c):
         z = x_t @ wx + h @ wh + b
@@ -102,7 +129,7 @@ def lstm_ours(device: str, params, x, readout):
 
     zeros = S.zeros((sx.shape[1], n))
     (hs, _), _ = S.scan(step, sequences=[sx], outputs_info=[zeros, zeros])
-    loss = (hs * sr).sum() / (T * BATCH)
+    loss = (hs * sr).sum() / (sizes.steps * sizes.batch)
     f = S.compile([sx, sr], [loss, *S.grad(loss, [wx, wh, b])], device=device)
     return lambda: f(x, readout)
 
@@ -111,7 +138,8 @@ def lstm_jax(params, x, readout):
     import jax
     import jax.numpy as jnp
 
-    n = HIDDEN
+    sizes = LstmSizes.of(params, x)
+    n = sizes.hidden
 
     def loss(ps, x, readout):
         wx, wh, b = ps
@@ -128,7 +156,7 @@ def lstm_jax(params, x, readout):
 
         zeros = jnp.zeros((x.shape[1], n), x.dtype)
         _, hs = jax.lax.scan(step, (zeros, zeros), projected)
-        return (hs * readout).sum() / (T * BATCH)
+        return (hs * readout).sum() / (sizes.steps * sizes.batch)
 
     step = jax.jit(jax.value_and_grad(loss))
     ps = [jax.device_put(p) for p in params]
@@ -145,7 +173,8 @@ def lstm_torch(params, x, readout):
     import torch
 
     wx, wh, b = params
-    lstm = torch.nn.LSTM(INPUT, HIDDEN)
+    sizes = LstmSizes.of(params, x)
+    lstm = torch.nn.LSTM(sizes.input, sizes.hidden)
     with torch.no_grad():  # nn.LSTM computes x W_ihᵀ + b_ih + h W_hhᵀ + b_hh
         lstm.weight_ih_l0.copy_(torch.from_numpy(wx.T.copy()))
         lstm.weight_hh_l0.copy_(torch.from_numpy(wh.T.copy()))
@@ -156,7 +185,7 @@ def lstm_torch(params, x, readout):
 
     def run():
         hs, _ = lstm(tx)
-        loss = (hs * tr).sum() / (T * BATCH)
+        loss = (hs * tr).sum() / (sizes.steps * sizes.batch)
         gx, gh, gb = torch.autograd.grad(loss, weights)
         return loss.detach(), gx.T, gh.T, gb
 
@@ -169,7 +198,8 @@ def lstm_pytensor(params, x, readout):
 
     wx, wh, b = (pytensor.shared(p.copy(), name) for p, name in zip(params, ("Wx", "Wh", "b")))
     px, pr = pt.tensor3("x", dtype="float32"), pt.tensor3("readout", dtype="float32")
-    n = HIDDEN
+    sizes = LstmSizes.of(params, x)
+    n = sizes.hidden
 
     def step(z_x, h, c):
         z = z_x + pt.dot(h, wh) + b
@@ -180,22 +210,28 @@ def lstm_pytensor(params, x, readout):
 
     zeros = pt.zeros((px.shape[1], n), dtype="float32")
     (hs, _), _ = pytensor.scan(step, sequences=[pt.dot(px, wx)], outputs_info=[zeros, zeros])
-    loss = (hs * pr).sum() / np.float32(T * BATCH)
+    loss = (hs * pr).sum() / np.float32(sizes.steps * sizes.batch)
     f = pytensor.function([px, pr], [loss, *pytensor.grad(loss, [wx, wh, b])])
     return lambda: f(x, readout)
 
 
-R1 = {
-    "inputs": lstm_inputs,
-    "reference": lstm_reference,
-    "ours": lstm_ours,
-    "peers": {
-        "numpy": lstm_numpy,
-        "pytensor": lstm_pytensor,
-        "jax": lstm_jax,
-        "torch": lstm_torch,
-    },
-    "result": flat,
-    "size": f"LSTM T={T}, batch {BATCH}, input {INPUT}, hidden {HIDDEN}, float32: loss and "
-    "gradients of Wx, Wh, b",
-}
+def lstm_spec(sizes: LstmSizes) -> dict:
+    """The workload (run.py's spec) of the LSTM layer of `sizes`."""
+    return {
+        "inputs": functools.partial(lstm_inputs, sizes=sizes),
+        "reference": lstm_reference,
+        "ours": lstm_ours,
+        "peers": {
+            "numpy": lstm_numpy,
+            "pytensor": lstm_pytensor,
+            "jax": lstm_jax,
+            "torch": lstm_torch,
+        },
+        "result": flat,
+        "size": f"LSTM T={sizes.steps}, batch {sizes.batch}, input {sizes.input}, hidden "
+        f"{sizes.hidden}, float32: loss and gradients of Wx, Wh, b",
+    }
+
+
+R1 = lstm_spec(LSTM)
+R2 = lstm_spec(WIDE_LSTM)

@@ -1,5 +1,6 @@
 """M1: one SGD training step of a 784-1024-1024-10 ReLU MLP, softmax cross-entropy on integer
-labels, batch 256, learning rate 0.1, float32, for us and every peer.
+labels, batch 256, learning rate 0.1, float32, for us and every peer. M2: the same step of a
+512-2048-512-10 MLP at batch 128 (a shape the M1 numbers say nothing about).
 
 Every builder starts from the same parameters and batch and returns a step that updates its
 parameters and returns the loss of the batch before the update; the first call's loss is
@@ -8,6 +9,8 @@ compared with the float64 reference. G1 (bench_cold.py) times the same builders 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 SIZES = (784, 1024, 1024, 10)
@@ -15,15 +18,16 @@ BATCH = 256
 LR = 0.1
 
 
-def mlp_inputs(seed: int = 0):
-    """(params, x, labels): params as [W0, b0, W1, b1, W2, b2], He-scaled float32 weights."""
+def mlp_inputs(seed: int = 0, sizes: tuple = SIZES, batch: int = BATCH):
+    """(params, x, labels): params as [W0, b0, W1, b1, …] for layer widths `sizes` (input
+    features first, classes last), He-scaled float32 weights; a batch of `batch` rows."""
     rng = np.random.default_rng(seed)
     params = []
-    for a, b in zip(SIZES, SIZES[1:]):
+    for a, b in zip(sizes, sizes[1:]):
         params.append((rng.standard_normal((a, b)) * np.sqrt(2 / a)).astype(np.float32))
         params.append(np.zeros(b, np.float32))
-    x = rng.random((BATCH, SIZES[0]), dtype=np.float32)
-    labels = rng.integers(0, SIZES[-1], BATCH).astype(np.int64)
+    x = rng.random((batch, sizes[0]), dtype=np.float32)
+    labels = rng.integers(0, sizes[-1], batch).astype(np.int64)
     return params, x, labels
 
 
@@ -189,15 +193,24 @@ def mlp_numpy(params, x, labels):
     return run
 
 
-M1 = {
-    "inputs": mlp_inputs,
-    "reference": mlp_reference,
-    "ours": mlp_ours,
-    "peers": {
-        "numpy": mlp_numpy,
-        "pytensor": mlp_pytensor,
-        "jax": mlp_jax,
-        "torch": mlp_torch,
-    },
-    "size": f"MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, SGD lr {LR}, float32, int64 labels",
-}
+def mlp_spec(sizes: tuple, batch: int) -> dict:
+    """The workload (run.py's spec) of the SGD step for layer widths `sizes` at `batch` rows:
+    every builder reads its sizes from the parameters and batch it is given."""
+    return {
+        "inputs": functools.partial(mlp_inputs, sizes=sizes, batch=batch),
+        "reference": mlp_reference,
+        "ours": mlp_ours,
+        "peers": {
+            "numpy": mlp_numpy,
+            "pytensor": mlp_pytensor,
+            "jax": mlp_jax,
+            "torch": mlp_torch,
+        },
+        "size": (
+            f"MLP {'-'.join(map(str, sizes))}, batch {batch}, SGD lr {LR}, float32, int64 labels"
+        ),
+    }
+
+
+M1 = mlp_spec(SIZES, BATCH)
+M2 = mlp_spec((512, 2048, 512, 10), 128)  # wider hidden layer, narrower input, half the batch
