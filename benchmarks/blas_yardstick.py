@@ -45,7 +45,7 @@ def _order(array: np.ndarray) -> tuple:
 def recording():
     """Every product the cpu device runs while inside, as a list of Products (functions
     compiled inside record theirs)."""
-    from runtime import runner_steps
+    from runtime import loops, runner_steps
     from symbolic.linalg import MatMul
 
     seen: list[Product] = []
@@ -56,14 +56,18 @@ def recording():
         seen.append(Product(a.shape, _order(a), b.shape, _order(b), a.dtype.name))
         return np.matmul(a, b, *out)
 
-    # products recorded run through np.matmul (a Python call the recorder sees)
+    # products recorded run through np.matmul (a Python call the recorder sees), loops' too
+    # (no packed operands)
+    packing = loops.packing_available
     runner_steps.WRITERS[MatMul] = (planner, lambda op, module: record)
     runner_steps.gemm_kernels = lambda module: None
+    loops.packing_available = lambda: False
     try:
         yield seen
     finally:
         runner_steps.WRITERS[MatMul] = (planner, writer)
         runner_steps.gemm_kernels = kernels
+        loops.packing_available = packing
 
 
 def product_call(a: np.ndarray, b: np.ndarray, out: np.ndarray):

@@ -30,3 +30,14 @@ def test_products_are_recorded_with_their_layout_and_timed():
     result = blas_yardstick.yardstick(products, step_seconds=1.0, repeat=3)
     assert result["products"] == 1 and result["gflop"] == 120 / 1e9
     assert 0 < result["fraction"] < 1
+
+
+def test_a_loops_products_are_recorded_at_every_step():
+    x, w = S.tensor3("x"), S.matrix("w")
+    hs, _ = S.scan(lambda x_t, h, w: S.tanh(x_t + h @ w), x, x[0], non_sequences=[w])
+    xv = np.ones((5, 2, 3), np.float32)
+    wv = np.eye(3, dtype=np.float32) / 2
+    with blas_yardstick.recording() as products:
+        f = S.compile([x, w], hs, device="cpu")
+        f(xv, wv)
+    assert [(p.a_shape, p.b_shape) for p in products] == [((2, 3), (3, 3))] * 5
