@@ -11,6 +11,7 @@ compiler.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -169,7 +170,19 @@ class Function:
         self._binder = Arguments(self.inputs, self.specs)
         self._n_outputs = len(fgraph.outputs) - len(fgraph.update_targets)
         self._targets = list(fgraph.update_targets)
+        self._donors: list = []  # shared variables whose gemm update may write them in place
         self.borrow_outputs = borrow_outputs
+
+    def use_donors(self, donors: Sequence[bool]) -> None:
+        """Per update target, whether its gemm update may write the target's array in place
+        (runtime/gemm_updates.py); the program's last steps are those updates. Only the C
+        runner writes in place; elsewhere this does nothing."""
+        call_donating = getattr(self._program, "call_donating", None)
+        targets = [t for t, donor in zip(self._targets, donors) if donor]
+        if call_donating is None or not targets:
+            return
+        self._program.first_donor = len(self._program.schedule.steps) - len(targets)
+        self._donors, self._call_donating = targets, call_donating
 
     @property
     def borrow_outputs(self) -> bool:
@@ -207,10 +220,11 @@ class Function:
             args = self._binder.bind(args, kwargs)
         if not self.trust_input:
             args = self._check(args)
+        donated = _donated(self._donors) if self._donors else ()
         if self._shared:
             args = (*args, *[_host(s._value) for s in self._shared])
         if self.profile is None:
-            results = self._call(*args)
+            results = self._call_donating(donated, *args) if donated else self._call(*args)
         else:
             self.profile.begin_call()
             results = self._program.run(args, self.profile)
@@ -268,6 +282,38 @@ class Arguments:
 
 
 _MISSING = object()
+
+
+def _references(holder) -> int:
+    """The reference count of holder._value, seen from here (the attribute, this frame)."""
+    value = holder._value
+    return sys.getrefcount(value)
+
+
+class _Holder:
+    __slots__ = ("_value",)
+
+    def __init__(self):
+        self._value = np.empty(0)
+
+
+_SOLE_HOLDER = _references(_Holder())  # the count of an array only its holder keeps
+
+
+def _donated(shared: list) -> tuple:
+    """The values of these shared variables that nothing else holds (no caller keeps the old
+    array, nor a view of it) and that a BLAS can write in place: what a call may update where
+    they lie."""
+    return tuple(
+        s._value
+        for s in shared
+        if _references(s) == _SOLE_HOLDER
+        and type(s._value) is np.ndarray
+        and s._value.flags.c_contiguous
+        and s._value.flags.owndata
+        and s._value.flags.writeable
+        and s._value.flags.aligned
+    )
 
 
 def _host(value) -> np.ndarray:

@@ -167,6 +167,16 @@ class NativeProgram:
         constants = tuple(np.asarray(c) for c in constants)
         self._runner = module.Runner(_table(table), constants, steps, schedule.fail, False)
         self.call = self._runner.call
+        self.call_donating = self._runner.call_donating  # (donated leaves, *leaves)
+
+    @property
+    def first_donor(self) -> int:
+        """The steps from this index on (gemm updates) may write donated leaves in place."""
+        return self._runner.first_donor
+
+    @first_donor.setter
+    def first_donor(self, k: int) -> None:
+        self._runner.first_donor = k
 
     @property
     def borrow(self) -> bool:

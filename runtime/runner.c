@@ -71,6 +71,7 @@ typedef struct {
     int borrow;             /* outputs may be written in place by the next call */
     PyObject **kept;        /* the outputs the last call returned (n_outputs) */
     Py_ssize_t counts[4];   /* planned outputs so far: in place, reused, pooled, allocated */
+    Py_ssize_t first_donor; /* the steps from here on may write donated leaves (n_steps: none) */
 } Runner;
 
 enum { IN_PLACE, REUSED, POOLED, ALLOCATED };
@@ -123,7 +124,15 @@ typedef struct {
     PyObject **reuse;       /* per output, the last call's array when it may be written (in a
                                loop: the row of the stacked output this step writes) */
     int rows_first;         /* `reuse` before in place: a loop's row written saves a copy */
+    PyObject *donated;      /* NULL, or a tuple of leaves the donor steps may write in place */
 } Call;
+
+/* Whether v is one of the call's donated leaves. */
+static int is_donated(Call *c, PyObject *v) {
+    for (Py_ssize_t i = 0; c->donated && i < PyTuple_GET_SIZE(c->donated); i++)
+        if (PyTuple_GET_ITEM(c->donated, i) == v) return 1;
+    return 0;
+}
 
 static void release(Runner *r, Call *c, PyObject *v) {
     if (c->n_pool < r->max_pool && ours_alone(v)) c->pool[c->n_pool++] = v;
@@ -138,6 +147,15 @@ static PyObject *output_array(Runner *r, Step *st, Call *c, PyObject **inputs, P
     PyObject *offered = result >= 0 ? c->reuse[result] : NULL;
     if (offered && !same_layout((PyArrayObject *)offered, descr->type_num, ndim, dims))
         offered = NULL;
+    /* inplace ≤ −2: input −2 − inplace, which may also be a donated leaf (a gemm update) */
+    int donor = inplace <= -2;
+    if (donor) inplace = -2 - inplace;
+    if (donor && is_donated(c, inputs[inplace]) &&
+        same_layout((PyArrayObject *)inputs[inplace], descr->type_num, ndim, dims)) {
+        Py_INCREF(inputs[inplace]);
+        r->counts[IN_PLACE]++;
+        return inputs[inplace];
+    }
     if (!(offered && c->rows_first) && inplace >= 0 && st->dies[inplace] &&
         ours_alone(inputs[inplace]) &&
         same_layout((PyArrayObject *)inputs[inplace], descr->type_num, ndim, dims)) {
@@ -222,7 +240,9 @@ static int run_view(Step *st, Call *c, PyObject **inputs, const int64_t *packed)
 /* A planned step: outputs from its plan, then the kernel or the writer on them. A plan (from
  * cpu_backend.Launch.native) is (packed int64 bytes, output dtypes, views), packed as
  * [n_sizes, sizes…, n_strides, strides…, then per output: ndim, shape…, in-place input]. */
-static int run_planned(Runner *r, Step *st, Call *c, PyObject **inputs) {
+/* The step's plan for its inputs' layouts in st->plan (the planner asked on a new layout);
+ * 0, or -1 with the planner's exception set. */
+static int ensure_plan(Step *st, PyObject **inputs) {
     int64_t key_stack[8 * ON_STACK];
     Py_ssize_t len = layout_key(st, inputs, key_stack, 8 * ON_STACK);
     if (len < 0 || !st->plan || len != st->key_len ||
@@ -237,6 +257,11 @@ static int run_planned(Runner *r, Step *st, Call *c, PyObject **inputs) {
             st->key_len = len;
         }
     }
+    return 0;
+}
+
+static int run_planned(Runner *r, Step *st, Call *c, PyObject **inputs) {
+    if (ensure_plan(st, inputs) < 0) return -1;
     PyObject *plan = st->plan;
     if (plan == Py_None) return run_python(st, c, inputs);  /* no plan fits: NumPy's reference */
     const int64_t *packed = (const int64_t *)PyBytes_AS_STRING(PyTuple_GET_ITEM(plan, 0));
@@ -353,9 +378,24 @@ static PyObject *fresh(PyObject *v, PyObject *reused) {
 
 /* Every step in order on the call's slots (the leaves and constants in theirs), each value
  * dropped after its last reader; 0, or -1 with the failing step's error explained. */
+/* Before the first donor step: plan every donor step (all their inputs exist by then, and
+ * none reads another's output). Where one has no plan (its NumPy reference would run, and
+ * could fail after another wrote a leaf), none writes in place this call. */
+static void plan_donors(Runner *r, Call *c) {
+    for (Py_ssize_t k = r->first_donor; k < r->n_steps; k++) {
+        Step *st = &r->steps[k];
+        PyObject *inputs[ON_STACK];
+        if (st->planner == Py_None || st->n_in > ON_STACK) { c->donated = NULL; return; }
+        for (Py_ssize_t i = 0; i < st->n_in; i++) inputs[i] = c->values[st->ins[i]];
+        if (ensure_plan(st, inputs) < 0) PyErr_Clear();  /* raised again when the step runs */
+        if (!st->plan || st->plan == Py_None) { c->donated = NULL; return; }
+    }
+}
+
 static int run_steps(Runner *r, Call *c, double *times) {
     for (Py_ssize_t k = 0; k < r->n_steps; k++) {
         Step *st = &r->steps[k];
+        if (k == r->first_donor && c->donated) plan_donors(r, c);
         double start = times ? now() : 0.0;
         PyObject *inputs_stack[ON_STACK], **inputs = inputs_stack;
         if (st->n_in > ON_STACK && !(inputs = PyMem_Malloc((size_t)st->n_in * sizeof(PyObject *)))) {
@@ -378,7 +418,8 @@ static int run_steps(Runner *r, Call *c, double *times) {
     return 0;
 }
 
-static PyObject *run(Runner *r, PyObject *const *leaves, Py_ssize_t n_leaves, double *times) {
+static PyObject *run(Runner *r, PyObject *const *leaves, Py_ssize_t n_leaves, double *times,
+                     PyObject *donated) {
     if (n_leaves != r->n_leaves)
         return PyErr_Format(PyExc_TypeError, "the schedule takes %zd leaves, got %zd",
                             r->n_leaves, n_leaves);
@@ -387,7 +428,7 @@ static PyObject *run(Runner *r, PyObject *const *leaves, Py_ssize_t n_leaves, do
     if (need > 3 * ON_STACK && !(memory = PyMem_Malloc(need * sizeof(PyObject *))))
         return PyErr_NoMemory();
     memset(memory, 0, need * sizeof(PyObject *));
-    Call c = {memory, memory + r->n_slots, 0, memory + r->n_slots + r->max_pool, 0};
+    Call c = {memory, memory + r->n_slots, 0, memory + r->n_slots + r->max_pool, 0, donated};
     PyObject **reused = c.reuse + r->n_outputs;  /* what `reuse` held before steps took it */
     for (Py_ssize_t i = 0; i < r->n_leaves; i++) {
         if (!PyArray_Check(leaves[i])) {  /* trust_input skips conversion, not this */
@@ -415,7 +456,9 @@ static PyObject *run(Runner *r, PyObject *const *leaves, Py_ssize_t n_leaves, do
     result = PyTuple_New(r->n_results);
     for (Py_ssize_t j = 0; result && j < r->n_results; j++) {
         PyObject *v = c.values[r->result_slots[j]];
-        PyObject *out = fresh(v, j < r->n_outputs ? reused[j] : NULL);
+        /* a donated leaf written in place is the caller's own array, returned as it is */
+        PyObject *out = is_donated(&c, v) ? (Py_INCREF(v), v)
+                                          : fresh(v, j < r->n_outputs ? reused[j] : NULL);
         if (!out) Py_CLEAR(result);
         else PyTuple_SET_ITEM(result, j, out);
     }

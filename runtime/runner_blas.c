@@ -37,23 +37,26 @@ static struct {
     void *sgemm_compute, *dgemm_compute;  /* or NULL: the library packs no operand */
 } blas;
 
-/* One product C = A·B of the plan, at byte offsets into the operands. */
-static void gemm_one(int is_double, const int64_t *m, char *a, char *b, char *c) {
+/* C ← β·C + α·A·B for the plan's matrix sizes m = [M, N, K, transpose A, transpose B, lda,
+ * ldb], at byte offsets into the operands; C has contiguous rows of N. */
+static void gemm_one(int is_double, const int64_t *m, char *a, char *b, char *c, double alpha,
+                     double beta) {
     int64_t M = m[0], N = m[1], K = m[2], lda = m[5], ldb = m[6];
     int ta = m[3] ? TRANS : NO_TRANS, tb = m[4] ? TRANS : NO_TRANS;
+    float fa = (float)alpha, fb = (float)beta;
     if (is_double && blas.wide)
-        ((dgemm64_fn)blas.dgemm)(ROW_MAJOR, ta, tb, M, N, K, 1.0, (const double *)a, lda,
-                                 (const double *)b, ldb, 0.0, (double *)c, N);
+        ((dgemm64_fn)blas.dgemm)(ROW_MAJOR, ta, tb, M, N, K, alpha, (const double *)a, lda,
+                                 (const double *)b, ldb, beta, (double *)c, N);
     else if (is_double)
-        ((dgemm32_fn)blas.dgemm)(ROW_MAJOR, ta, tb, (int)M, (int)N, (int)K, 1.0,
-                                 (const double *)a, (int)lda, (const double *)b, (int)ldb, 0.0,
+        ((dgemm32_fn)blas.dgemm)(ROW_MAJOR, ta, tb, (int)M, (int)N, (int)K, alpha,
+                                 (const double *)a, (int)lda, (const double *)b, (int)ldb, beta,
                                  (double *)c, (int)N);
     else if (blas.wide)
-        ((sgemm64_fn)blas.sgemm)(ROW_MAJOR, ta, tb, M, N, K, 1.0f, (const float *)a, lda,
-                                 (const float *)b, ldb, 0.0f, (float *)c, N);
+        ((sgemm64_fn)blas.sgemm)(ROW_MAJOR, ta, tb, M, N, K, fa, (const float *)a, lda,
+                                 (const float *)b, ldb, fb, (float *)c, N);
     else
-        ((sgemm32_fn)blas.sgemm)(ROW_MAJOR, ta, tb, (int)M, (int)N, (int)K, 1.0f,
-                                 (const float *)a, (int)lda, (const float *)b, (int)ldb, 0.0f,
+        ((sgemm32_fn)blas.sgemm)(ROW_MAJOR, ta, tb, (int)M, (int)N, (int)K, fa,
+                                 (const float *)a, (int)lda, (const float *)b, (int)ldb, fb,
                                  (float *)c, (int)N);
 }
 
@@ -64,7 +67,7 @@ static void gemm_batched(int is_double, const int64_t *sizes, const int64_t *str
     const int64_t *batch = sizes + 1, *matrix = batch + n_batch;
     char *a = data[0], *b = data[1], *c = data[2];
     for (;;) {
-        gemm_one(is_double, matrix, a, b, c);
+        gemm_one(is_double, matrix, a, b, c, 1.0, 0.0);
         int64_t d = n_batch - 1;
         for (; d >= 0; d--) {
             const int64_t *s = strides + 3 * d;
@@ -85,6 +88,27 @@ static void gemm_f32(const int64_t *sizes, const int64_t *strides, char **data) 
 
 static void gemm_f64(const int64_t *sizes, const int64_t *strides, char **data) {
     gemm_batched(1, sizes, strides, data);
+}
+
+/* A gemm update (runtime/gemm_updates.py): out ← β·z + α·x·y with α = sign·s and β = mu
+ * (or 1). sizes = [M, N, K, transpose x, transpose y, ldx, ldy, sign, scaled]; data = [z, x,
+ * y, s, (mu,) out], z and out contiguous M×N. Where out is not z itself (z not donated, nor
+ * dying), z is copied into it first. */
+static void gemm_update(int is_double, const int64_t *m, char **data) {
+    int scaled = (int)m[8];
+    char *z = data[0], *out = data[4 + scaled];
+    double s = is_double ? *(const double *)data[3] : *(const float *)data[3];
+    double mu = !scaled ? 1.0 : is_double ? *(const double *)data[4] : *(const float *)data[4];
+    if (out != z) memcpy(out, z, (size_t)(m[0] * m[1]) * (is_double ? 8 : 4));
+    gemm_one(is_double, m, data[1], data[2], out, (double)m[7] * s, mu);
+}
+
+static void gemm_update_f32(const int64_t *sizes, const int64_t *strides, char **data) {
+    gemm_update(0, sizes, data);
+}
+
+static void gemm_update_f64(const int64_t *sizes, const int64_t *strides, char **data) {
+    gemm_update(1, sizes, data);
 }
 
 /* C = A·B with B packed: sizes = [M, N, K, transpose A, lda]; data = [A, B, packed B, C].
@@ -128,10 +152,12 @@ static PyObject *bind_blas(PyObject *module, PyObject *args) {
 }
 
 /* gemm_kernels(): the addresses of the product kernels: float32, float64, then with a packed
- * operand float32, float64. */
+ * operand float32, float64, then the gemm updates float32, float64. */
 static PyObject *gemm_kernels(PyObject *module, PyObject *unused) {
-    return Py_BuildValue("KKKK", (unsigned long long)(uintptr_t)gemm_f32,
+    return Py_BuildValue("KKKKKK", (unsigned long long)(uintptr_t)gemm_f32,
                          (unsigned long long)(uintptr_t)gemm_f64,
                          (unsigned long long)(uintptr_t)gemm_packed_f32,
-                         (unsigned long long)(uintptr_t)gemm_packed_f64);
+                         (unsigned long long)(uintptr_t)gemm_packed_f64,
+                         (unsigned long long)(uintptr_t)gemm_update_f32,
+                         (unsigned long long)(uintptr_t)gemm_update_f64);
 }

@@ -81,7 +81,7 @@ static PyObject *Runner_loop(Runner *r, PyObject *args) {
     size_t need = (size_t)(r->n_slots + r->max_pool + 2 * r->n_results + 2 * n_states);
     PyObject **memory = PyMem_Calloc(need ? need : 1, sizeof(PyObject *)), *result = NULL;
     if (!memory) return PyErr_NoMemory();
-    Call c = {memory, memory + r->n_slots, 0, memory + r->n_slots + r->max_pool, 1};
+    Call c = {memory, memory + r->n_slots, 0, memory + r->n_slots + r->max_pool, 1, NULL};
     PyObject **dest = c.reuse + r->n_results, **states = dest + r->n_results;
     PyObject **next = states + n_states;
     for (Py_ssize_t j = 0; j < n_states; j++) {

@@ -16,6 +16,7 @@ import numpy as np
 from numpy.lib.array_utils import byte_bounds
 
 from runtime.cpu_backend import Launch, PlannedStep
+from runtime.gemm_updates import Gemm
 from runtime.packed_products import PackedMatMul
 from symbolic.indexing import Subtensor
 from symbolic.join import Join
@@ -114,6 +115,31 @@ def plan_packed_gemm(fn, node, arrays) -> Launch | None:
         return None
     (m, k), n = a.shape, b.shape[1]
     return Launch(None, [m, n, k, *layout], [], [(m, n)], [out], None, 3)
+
+
+def plan_gemm_update(fn, node, arrays) -> Launch | None:
+    """The kernel's plan for a gemm update (runner_blas.c, gemm_update; runtime/
+    gemm_updates.py): its output may take z's buffer where z is donated or dies. None where
+    the reference must run: z not contiguous, x @ y not of z's shape (the update's sum_to)."""
+    z, x, y, *scalars = arrays
+    dtype = node.outputs[0].type.dtype
+    if dtype not in ("float32", "float64") or any(a.dtype != dtype for a in arrays):
+        return None
+    if z.ndim != 2 or x.ndim != 2 or y.ndim != 2 or any(a.ndim != 0 for a in scalars):
+        return None
+    (m, k), n = x.shape, y.shape[1]
+    if y.shape[0] != k or z.shape != (m, n) or 0 in (m, n, k) or not z.flags.c_contiguous:
+        return None
+    layouts = [blas_matrix(a) for a in (x, y)]
+    copied = [layout is None for layout in layouts]
+    views = None
+    if any(copied):
+        views = [_same, *(np.ascontiguousarray if c else _same for c in copied)]
+        views += [_same] * len(scalars)
+    (ta, lda), (tb, ldb) = (layout or (0, a.shape[1]) for layout, a in zip(layouts, (x, y)))
+    sizes = [m, n, k, ta, tb, lda, ldb, node.op.sign, int(node.op.scaled)]
+    # output 0 may take input 0's buffer: donated (a shared variable's) or dying (−2 − 0)
+    return Launch(None, sizes, [], [z.shape], [dtype], views, len(arrays), [-2])
 
 
 def _same(x):
@@ -234,8 +260,9 @@ def gemm_kernels(module) -> dict | None:
     if found is None:
         return None
     module.bind_blas(found.sgemm, found.dgemm, found.wide, found.sgemm_compute, found.dgemm_compute)
-    f32, f64, packed_f32, packed_f64 = module.gemm_kernels()
+    f32, f64, packed_f32, packed_f64, update_f32, update_f64 = module.gemm_kernels()
     kernels = {"float32": f32, "float64": f64}
+    kernels.update({("update", "float32"): update_f32, ("update", "float64"): update_f64})
     if found.packs:
         kernels.update({("packed", "float32"): packed_f32, ("packed", "float64"): packed_f64})
     return kernels
@@ -245,8 +272,11 @@ def runner_step(node, module) -> PlannedStep | None:
     """The step the C runner (the extension `module`) runs a node without a kernel as, or
     None (a Python call)."""
     packed = isinstance(node.op, PackedMatMul)
-    kernels = gemm_kernels(module) if packed or isinstance(node.op, MatMul) else None
+    update = isinstance(node.op, Gemm)
+    kernels = gemm_kernels(module) if packed or update or isinstance(node.op, MatMul) else None
     dtype = node.outputs[0].dtype
+    if kernels and update:
+        return GemmStep(node, kernels["update", dtype], plan_gemm_update)
     if kernels and packed and ("packed", dtype) in kernels:
         return GemmStep(node, kernels["packed", dtype], plan_packed_gemm)
     if kernels and not packed and dtype in kernels:

@@ -3,7 +3,16 @@
  * (native.py joins them), so everything here is static, as there. */
 
 static PyObject *Runner_call(Runner *r, PyObject *const *args, Py_ssize_t n) {
-    return run(r, args, n, NULL);
+    return run(r, args, n, NULL, NULL);
+}
+
+/* call_donating(donated, *leaves): call(*leaves), where the donor steps (from first_donor on)
+ * may write the leaves in the tuple `donated` in place (runtime/gemm_updates.py). */
+static PyObject *Runner_call_donating(Runner *r, PyObject *const *args, Py_ssize_t n) {
+    if (n < 1 || !PyTuple_Check(args[0]))
+        return PyErr_Format(PyExc_TypeError, "call_donating(donated, *leaves): donated is a "
+                            "tuple of leaves");
+    return run(r, args + 1, n - 1, NULL, PyTuple_GET_SIZE(args[0]) ? args[0] : NULL);
 }
 
 static PyObject *Runner_timed(Runner *r, PyObject *const *args, Py_ssize_t n) {
@@ -12,7 +21,7 @@ static PyObject *Runner_timed(Runner *r, PyObject *const *args, Py_ssize_t n) {
         !PyArray_ISCARRAY((PyArrayObject *)args[0]))
         return PyErr_Format(PyExc_TypeError, "timed(times, *leaves): times is a float64 array "
                             "of one entry per step");
-    return run(r, args + 1, n - 1, (double *)PyArray_DATA((PyArrayObject *)args[0]));
+    return run(r, args + 1, n - 1, (double *)PyArray_DATA((PyArrayObject *)args[0]), NULL);
 }
 
 /* The int64 entries of a bytes object (their count in *n), or NULL with an exception set. */
@@ -119,6 +128,7 @@ static int Runner_init(Runner *r, PyObject *args, PyObject *kwargs) {
         PyErr_NoMemory();
         return -1;
     }
+    r->first_donor = r->n_steps;
     return 0;
 }
 
@@ -146,6 +156,21 @@ static int Runner_set_borrow(Runner *r, PyObject *value, void *closure) {
     return 0;
 }
 
+static PyObject *Runner_get_first_donor(Runner *r, void *closure) {
+    return PyLong_FromSsize_t(r->first_donor);
+}
+
+static int Runner_set_first_donor(Runner *r, PyObject *value, void *closure) {
+    Py_ssize_t k = value ? PyLong_AsSsize_t(value) : -1;
+    if (k == -1 && PyErr_Occurred()) return -1;
+    if (k < 0 || k > r->n_steps) {
+        PyErr_SetString(PyExc_ValueError, "first_donor is a step index, or the step count");
+        return -1;
+    }
+    r->first_donor = k;
+    return 0;
+}
+
 static PyObject *Runner_get_counts(Runner *r, void *closure) {
     PyObject *counts = PyDict_New();
     for (int k = 0; counts && k < 4; k++) {
@@ -159,6 +184,9 @@ static PyObject *Runner_get_counts(Runner *r, void *closure) {
 static PyMethodDef Runner_methods[] = {
     {"call", (PyCFunction)(void (*)(void))Runner_call, METH_FASTCALL,
      "call(*leaves): the results (outputs, then update values) as a tuple of fresh arrays"},
+    {"call_donating", (PyCFunction)(void (*)(void))Runner_call_donating, METH_FASTCALL,
+     "call_donating(donated, *leaves): call(*leaves), the donor steps writing the donated "
+     "leaves in place"},
     {"timed", (PyCFunction)(void (*)(void))Runner_timed, METH_FASTCALL,
      "timed(times, *leaves): call(*leaves), adding each step's seconds to times[k]"},
     {"loop", (PyCFunction)Runner_loop, METH_VARARGS,
@@ -170,6 +198,8 @@ static PyMethodDef Runner_methods[] = {
 static PyGetSetDef Runner_getset[] = {
     {"borrow", (getter)Runner_get_borrow, (setter)Runner_set_borrow,
      "outputs may be written in place by the next call", NULL},
+    {"first_donor", (getter)Runner_get_first_donor, (setter)Runner_set_first_donor,
+     "the steps from this index on may write donated leaves in place", NULL},
     {"counts", (getter)Runner_get_counts, NULL,
      "where planned outputs came from so far: in_place, reused, pooled, allocated", NULL},
     {NULL},

@@ -254,12 +254,25 @@ def compile(
     _check_used(inputs, leaves, on_unused_input)
     device = _resolve_device(device)
     log = RewriteLog()
+    lower = None
+    if device == "cpu" and updates:  # updates of the form β·z ± α·(x @ y): one gemm each
+        from functools import partial
+
+        from runtime.gemm_updates import lower_gemm_updates
+
+        lower = partial(lower_gemm_updates, n_updates=len(updates))
+
     if optimize:
-        expressions = optimize_graph(expressions, log)
+        expressions = optimize_graph(expressions, log, lower)
     fgraph = FunctionGraph(inputs, expressions, [t for t, _ in updates])
     from runtime.collectives import plan_collectives
 
     fgraph = plan_collectives(fgraph)  # all-reduces bucketed, ordered to overlap with compute
+    donors = []
+    if device == "cpu":
+        from runtime.gemm_updates import schedule_donors
+
+        donors = schedule_donors(fgraph)  # gemm updates that may write their weights, last
     shared = [v for v in fgraph.variables() if isinstance(v, SharedVariable)]
     sources, options = None, {}
     debug = DebugModes.of(fgraph, inputs + shared, nan_guard, check and device != "numpy")
@@ -293,4 +306,6 @@ def compile(
         **options,
     )
     function.nan_guard, function.check = nan_guard, check
+    if donors and debug is None:
+        function.use_donors(donors)
     return function

@@ -10,11 +10,15 @@ from symbolic.graph import Variable
 from symbolic.optimizer.rewriter import RewriteLog, fold_constants, rewrite_to_fixed_point
 
 
-def optimize_graph(outputs: Sequence[Variable], log: RewriteLog | None = None) -> list[Variable]:
+def optimize_graph(
+    outputs: Sequence[Variable], log: RewriteLog | None = None, lower=None
+) -> list[Variable]:
     """The outputs rewritten by every phase: merge → constant folding → canonicalize →
     stabilize → specialize → loops → fuse. Each phase runs to a fixed point; merging of equal
     nodes and constants happens inside every pass. The loops phase optimizes the inner graph
-    of every scan with these same phases (symbolic/scan/rewrite.py)."""
+    of every scan with these same phases (symbolic/scan/rewrite.py). `lower(outputs)`, where
+    given, is a device's own rewrite of the outputs just before fusion (the cpu device's
+    gemm updates, runtime/gemm_updates.py)."""
     from symbolic.optimizer.fusion import fuse
     from symbolic.optimizer.rules import SPECIALIZE
     from symbolic.scan.rewrite import optimize_loops
@@ -24,6 +28,8 @@ def optimize_graph(outputs: Sequence[Variable], log: RewriteLog | None = None) -
         outputs = stabilize_graph(outputs, log)
         outputs = rewrite_to_fixed_point(outputs, SPECIALIZE, log, fold=fold_constants)
         outputs = optimize_loops(outputs, log)
+        if lower is not None:
+            outputs = lower(outputs)
         return fuse(outputs, log)
 
 
