@@ -45,7 +45,7 @@ def _order(array: np.ndarray) -> tuple:
 def recording():
     """Every product the cpu device runs while inside, as a list of Products (functions
     compiled inside record theirs)."""
-    from runtime import loops, runner_steps
+    from runtime import gemm_updates, loops, runner_steps
     from symbolic.linalg import MatMul
 
     seen: list[Product] = []
@@ -57,17 +57,19 @@ def recording():
         return np.matmul(a, b, *out)
 
     # products recorded run through np.matmul (a Python call the recorder sees), loops' too
-    # (no packed operands)
-    packing = loops.packing_available
+    # (no packed operands), and updates' (no gemm updates: the same products as dots)
+    packing, lowering = loops.packing_available, gemm_updates.lower_gemm_updates
     runner_steps.WRITERS[MatMul] = (planner, lambda op, module: record)
     runner_steps.gemm_kernels = lambda module: None
     loops.packing_available = lambda: False
+    gemm_updates.lower_gemm_updates = lambda expressions, n_updates: expressions
     try:
         yield seen
     finally:
         runner_steps.WRITERS[MatMul] = (planner, writer)
         runner_steps.gemm_kernels = kernels
         loops.packing_available = packing
+        gemm_updates.lower_gemm_updates = lowering
 
 
 def product_call(a: np.ndarray, b: np.ndarray, out: np.ndarray):

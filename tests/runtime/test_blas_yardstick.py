@@ -41,3 +41,12 @@ def test_a_loops_products_are_recorded_at_every_step():
         f = S.compile([x, w], hs, device="cpu")
         f(xv, wv)
     assert [(p.a_shape, p.b_shape) for p in products] == [((2, 3), (3, 3))] * 5
+
+
+def test_the_products_of_gemm_updates_are_recorded():
+    x, g = S.matrix("x"), S.matrix("g")
+    w = S.shared(np.ones((3, 4), np.float32), "w")
+    with blas_yardstick.recording() as products:
+        f = S.compile([x, g], [], updates=[(w, w - 0.1 * S.dot(x.T, g))], device="cpu")
+        f(np.ones((5, 3), np.float32), np.ones((5, 4), np.float32))
+    assert [(p.a_shape, p.b_shape) for p in products] == [((3, 5), (5, 4))]
