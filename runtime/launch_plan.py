@@ -75,9 +75,14 @@ def elementwise_space(out_ndims: list[int], arrays, reads=None) -> Space | None:
     """The broadcast shape with its axes merged; None where an output has another ndim, or
     (with `reads`: per output, the indices of the inputs it is computed from, as a fused node
     has them) another shape: axes declared of unknown length may broadcast at run time, so
-    outputs of one static class can differ (x of (1, 1) beside x + y of (1, 3)). The node's
-    reference then computes each output at its own shape."""
-    shape = np.broadcast_shapes(*[a.shape for a in arrays])
+    outputs of one static class can differ (x of (1, 1) beside x + y of (1, 3)), and sibling
+    outputs of a fused node may read inputs that do not broadcast together at all (x · s
+    beside y · s, x of (2, 3), y of (4, 3)). The node's reference then computes each output
+    at its own shape, or raises the error of a node whose inputs do not meet."""
+    try:
+        shape = np.broadcast_shapes(*[a.shape for a in arrays])
+    except ValueError:
+        return None
     if any(ndim != len(shape) for ndim in out_ndims):
         return None
     if reads is not None and any(

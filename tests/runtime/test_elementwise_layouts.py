@@ -64,3 +64,17 @@ def test_fused_outputs_broadcast_at_run_time_keep_their_own_shapes(device):
     for got, expected in zip(f(xv, yv), [np.exp(xv), np.exp(xv) + yv]):
         assert got.shape == expected.shape
         assert_matches_oracle(got, expected, device)
+
+
+def test_fused_outputs_whose_inputs_do_not_broadcast_together_keep_their_own_shapes(device):
+    # x · exp(v) and y · exp(v) are (?, ?) matrices of one kernel; at run time v is (1, 3),
+    # x (2, 3) and y (4, 3): no one shape holds all three, and each output keeps its own
+    x, y, v = S.matrix("x"), S.matrix("y"), S.matrix("v")
+    outs = [x * S.exp(v), y * S.exp(v)]
+    f = S.compile([x, y, v], outs, device=device)
+    assert any(op.startswith("fused") for _, op in f.graph.nodes(data="op") if op)
+    xv, yv = np.ones((2, 3), np.float32), np.full((4, 3), 2.0, np.float32)
+    vv = np.arange(3, dtype=np.float32).reshape(1, 3)
+    for got, expected in zip(f(xv, yv, vv), [xv * np.exp(vv), yv * np.exp(vv)]):
+        assert got.shape == expected.shape
+        assert_matches_oracle(got, expected, device)
