@@ -20,6 +20,23 @@ the union stays
   kernel recomputes it per element, which is cheap next to a round trip through memory; if it is
   also read outside the group, it is not fused into the bigger group.
 
+Siblings. Then groups (and lone elementwise nodes) that read one variable merge under the same
+three conditions, where the variable has their iteration space (the shape class of their
+outputs): they need not feed each other. The gate kernel of an LSTM step and the sigmoid(−z)
+terms of its gradient read the same slices z; apart they cost a launch and a pass over z each,
+together neither, and the C compiler shares exp(−|z|) between σ(z) and σ(−z). Cost model: a
+merge adds no memory traffic (each output is written once either way, a shared input is read
+once instead of once per kernel), so it saves a launch and a read of the shared input. It is
+not tried where it could cost:
+- a shared input of a smaller class (a scalar, a bias) does not tie the outputs' shapes:
+  x·s and y·s may differ at run time, and a kernel whose outputs differ in shape runs the
+  node's NumPy reference instead;
+- a reduction's prologue (below) stays one: a sibling would give it a second output, stored
+  where FusedReduce stores nothing.
+Nodes are walked in topological order; each (node, input) edge tries one merge, with the group
+of the input's leader: its first reader, or the last one whose merge was refused (so a full
+group does not keep later readers apart). The walk is linear in nodes + edges, deterministic.
+
 Mutual dependencies. Each group is convex, yet two groups can still need each other:
 G1 = {a, d} and G2 = {c, b} with a → sum → b and c → sum → d. Fused units on a cycle of the
 unit graph go back to single nodes, the smallest first, until the unit graph is acyclic; a graph
@@ -55,6 +72,12 @@ def is_elementwise(node: Apply) -> bool:
 def is_inlined(var: Variable) -> bool:
     """0-d constants become literals of the fused program, not kernel arguments."""
     return isinstance(var, Constant) and var.data.ndim == 0
+
+
+def space_of(var: Variable) -> tuple:
+    """A variable's shape class: its rank and which axes are statically broadcastable."""
+    shape = var.type.shape
+    return (len(shape), tuple(d == 1 for d in shape))
 
 
 def _takes_prologue(node: Apply) -> bool:
@@ -115,10 +138,14 @@ class _Grouper:
                     d |= (self.desc[c] << (c - i)) | (1 << (c - i - 1))
             self.desc[i] = d & full
         self.group_of: list[_Group | None] = [None] * len(nodes)
+        self.sibling_merges = 0
 
     def shape_class(self, i: int) -> tuple:
-        shape = self.nodes[i].outputs[0].type.shape
-        return (len(shape), tuple(d == 1 for d in shape))
+        return space_of(self.nodes[i].outputs[0])
+
+    def space(self, group: _Group) -> tuple:
+        """The iteration space of the group: the shape class its outputs share."""
+        return self.shape_class(min(group.exposed))
 
     def _escapes(self, i: int, inside) -> bool:
         return self.is_output[i] or any(self.group_of[c] not in inside for c in self.consumers[i])
@@ -162,6 +189,41 @@ class _Grouper:
         big.inputs, big.exposed = inputs, exposed
         return big
 
+    def prologue_reader(self, group: _Group) -> int | None:
+        """The position of the reduction that reads the group's only output, when nothing else
+        reads it: the group is then that reduction's prologue."""
+        out = min(group.exposed)
+        clients = self.consumers[out]
+        sole_reader = (
+            len(group.exposed) == 1
+            and not self.is_output[out]
+            and len(clients) == 1
+            and _takes_prologue(self.nodes[clients[0]])
+        )
+        return clients[0] if sole_reader else None
+
+    def _merge_siblings(self) -> None:
+        """Merge groups that read one variable of their own iteration space (see the module
+        docstring): one merge tried per (node, input) edge, with the input's leader's group."""
+        groups = {id(g): g for g in self.group_of if g is not None}.values()
+        prologues = {g for g in groups if self.prologue_reader(g) is not None}
+        leader: dict[int, int] = {}  # id(variable) -> position of its leader
+        for i, node in enumerate(self.nodes):
+            if not is_elementwise(node):
+                continue
+            for v in node.inputs:
+                group = self.group_of[i]
+                if group in prologues or is_inlined(v) or self.space(group) != space_of(v):
+                    continue
+                j = leader.setdefault(id(v), i)
+                other = self.group_of[j]
+                if other is group:
+                    continue
+                if self._try_merge(other, group) is None:
+                    leader[id(v)] = i
+                else:
+                    self.sibling_merges += 1
+
     def groups(self) -> list[_Group]:
         """The groups, each listed once, in the order of their first member."""
         for i, node in enumerate(self.nodes):
@@ -172,6 +234,7 @@ class _Grouper:
                 other = self.group_of[p]
                 if other is not None and other is not group:
                     group = self._try_merge(group, other) or group
+        self._merge_siblings()
         seen, out = set(), []
         for g in self.group_of:
             if g is not None and id(g) not in seen:
@@ -193,25 +256,20 @@ class _Unit:
 
 def _units(grouper: _Grouper, log: RewriteLog) -> list[_Unit]:
     """The unit of each node position."""
-    nodes, unit_of = grouper.nodes, [None] * len(grouper.nodes)
+    unit_of = [None] * len(grouper.nodes)
     for group in grouper.groups():
-        out = min(group.exposed)
-        clients = grouper.consumers[out]
-        sole_reader = (
-            len(group.exposed) == 1
-            and not grouper.is_output[out]
-            and len(clients) == 1
-            and _takes_prologue(nodes[clients[0]])
-        )
-        if sole_reader:
-            unit = _Unit(group.members + clients, "reduce", clients[0])
+        reader = grouper.prologue_reader(group)
+        if reader is not None:
+            unit = _Unit(group.members + [reader], "reduce", reader)
         elif len(group.members) > 1:
             unit = _Unit(group.members, "fused")
         else:
             continue
         for i in unit.members:
             unit_of[i] = unit
-    for i in range(len(nodes)):
+    for _ in range(grouper.sibling_merges):
+        log.record("fuse_siblings")
+    for i in range(len(unit_of)):
         if unit_of[i] is None:
             unit_of[i] = _Unit([i], "node")
     _split_mutual_dependencies(grouper, unit_of, log)

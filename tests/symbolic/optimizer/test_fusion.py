@@ -130,10 +130,79 @@ def test_fusion_scalar_constants_are_inlined():
 def test_fusion_inlined_constants_keep_the_sign_of_zero():
     x = S.vector("x")
     outs = [1.0 / (S.exp(x) * 0.0), 1.0 / (S.exp(x) * -0.0)]
-    a, b = fuse(outs, RewriteLog())
+    # fused apart (together they are siblings reading x): ops that differ only in the sign of
+    # a zero constant must not compare equal
+    ((a,), (b,)) = (fuse([out], RewriteLog()) for out in outs)
     assert a.owner.op != b.owner.op
     fast = S.compile([x], [a, b], device="numpy", optimize=False)(np.ones(2, np.float32))
     np.testing.assert_array_equal(fast, [[np.inf] * 2, [-np.inf] * 2])
+
+
+# ---- siblings: groups that read one input ----------------------------------------------------
+
+
+def test_fusion_siblings_reading_one_input_are_one_node(rng, device):
+    # the gate group and the lone sigmoid(-z) read z and feed nothing of each other's: one
+    # kernel reads z once and writes both
+    z, c = S.matrix("z"), S.matrix("c")
+    outs = [S.sigmoid(z) * c + S.tanh(c), S.sigmoid(-z)]
+    log = RewriteLog()
+    optimized = optimize_graph(outs, log)
+    (node,) = fused_nodes(optimized)
+    assert [o.owner for o in optimized] == [node, node] and log["fuse_siblings"] == 1
+    values = [rng.standard_normal((4, 5)).astype(np.float32) for _ in range(2)]
+    for got, want in zip(*both_ways([z, c], outs, values, device=device)):
+        assert_matches_oracle(got, want, device)
+
+
+def test_fusion_lone_siblings_are_one_node():
+    x = S.matrix("x")
+    outs = S.optimize([S.exp(x), S.sin(x), S.cos(x) > 0])
+    (node,) = fused_nodes(outs)
+    assert node.inputs == (x,) and len(node.outputs) == 3
+
+
+def test_fusion_siblings_with_a_path_between_them_stay_apart(rng):
+    # exp(x) and sin(x) + … both read x, but exp(x) → dot → add: one kernel for both would
+    # have to run before and after the dot
+    x, W = S.matrix("x", "float64"), S.matrix("W", "float64")
+    out = S.sin(x) + S.dot(S.exp(x), W)
+    names = optimized_ops(out)
+    assert names[:2] == ["exp", "dot"] and len(names) == 3 and names[2].startswith("fused")
+    values = [rng.standard_normal((3, 3)) for _ in range(2)]
+    assert_matches_oracle(*both_ways([x, W], out, values), "cpu")
+
+
+def test_fusion_siblings_meet_only_in_their_own_iteration_space():
+    # a shared scalar or bias does not make siblings: x·s and y·s, or x + b and y + b, may
+    # have different shapes at run time (each its own kernel); outputs of another class than
+    # the shared input's (exp(v) beside the (N, M) v + x) are not siblings either
+    s, b, v = S.scalar("s"), S.vector("b"), S.vector("v")
+    x, y = S.matrix("x"), S.matrix("y")
+    assert not fused_nodes(S.optimize([x * s, y * s]))
+    assert not fused_nodes(S.optimize([x + b, y + b]))
+    assert not fused_nodes(S.optimize([S.exp(v), x + v]))
+
+
+def test_fusion_siblings_keep_reduction_prologues():
+    # exp(x) read only by a sum stays that sum's prologue rather than joining its sibling
+    x = S.matrix("x")
+    outs = S.optimize([S.sum(S.exp(x), axis=1), S.tanh(x) * 2.0, S.sin(x)])
+    names = op_names(outs)
+    assert "fused_sum" in names and sum(n.startswith("fused_") for n in names) == 2
+
+
+def test_fusion_siblings_within_the_argument_budget(rng, device):
+    # 70 products x·y_k: 71 inputs and 70 outputs cannot share one kernel
+    x = S.matrix("x")
+    ys = [S.matrix(f"y{k}") for k in range(70)]
+    outs = [x * y for y in ys]
+    nodes = fused_nodes(S.optimize(outs))
+    assert len(nodes) >= 3 and sum(len(n.outputs) for n in nodes) == 70
+    assert all(len(n.inputs) + len(n.outputs) <= MAX_KERNEL_ARGS for n in nodes)
+    values = [rng.standard_normal((2, 3)).astype(np.float32) for _ in range(71)]
+    for got, want in zip(*both_ways([x, *ys], outs, values, device=device)):
+        assert_matches_oracle(got, want, device)
 
 
 # ---- reduction prologues ---------------------------------------------------------------------

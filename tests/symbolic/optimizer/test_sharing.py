@@ -53,8 +53,9 @@ def test_sharing_graphs_compile_within_a_memory_cap(graph, split):
 
 def test_only_the_smaller_of_two_groups_that_need_each_other_is_split():
     """Finding the units walks no cycle (only `fuse`'s rebuild would), so this runs in process."""
-    (_, y), outputs = graphs.mutual()
-    outputs.append(S.exp(y) * 3 + 1)  # a group of its own, needing neither: kept
+    _, outputs = graphs.mutual()
+    z = S.vector("z")  # not y: a reader of y would join G2 as its sibling
+    outputs.append(S.exp(z) * 3 + 1)  # a group of its own, needing neither: kept
     grouper, log = fusion._Grouper(outputs), RewriteLog()
     unit_of = fusion._units(grouper, log)
     units = fusion._distinct(unit_of)
