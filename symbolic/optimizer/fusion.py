@@ -32,7 +32,9 @@ not tried where it could cost:
   x·s and y·s may differ at run time, and a kernel whose outputs differ in shape runs the
   node's NumPy reference instead;
 - a reduction's prologue (below) stays one: a sibling would give it a second output, stored
-  where FusedReduce stores nothing.
+  where FusedReduce stores nothing;
+- a group that feeds a collective (an all-reduce) takes no sibling: the sibling's work would
+  run before the communication starts instead of while it is in flight.
 Nodes are walked in topological order; each (node, input) edge tries one merge, with the group
 of the input's leader: its first reader, or the last one whose merge was refused (so a full
 group does not keep later readers apart). The walk is linear in nodes + edges, deterministic.
@@ -202,18 +204,29 @@ class _Grouper:
         )
         return clients[0] if sole_reader else None
 
+    def _kept_from_siblings(self, group: _Group) -> bool:
+        """Whether the group is a reduction's prologue or feeds a collective (see the module
+        docstring)."""
+        if self.prologue_reader(group) is not None:
+            return True
+        return any(
+            getattr(self.nodes[c].op, "communicates", False)
+            for i in group.exposed
+            for c in self.consumers[i]
+        )
+
     def _merge_siblings(self) -> None:
         """Merge groups that read one variable of their own iteration space (see the module
         docstring): one merge tried per (node, input) edge, with the input's leader's group."""
         groups = {id(g): g for g in self.group_of if g is not None}.values()
-        prologues = {g for g in groups if self.prologue_reader(g) is not None}
+        apart = {g for g in groups if self._kept_from_siblings(g)}
         leader: dict[int, int] = {}  # id(variable) -> position of its leader
         for i, node in enumerate(self.nodes):
             if not is_elementwise(node):
                 continue
             for v in node.inputs:
                 group = self.group_of[i]
-                if group in prologues or is_inlined(v) or self.space(group) != space_of(v):
+                if group in apart or is_inlined(v) or self.space(group) != space_of(v):
                     continue
                 j = leader.setdefault(id(v), i)
                 other = self.group_of[j]

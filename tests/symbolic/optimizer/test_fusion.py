@@ -7,6 +7,7 @@ from conftest import both_ways, op_names, optimized_ops
 from harness import assert_matches_oracle
 
 import symbolic as S
+import symbolic.distributed as D
 from symbolic.elemwise import Cast, Elemwise
 from symbolic.fused import FusedElemwise, FusedReduce, sympy_cast
 from symbolic.graph import toposort
@@ -190,6 +191,14 @@ def test_fusion_siblings_keep_reduction_prologues():
     outs = S.optimize([S.sum(S.exp(x), axis=1), S.tanh(x) * 2.0, S.sin(x)])
     names = op_names(outs)
     assert "fused_sum" in names and sum(n.startswith("fused_") for n in names) == 2
+
+
+def test_fusion_siblings_leave_a_collective_operand_alone():
+    # exp(x) runs while the all-reduce of x·2 is in flight, not in x·2's kernel before it
+    x = S.vector("x")
+    (total,) = D.allreduce([x * 2.0], "sum")
+    assert not fused_nodes(S.optimize([total, S.exp(x)]))
+    assert len(fused_nodes(S.optimize([x * 2.0, S.exp(x)]))) == 1
 
 
 def test_fusion_siblings_within_the_argument_budget(rng, device):
