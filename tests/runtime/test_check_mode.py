@@ -61,14 +61,14 @@ def test_a_wrong_kernel_is_named_with_its_worst_element(device, monkeypatch, req
         request.getfixturevalue("gpu")
     for module in (cpu_backend, cuda_function):
         monkeypatch.setattr(module, "describe", _mul_becomes_sub(module.describe))
-    x, y = S.vector("x"), S.vector("y")
+    x, y, z = S.vector("x"), S.vector("y"), S.vector("z")
     W = S.shared(np.zeros(4, np.float32), name="W")
-    out = S.exp(x) @ y  # a first node that is right
-    f = S.compile([x, y], [out, x * y + 1], updates=[(W, W + x)], device=device, check=True)
+    out = S.exp(z) @ z  # a first node that is right (z apart: siblings of x would fuse)
+    f = S.compile([x, y, z], [out, x * y + 1], updates=[(W, W + z)], device=device, check=True)
     xv = np.array([1, 2, 3, 4], np.float32)
     yv = np.array([1, 1, 1, 5], np.float32)  # x·y + 1 = [2, 3, 4, 21], x − y + 1 = [1, 2, 3, 0]
     with pytest.raises(CheckError) as caught:
-        f(xv, yv)
+        f(xv, yv, xv)
     error, message = caught.value, str(caught.value)
     assert isinstance(error, AssertionError)
     assert error.node.op.name == "fused_mul_add"
