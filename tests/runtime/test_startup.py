@@ -108,11 +108,12 @@ def test_equal_kernels_are_built_once_and_shared():
 
 def test_source_split_into_units_builds_every_kernel(monkeypatch, logged_cc):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
-    x = S.vector("x")
-    outs = [S.exp(x) + 1, S.log1p(S.abs(x)) * 2, S.tanh(x) - x, S.sqrt(S.abs(x)) / 3]
-    f = S.compile([x], outs, device="cpu")
-    v = np.linspace(-2, 2, 9, dtype=np.float32)
-    for got, want in zip(f(v), S.compile([x], outs, device="numpy")(v)):
+    xs = [S.vector(f"x{i}") for i in range(4)]  # inputs apart: siblings of one would fuse
+    a, b, c, d = xs
+    outs = [S.exp(a) + 1, S.log1p(S.abs(b)) * 2, S.tanh(c) - c, S.sqrt(S.abs(d)) / 3]
+    f = S.compile(xs, outs, device="cpu")
+    vs = [np.linspace(-2, 2, 9, dtype=np.float32) + i for i in range(4)]
+    for got, want in zip(f(*vs), S.compile(xs, outs, device="numpy")(*vs)):
         np.testing.assert_allclose(got, want, rtol=1e-6)
     compiles = [line for line in logged_cc.read_text().splitlines() if "-DSYMBOLIC_UNIT=" in line]
     assert sorted(line.split("-DSYMBOLIC_UNIT=")[1][0] for line in compiles) == ["0", "1", "2"]
