@@ -66,20 +66,28 @@ def columns_space(op, arrays) -> WindowSpace | None:
 
 
 def pool_space(op, arrays) -> WindowSpace | None:
-    """max_pool2d: data = {x, out}; max_pool2d_grad: data = {x, pooled, g, out}; sizes =
-    {N, C, H, W, OH, OW}; strides: each input's (N, C, H, W)."""
+    """max_pool2d: data = {x, shift?, out}; max_pool2d_grad: data = {x, pooled, g, shift?,
+    out}; sizes = {N, C, H, W, OH, OW}; strides: each input's (N, C, H, W), the shift's 0 on
+    the axes it is broadcast along."""
     x = arrays[0]
+    shifted = len(arrays) == (2 if op.name == "max_pool2d" else 4)
     if x.ndim != 4:
         return None
     try:
         pooled = op.pooled_shape(x.shape)
     except ValueError:
         return None
-    if any(a.shape != pooled for a in arrays[1:]):
+    if any(a.shape != pooled for a in arrays[1 : len(arrays) - shifted]):
         return None
-    strides = _element_strides(arrays)
+    strides = _element_strides(arrays[: len(arrays) - shifted])
     if strides is None:
         return None
-    return WindowSpace(
-        [*x.shape, *pooled[2:]], strides, pooled if len(arrays) == 1 else x.shape, None
-    )
+    if shifted:
+        shift = arrays[-1]
+        fits = shift.shape[2:] == (1, 1) and all(s in (1, n) for s, n in zip(shift.shape, x.shape))
+        shift_strides = _element_strides([shift]) if fits else None
+        if shift_strides is None:
+            return None
+        strides += [0 if n == 1 else s for n, s in zip(shift.shape, shift_strides)]
+    out_shape = pooled if op.name == "max_pool2d" else x.shape
+    return WindowSpace([*x.shape, *pooled[2:]], strides, out_shape, None)

@@ -170,7 +170,9 @@ $RANGE
 MAX_POOL = """\
 SYM_PARALLEL_FOR(N * C * H * W)
 for (int64_t p = 0; p < N * C; p++) {
-    const $T *plane = x + (p / C) * sn + (p % C) * sc;
+    const int64_t n = p / C, c = p % C;
+    const $T *plane = x + n * sn + c * sc;
+$SHIFT
     $T *o = out + p * OH * OW;
     for (int64_t a = 0; a < OH; a++) {
         if (sw == 1) {
@@ -204,6 +206,7 @@ for (int64_t p = 0; p < N * C; p++) {
     const $T *plane = x + n * sn + c * sc;
     const $T *mp = pooled + n * strides[4] + c * strides[5];
     const $T *gp = g + n * strides[8] + c * strides[9];
+$SHIFT
     $T *o = out + p * H * W;
     for (int64_t e = 0; e < H * W; e++) o[e] = 0;
     for (int64_t a = 0; a < OH; a++) {
@@ -265,17 +268,28 @@ class CWindows:
         return lines + Template(template).substitute(T=t, RANGE=column_range).splitlines()
 
     def render_pool(self, k: PoolKernel) -> list[str]:
-        """data = {x, out} (max_pool2d) or {x, pooled, g, out} (max_pool2d_grad); sizes =
-        {N, C, H, W, OH, OW}; strides: each input's (N, C, H, W) element strides. The window
-        positions are written out one by one (the window is a constant)."""
+        """data = {x, shift?, out} (max_pool2d) or {x, pooled, g, shift?, out}
+        (max_pool2d_grad); sizes = {N, C, H, W, OH, OW}; strides: each input's (N, C, H, W)
+        element strides. The window positions are written out one by one (the window is a
+        constant); the shift, one value per plane, is added to every value read."""
         t = ctype(k.dtype)
+        grad = k.function == "max_pool2d_grad"
+        shift = (3 if grad else 1) if k.shifted else None
+        out = (4 if grad else 2) if k.shifted else (3 if grad else 1)
         lines = [
             "const int64_t N = sizes[0], C = sizes[1], H = sizes[2], W = sizes[3];",
             "const int64_t OH = sizes[4], OW = sizes[5];",
             *self.geometry(k.stride, k.padding),
             "const int64_t sn = strides[0], sc = strides[1], sh = strides[2], sw = strides[3];",
             self.pointer("x", k.dtype, 0, True),
+            *([self.pointer("shift", k.dtype, shift, True)] if k.shifted else []),
+            self.pointer("out", k.dtype, out, False),
         ]
+        plane_shift = (
+            f"    const {t} s = shift[n * strides[{4 * shift}] + c * strides[{4 * shift + 1}]];"
+            if k.shifted
+            else ""
+        )
         # without padding and partial windows every window lies inside the input
         clipped = any(k.padding) or k.ceil_mode
         positions = [(i, j) for i in range(k.size[0]) for j in range(k.size[1])]
@@ -285,10 +299,10 @@ class CWindows:
 
         def value(i: int, j: int, column_stride: str) -> str:
             read = f"plane[(r0 + {i}) * sh + (q0 + {j}) * {column_stride}]"
+            read += " + s" if k.shifted else ""
             return f"({inside(i, j)}) ? {read} : -INFINITY" if clipped else read
 
-        if k.function == "max_pool2d":
-            lines.append(self.pointer("out", k.dtype, 1, False))
+        if not grad:
             if not clipped:
                 lines.append("(void)H, (void)W;  /* every window lies inside: no bounds read */")
             rows = {}
@@ -303,13 +317,9 @@ class CWindows:
                     POSITIONS=indented("\n".join(updates), 4),
                 )
                 rows[name] = indented(row, 12)
-            text = Template(MAX_POOL).substitute(T=t, **rows)
+            text = Template(MAX_POOL).substitute(T=t, SHIFT=plane_shift, **rows)
         else:
-            lines += [
-                self.pointer("pooled", k.dtype, 1, True),
-                self.pointer("g", k.dtype, 2, True),
-                self.pointer("out", k.dtype, 3, False),
-            ]
+            lines += [self.pointer("pooled", k.dtype, 1, True), self.pointer("g", k.dtype, 2, True)]
             overlapping = k.stride[0] < k.size[0] or k.stride[1] < k.size[1]
             scatter = []
             for n, (i, j) in enumerate(positions):
@@ -332,7 +342,7 @@ class CWindows:
                     SCATTER=indented("\n".join(scatter), 4),
                 )
                 rows[name] = indented(row, 12)
-            text = Template(MAX_POOL_GRAD).substitute(T=t, **rows)
+            text = Template(MAX_POOL_GRAD).substitute(T=t, SHIFT=plane_shift, **rows)
         return lines + [line for line in text.splitlines() if line.strip()]
 
     @staticmethod

@@ -112,7 +112,8 @@ class ColumnsKernel:
 @dataclass(frozen=True)
 class PoolKernel:
     """Max pooling of an (N, C, H, W) input over a static window, or its gradient: the pooled
-    gradient scattered to the first maximal position of each window."""
+    gradient scattered to the first maximal position of each window; of the input plus a
+    shift constant per (n, c) plane where `shifted` (symbolic/pool.py)."""
 
     function: str  # max_pool2d max_pool2d_grad
     dtype: str  # every input's and the output's
@@ -120,6 +121,7 @@ class PoolKernel:
     stride: tuple
     padding: tuple
     ceil_mode: bool
+    shifted: bool
 
     kind = "pool"
 
@@ -174,7 +176,8 @@ def _describe_windows(node: Apply, in_dtypes: tuple, out_dtypes: tuple):
     if isinstance(op, (Im2col, Col2im)):
         return ColumnsKernel(op.name, dtype, op.stride, op.padding, op.batch_inner)
     if isinstance(op, (MaxPool2d, MaxPool2dGrad)):
-        return PoolKernel(op.name, dtype, op.size, op.stride, op.padding, op.ceil_mode)
+        shifted = len(node.inputs) == (2 if isinstance(op, MaxPool2d) else 4)
+        return PoolKernel(op.name, dtype, op.size, op.stride, op.padding, op.ceil_mode, shifted)
     return None
 
 

@@ -143,3 +143,48 @@ def test_conv_pool_gradients_match_finite_differences(monkeypatch, rng):
             minus[k][i] -= eps
             numeric[i] = (f(*plus) - f(*minus)) / (2 * eps)
         np.testing.assert_allclose(analytic[k], numeric, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("case", POOLS, ids=[p[0] for p in POOLS])
+def test_max_pool_of_conv_plus_bias_matches_numpy(case, monkeypatch, rng):
+    """The optimizer pools conv + bias with the bias added as the kernels read (no stored
+    sum); a bias of 2**24 rounds neighbours to ties, which the sums decide as NumPy's do."""
+    _, size, stride, padding, ceil = case
+    x, w, b = S.tensor4("x", "float32"), S.tensor4("w", "float32"), S.vector("b", "float32")
+    for computed in (x, S.tanh(x)):  # each column layout
+        y = S.nnet.conv2d(computed, w) + b.dimshuffle("x", 0, "x", "x")
+        pooled = S.nnet.max_pool2d(y, size, stride, padding, ceil)
+        outputs = [pooled, *S.grad(S.sum(S.sin(pooled)), [x, w, b])]
+        reference, kernels = compile_both([x, w, b], outputs, monkeypatch)
+        assert "add" not in [n.op.name for n in kernels.fgraph.nodes]
+        values = [
+            rng.standard_normal((2, 2, 9, 10)).astype("float32"),
+            rng.standard_normal((3, 2, 2, 3)).astype("float32"),
+            np.array([0.5, 2.0**24, -1.0], "float32"),
+        ]
+        for got, want in zip(kernels(*values), reference(*values)):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_max_pool_of_a_sum_that_broadcasts_x_at_run_time(rng):
+    """x of static shape (?, ?, 4, 4) holding one channel and a shift of three: the sum has
+    three, and the kernels' planner hands the call to the NumPy reference."""
+    x, b = S.tensor4("x", "float32"), S.tensor("b", "float32", (1, None, 1, 1))
+    y = S.nnet.max_pool2d(x + b, 2)
+    outputs = [y, *S.grad(S.sum(y * y), [x, b])]
+    values = [rng.standard_normal((2, 1, 4, 4)).astype("float32"), np.ones((1, 3, 1, 1), "float32")]
+    want = S.compile([x, b], outputs, device="numpy", optimize=False)(*values)
+    for got, expected in zip(S.compile([x, b], outputs, device="cpu")(*values), want):
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("shift_shape", [(2, 3, 1, 1), (1, 3, 1, 1), (1, 1, 1, 1)])
+def test_shifted_pool_kernels_read_the_shift_per_plane(shift_shape, monkeypatch, rng):
+    x, b = S.tensor4("x", "float64"), S.tensor("b", "float64", (None, None, 1, 1))
+    op = MaxPool2d((3, 2), (2, 2), (1, 0))
+    y = op(x, b)
+    outputs = [y, *S.grad(S.sum(S.sin(y)), [x, b])]
+    reference, kernels = compile_both([x, b], outputs, monkeypatch)
+    values = [rng.standard_normal((2, 3, 7, 6)), rng.standard_normal(shift_shape)]
+    for got, want in zip(kernels(*values), reference(*values)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -29,22 +29,26 @@ POOL_WINDOWS = [
 
 def window_nodes(dtype: str) -> list:
     """Both column layouts of im2col and col2im with a stride and padding, and max pooling
-    and its gradient over each of POOL_WINDOWS."""
+    and its gradient over each of POOL_WINDOWS, of x and of x plus a shift per plane."""
     x = S.tensor4("x", dtype)
     shape = shape_of(x)
     nodes = []
     for batch_inner in (True, False):
         cols = Im2col((2, 1), (1, 2), batch_inner)(x, shape)
         nodes += [cols.owner, Col2im((2, 1), (1, 2), batch_inner)(cols, shape, shape).owner]
+    shift = S.tensor("shift", dtype, (1, None, 1, 1))
     for size, stride, padding, ceil in POOL_WINDOWS:
-        pooled = MaxPool2d(size, stride, padding, ceil)(x)
-        nodes += [pooled.owner, MaxPool2dGrad(size, stride, padding, ceil)(x, pooled, pooled).owner]
+        for shifts in [(), (shift,)]:
+            pooled = MaxPool2d(size, stride, padding, ceil)(x, *shifts)
+            grad = MaxPool2dGrad(size, stride, padding, ceil)(x, pooled, pooled, *shifts)
+            nodes += [pooled.owner, grad.owner]
     return nodes
 
 
 def test_window_nodes_describe_to_columns_and_pool_kernels():
     kinds = [type(describe(n)) for n in window_nodes("float32")]
-    assert kinds == [ColumnsKernel] * 4 + [PoolKernel] * 6
+    assert kinds == [ColumnsKernel] * 4 + [PoolKernel] * 12
+    assert [describe(n).shifted for n in window_nodes("float64")[4:8]] == [False] * 2 + [True] * 2
 
 
 def test_window_nodes_of_other_dtypes_have_no_kernel():
@@ -68,6 +72,7 @@ def test_window_kernels_compile(tmp_path, flags):
     "name, node",
     [
         ("max_pool2d_grad_float32", lambda: window_nodes("float32")[5]),
+        ("max_pool2d_shifted_float32", lambda: window_nodes("float32")[6]),
         ("im2col_batch_inner_float32", lambda: window_nodes("float32")[0]),
     ],
 )

@@ -4,9 +4,9 @@ void k0_max_pool2d_grad(const int64_t *sizes, const int64_t *strides, char **dat
     const int64_t SH = 2, SW = 2, PH = 0, PW = 0;
     const int64_t sn = strides[0], sc = strides[1], sh = strides[2], sw = strides[3];
     const float *restrict x = (const float *)data[0];
+    float *restrict out = (float *)data[3];
     const float *restrict pooled = (const float *)data[1];
     const float *restrict g = (const float *)data[2];
-    float *restrict out = (float *)data[3];
     SYM_PARALLEL_FOR(N * C * H * W)
     for (int64_t p = 0; p < N * C; p++) {
         const int64_t n = p / C, c = p % C;
