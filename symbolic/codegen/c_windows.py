@@ -230,6 +230,58 @@ $SCATTER
 }"""
 
 
+# x batch-innermost (sn = 1: the transposed output of a product, conv2d's batch-inner
+# layout): the vector loop runs over the batch, which x holds contiguously, the windows
+# (c, a, b) outside it. Its lanes write different planes, so overlapping windows are safe.
+MAX_POOL_BATCH = """\
+if (sn == 1 && N > 1) {
+    SYM_PARALLEL_FOR(N * C * H * W)
+    for (int64_t c = 0; c < C; c++) {
+        for (int64_t a = 0; a < OH; a++) {
+            for (int64_t b = 0; b < OW; b++) {
+                const int64_t r0 = a * SH - PH, q0 = b * SW - PW;
+                #pragma omp simd
+                for (int64_t n = 0; n < N; n++) {
+                    const $T *plane = x + n + c * sc;
+$SHIFT
+                    $T m = -INFINITY;
+                    int nan = 0;
+$POSITIONS
+                    out[((n * C + c) * OH + a) * OW + b] = nan ? NAN : m;
+                }
+            }
+        }
+    }
+    return;
+}"""
+
+MAX_POOL_GRAD_BATCH = """\
+if (sn == 1 && N > 1) {
+    for (int64_t e = 0; e < N * C * H * W; e++) out[e] = 0;
+    SYM_PARALLEL_FOR(N * C * H * W)
+    for (int64_t c = 0; c < C; c++) {
+        for (int64_t a = 0; a < OH; a++) {
+            for (int64_t b = 0; b < OW; b++) {
+                const int64_t r0 = a * SH - PH, q0 = b * SW - PW;
+                #pragma omp simd
+                for (int64_t n = 0; n < N; n++) {
+                    const $T *plane = x + n + c * sc;
+$SHIFT
+                    const int64_t pn = n * strides[4] + c * strides[5];
+                    const int64_t gn = n * strides[8] + c * strides[9];
+                    const $T m = pooled[pn + a * strides[6] + b * strides[7]];
+                    const $T gv = g[gn + a * strides[10] + b * strides[11]];
+                    $T *o = out + (n * C + c) * H * W;
+                    int at = -1;
+$FIND
+$SCATTER
+                }
+            }
+        }
+    }
+    return;
+}"""
+
 MS_GS = ("strides[7]", "strides[11]")  # the column strides of pooled and g
 
 
@@ -286,7 +338,7 @@ class CWindows:
             self.pointer("out", k.dtype, out, False),
         ]
         plane_shift = (
-            f"    const {t} s = shift[n * strides[{4 * shift}] + c * strides[{4 * shift + 1}]];"
+            f"const {t} s = shift[n * strides[{4 * shift}] + c * strides[{4 * shift + 1}]];"
             if k.shifted
             else ""
         )
@@ -302,47 +354,70 @@ class CWindows:
             read += " + s" if k.shifted else ""
             return f"({inside(i, j)}) ? {read} : -INFINITY" if clipped else read
 
+        def updates(column_stride: str) -> str:  # the window's maximum and NaN flag
+            return "\n".join(
+                f"{{ const {t} v = {value(i, j, column_stride)}; m = v > m ? v : m; "
+                "nan |= v != v; }"
+                for i, j in positions
+            )
+
+        def find(column_stride: str) -> str:  # the window's first maximal position
+            return "\n".join(
+                f"at = ({value(i, j, column_stride)}) == m ? {n} : at;"
+                for n, (i, j) in reversed(list(enumerate(positions)))
+            )
+
+        overlapping = k.stride[0] < k.size[0] or k.stride[1] < k.size[1]
+        scatter = []
+        for n, (i, j) in enumerate(positions):
+            store = f"o[(r0 + {i}) * W + q0 + {j}] {'+=' if overlapping else '='} "
+            store += f"at == {n} ? gv : 0;"
+            scatter.append(f"if ({inside(i, j)}) {store}" if clipped else store)
+        scatter = "\n".join(scatter)
+
         if not grad:
             if not clipped:
                 lines.append("(void)H, (void)W;  /* every window lies inside: no bounds read */")
-            rows = {}
-            for name, stride in (("ROW_UNIT", "1"), ("ROW_ANY", "sw")):
-                updates = [
-                    f"{{ const {t} v = {value(i, j, stride)}; m = v > m ? v : m; nan |= v != v; }}"
-                    for i, j in positions
-                ]
-                row = Template(MAX_POOL_ROW).substitute(
-                    T=t,
-                    SIMD="" if clipped else "#pragma omp simd",
-                    POSITIONS=indented("\n".join(updates), 4),
+            rows = {
+                name: indented(
+                    Template(MAX_POOL_ROW).substitute(
+                        T=t,
+                        SIMD="" if clipped else "#pragma omp simd",
+                        POSITIONS=indented(updates(stride), 4),
+                    ),
+                    12,
                 )
-                rows[name] = indented(row, 12)
-            text = Template(MAX_POOL).substitute(T=t, SHIFT=plane_shift, **rows)
+                for name, stride in (("ROW_UNIT", "1"), ("ROW_ANY", "sw"))
+            }
+            batch = Template(MAX_POOL_BATCH).substitute(
+                T=t, SHIFT=indented(plane_shift, 20), POSITIONS=indented(updates("sw"), 20)
+            )
+            whole = Template(MAX_POOL).substitute(T=t, SHIFT=indented(plane_shift, 4), **rows)
         else:
             lines += [self.pointer("pooled", k.dtype, 1, True), self.pointer("g", k.dtype, 2, True)]
-            overlapping = k.stride[0] < k.size[0] or k.stride[1] < k.size[1]
-            scatter = []
-            for n, (i, j) in enumerate(positions):
-                store = f"o[(r0 + {i}) * W + q0 + {j}] {'+=' if overlapping else '='} "
-                store += f"at == {n} ? gv : 0;"
-                scatter.append(f"if ({inside(i, j)}) {store}" if clipped else store)
-            rows = {}
-            for name, strides in (("ROW_UNIT", ("1",) * 3), ("ROW_ANY", ("sw", *MS_GS))):
-                find = [
-                    f"at = ({value(i, j, strides[0])}) == m ? {n} : at;"
-                    for n, (i, j) in reversed(list(enumerate(positions)))
-                ]
-                row = Template(MAX_POOL_GRAD_ROW).substitute(
-                    T=t,
-                    # windows (a, b) and (a, b') write the same position only if they overlap
-                    SIMD="#pragma omp simd" if k.stride[1] >= k.size[1] else "",
-                    MS=strides[1],
-                    GS=strides[2],
-                    FIND=indented("\n".join(find), 4),
-                    SCATTER=indented("\n".join(scatter), 4),
+            rows = {
+                name: indented(
+                    Template(MAX_POOL_GRAD_ROW).substitute(
+                        T=t,
+                        # windows (a, b) and (a, b') write one position only if they overlap
+                        SIMD="#pragma omp simd" if k.stride[1] >= k.size[1] else "",
+                        MS=strides[1],
+                        GS=strides[2],
+                        FIND=indented(find(strides[0]), 4),
+                        SCATTER=indented(scatter, 4),
+                    ),
+                    12,
                 )
-                rows[name] = indented(row, 12)
-            text = Template(MAX_POOL_GRAD).substitute(T=t, SHIFT=plane_shift, **rows)
+                for name, strides in (("ROW_UNIT", ("1",) * 3), ("ROW_ANY", ("sw", *MS_GS)))
+            }
+            batch = Template(MAX_POOL_GRAD_BATCH).substitute(
+                T=t,
+                SHIFT=indented(plane_shift, 20),
+                FIND=indented(find("sw"), 20),
+                SCATTER=indented(scatter, 20),
+            )
+            whole = Template(MAX_POOL_GRAD).substitute(T=t, SHIFT=indented(plane_shift, 4), **rows)
+        text = batch + "\n" + whole
         return lines + [line for line in text.splitlines() if line.strip()]
 
     @staticmethod

@@ -91,17 +91,24 @@ def special_values(xv: np.ndarray) -> np.ndarray:
     return xv
 
 
+def batch_innermost(xv: np.ndarray) -> np.ndarray:
+    """xv with the batch as its contiguous axis (a transposed product's output)."""
+    return np.ascontiguousarray(xv.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+
+
+@pytest.mark.parametrize("layout", [np.ascontiguousarray, batch_innermost])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("case", POOLS, ids=[p[0] for p in POOLS])
-def test_max_pool_and_its_gradient_match_numpy(case, dtype, monkeypatch, rng):
+def test_max_pool_and_its_gradient_match_numpy(case, dtype, layout, monkeypatch, rng):
     """Values and the gradient's positions exactly; sums of overlapping windows within
-    rounding (the kernel adds them in another order)."""
+    rounding (the kernel adds them in another order). The kernels have a loop order for x
+    stored batch-innermost."""
     _, size, stride, padding, ceil = case
     x, g = S.tensor4("x", dtype), S.tensor4("g", dtype)
     y = S.nnet.max_pool2d(x, size, stride, padding, ceil)
     gx = S.grad(S.sum(y * g), x)
     reference, kernels = compile_both([x, g], [y, gx], monkeypatch)
-    xv = special_values(rng.standard_normal((2, 3, 7, 8)).astype(dtype))
+    xv = layout(special_values(rng.standard_normal((2, 3, 7, 8)).astype(dtype)))
     gv = rng.standard_normal(reference(xv, np.zeros((1, 1, 1, 1), dtype))[0].shape).astype(dtype)
     (y_got, gx_got), (y_want, gx_want) = kernels(xv, gv), reference(xv, gv)
     np.testing.assert_array_equal(y_got, y_want)
@@ -185,6 +192,7 @@ def test_shifted_pool_kernels_read_the_shift_per_plane(shift_shape, monkeypatch,
     y = op(x, b)
     outputs = [y, *S.grad(S.sum(S.sin(y)), [x, b])]
     reference, kernels = compile_both([x, b], outputs, monkeypatch)
-    values = [rng.standard_normal((2, 3, 7, 6)), rng.standard_normal(shift_shape)]
-    for got, want in zip(kernels(*values), reference(*values)):
-        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    xv = rng.standard_normal((2, 3, 7, 6))
+    for values in ([xv, rng.standard_normal(shift_shape)], [batch_innermost(xv), xv[:, :, :1, :1]]):
+        for got, want in zip(kernels(*values), reference(*values)):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
