@@ -37,6 +37,10 @@ def _element_strides(arrays) -> list | None:
     return strides
 
 
+def _same(a: np.ndarray) -> np.ndarray:
+    return a
+
+
 def columns_space(op, arrays) -> WindowSpace | None:
     """im2col: data = {x, filter shape, cols}; col2im: data = {cols, input shape, filter shape,
     x}; sizes = {N, C, H, W, KH, KW, OH, OW}; strides: im2col's x (cols is contiguous both
@@ -61,7 +65,7 @@ def columns_space(op, arrays) -> WindowSpace | None:
     cols = arrays[0]
     if cols.shape != op.columns_shape(geometry):
         return None
-    views = None if cols.flags.c_contiguous else [np.ascontiguousarray, None, None]
+    views = None if cols.flags.c_contiguous else [np.ascontiguousarray, _same, _same]
     return WindowSpace(sizes, [], shape, views)
 
 

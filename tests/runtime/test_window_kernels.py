@@ -10,6 +10,7 @@ import pytest
 import symbolic as S
 from symbolic.conv import Col2im, Im2col
 from symbolic.pool import MaxPool2d, MaxPool2dGrad
+from symbolic.shape import shape_of
 
 WINDOW_OPS = (Im2col, Col2im, MaxPool2d, MaxPool2dGrad)
 
@@ -196,3 +197,33 @@ def test_shifted_pool_kernels_read_the_shift_per_plane(shift_shape, monkeypatch,
     for values in ([xv, rng.standard_normal(shift_shape)], [batch_innermost(xv), xv[:, :, :1, :1]]):
         for got, want in zip(kernels(*values), reference(*values)):
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_col2im_of_columns_in_another_layout(monkeypatch, rng):
+    """col2im of transposed columns reads a contiguous copy of them."""
+    cols, x = S.tensor4("cols", "float32"), S.tensor4("x", "float32")
+    filters = S.constant(np.array([4, 3, 3, 2]))  # (K, OH, OW, N) = (18, 4, 5, 2) below
+    out = Col2im((1, 1), (0, 0), True)(cols.dimshuffle(3, 1, 2, 0), shape_of(x), filters)
+    reference, kernels = compile_both([cols, x], out, monkeypatch)
+    values = [
+        rng.standard_normal((2, 4, 5, 18)).astype("float32"),
+        np.zeros((2, 3, 6, 6), "float32"),
+    ]
+    np.testing.assert_array_equal(kernels(*values), reference(*values))
+
+
+def test_lenet_step_passes_check_mode(rng):
+    """check=True runs the schedule from Python (the kernels' ctypes path) and compares every
+    node with its NumPy reference: the window kernels, shifted pools included."""
+    x, w, b = S.tensor4("x", "float32"), S.tensor4("w", "float32"), S.vector("b", "float32")
+    bias = b.dimshuffle("x", 0, "x", "x")
+    h = S.nnet.max_pool2d(S.nnet.conv2d(S.tanh(x), w) + bias, 2)  # (4, 5, 3, 3)
+    h = S.nnet.max_pool2d(S.nnet.conv2d(x, w) + bias, 3, 2, 1) + h  # overlapping, padded
+    outputs = [h, *S.grad(S.sum(S.sin(h)), [x, w, b])]
+    f = S.compile([x, w, b], outputs, device="cpu", check=True)
+    kinds = {k.description.kind for k in f.kernels}
+    assert {"columns", "pool"} <= kinds
+    values = [rng.standard_normal(s).astype("float32") for s in [(4, 3, 8, 8), (5, 3, 3, 3), (5,)]]
+    want = S.compile([x, w, b], outputs, device="numpy", optimize=False)(*values)
+    for got, expected in zip(f(*values), want):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
