@@ -163,19 +163,17 @@ $RANGE
     }
 }"""
 
-# The maximum of each window; NaN wins (np.maximum's rule), padding is −∞ (never the max).
-# A select and a flag, not branches: which value wins is data, which branches mispredict. The
-# row of windows is written twice: for a unit column stride (the usual case: constant strides,
-# which vectorize) and for any.
-MAX_POOL = """\
+# Pooling walks the (n, c) planes, a row of windows (a, b = 0 … OW−1) as its vector loop,
+# written twice: for a unit column stride (the usual case: constant strides, which vectorize)
+# and for any. $PLANE sets up a plane, $WINDOW computes window (a, b).
+POOL_PLANES = """\
 SYM_PARALLEL_FOR(N * C * H * W)
 for (int64_t p = 0; p < N * C; p++) {
     const int64_t n = p / C, c = p % C;
     const $T *plane = x + n * sn + c * sc;
-$SHIFT
-    $T *o = out + p * OH * OW;
+$PLANE
     for (int64_t a = 0; a < OH; a++) {
-        if (sw == 1) {
+        if ($UNIT) {
 $ROW_UNIT
         } else {
 $ROW_ANY
@@ -183,58 +181,19 @@ $ROW_ANY
     }
 }"""
 
-MAX_POOL_ROW = """\
+POOL_ROW = """\
 $SIMD
 for (int64_t b = 0; b < OW; b++) {
     const int64_t r0 = a * SH - PH, q0 = b * SW - PW;
-    $T m = -INFINITY;
-    int nan = 0;
-$POSITIONS
-    o[a * OW + b] = nan ? NAN : m;
+$WINDOW
 }"""
-
-# g goes to the first position of each window (row-major, padding included as −∞) that
-# equals the window's maximum; a maximum first met in the padding passes no gradient. The
-# position is found by selects from the last to the first, and every position of the window
-# then gets g or 0: no data-dependent branch. Windows that overlap add up; a row of windows
-# that do not overlap along it is one vector loop (written for unit column strides of all
-# three inputs, the usual case, and for any).
-MAX_POOL_GRAD = """\
-SYM_PARALLEL_FOR(N * C * H * W)
-for (int64_t p = 0; p < N * C; p++) {
-    const int64_t n = p / C, c = p % C;
-    const $T *plane = x + n * sn + c * sc;
-    const $T *mp = pooled + n * strides[4] + c * strides[5];
-    const $T *gp = g + n * strides[8] + c * strides[9];
-$SHIFT
-    $T *o = out + p * H * W;
-    for (int64_t e = 0; e < H * W; e++) o[e] = 0;
-    for (int64_t a = 0; a < OH; a++) {
-        if (sw == 1 && strides[7] == 1 && strides[11] == 1) {
-$ROW_UNIT
-        } else {
-$ROW_ANY
-        }
-    }
-}"""
-
-MAX_POOL_GRAD_ROW = """\
-$SIMD
-for (int64_t b = 0; b < OW; b++) {
-    const int64_t r0 = a * SH - PH, q0 = b * SW - PW;
-    const $T m = mp[a * strides[6] + b * $MS];
-    const $T gv = gp[a * strides[10] + b * $GS];
-    int at = -1;
-$FIND
-$SCATTER
-}"""
-
 
 # x batch-innermost (sn = 1: the transposed output of a product, conv2d's batch-inner
 # layout): the vector loop runs over the batch, which x holds contiguously, the windows
 # (c, a, b) outside it. Its lanes write different planes, so overlapping windows are safe.
-MAX_POOL_BATCH = """\
+POOL_BATCH = """\
 if (sn == 1 && N > 1) {
+$BEFORE
     SYM_PARALLEL_FOR(N * C * H * W)
     for (int64_t c = 0; c < C; c++) {
         for (int64_t a = 0; a < OH; a++) {
@@ -243,46 +202,45 @@ if (sn == 1 && N > 1) {
                 #pragma omp simd
                 for (int64_t n = 0; n < N; n++) {
                     const $T *plane = x + n + c * sc;
-$SHIFT
-                    $T m = -INFINITY;
-                    int nan = 0;
+$WINDOW
+                }
+            }
+        }
+    }
+    return;
+}"""
+
+# The maximum of each window; NaN wins (np.maximum's rule), padding is −∞ (never the max).
+# A select and a flag, not branches: which value wins is data, which branches mispredict.
+MAX_WINDOW = """\
+$T m = -INFINITY;
+int nan = 0;
 $POSITIONS
-                    out[((n * C + c) * OH + a) * OW + b] = nan ? NAN : m;
-                }
-            }
-        }
-    }
-    return;
-}"""
+$OUT = nan ? NAN : m;"""
 
-MAX_POOL_GRAD_BATCH = """\
-if (sn == 1 && N > 1) {
-    for (int64_t e = 0; e < N * C * H * W; e++) out[e] = 0;
-    SYM_PARALLEL_FOR(N * C * H * W)
-    for (int64_t c = 0; c < C; c++) {
-        for (int64_t a = 0; a < OH; a++) {
-            for (int64_t b = 0; b < OW; b++) {
-                const int64_t r0 = a * SH - PH, q0 = b * SW - PW;
-                #pragma omp simd
-                for (int64_t n = 0; n < N; n++) {
-                    const $T *plane = x + n + c * sc;
-$SHIFT
-                    const int64_t pn = n * strides[4] + c * strides[5];
-                    const int64_t gn = n * strides[8] + c * strides[9];
-                    const $T m = pooled[pn + a * strides[6] + b * strides[7]];
-                    const $T gv = g[gn + a * strides[10] + b * strides[11]];
-                    $T *o = out + (n * C + c) * H * W;
-                    int at = -1;
+# g goes to the first position of each window (row-major, padding included as −∞) that
+# equals the window's maximum; a maximum first met in the padding passes no gradient. The
+# position is found by selects from the last to the first, and every position of the window
+# then gets g or 0: no data-dependent branch. Windows that overlap add up (a row of windows
+# overlapping along it is no vector loop).
+MAX_GRAD_PLANE = """\
+const $T *mp = pooled + n * strides[4] + c * strides[5];
+const $T *gp = g + n * strides[8] + c * strides[9];
+$T *o = out + p * H * W;
+for (int64_t e = 0; e < H * W; e++) o[e] = 0;"""
+
+MAX_GRAD_WINDOW = """\
+const $T m = mp[a * strides[6] + b * $MS];
+const $T gv = gp[a * strides[10] + b * $GS];
+int at = -1;
 $FIND
-$SCATTER
-                }
-            }
-        }
-    }
-    return;
-}"""
+$SCATTER"""
 
-MS_GS = ("strides[7]", "strides[11]")  # the column strides of pooled and g
+# the batch-innermost loop's planes: those of window (a, b)'s lane n
+MAX_GRAD_BATCH_PLANE = """\
+const $T *mp = pooled + n * strides[4] + c * strides[5];
+const $T *gp = g + n * strides[8] + c * strides[9];
+$T *o = out + (n * C + c) * H * W;"""
 
 
 def indented(text: str, columns: int) -> str:
@@ -335,12 +293,14 @@ class CWindows:
             "const int64_t sn = strides[0], sc = strides[1], sh = strides[2], sw = strides[3];",
             self.pointer("x", k.dtype, 0, True),
             *([self.pointer("shift", k.dtype, shift, True)] if k.shifted else []),
+            *([self.pointer("pooled", k.dtype, 1, True)] if grad else []),
+            *([self.pointer("g", k.dtype, 2, True)] if grad else []),
             self.pointer("out", k.dtype, out, False),
         ]
         plane_shift = (
-            f"const {t} s = shift[n * strides[{4 * shift}] + c * strides[{4 * shift + 1}]];"
+            [f"const {t} s = shift[n * strides[{4 * shift}] + c * strides[{4 * shift + 1}]];"]
             if k.shifted
-            else ""
+            else []
         )
         # without padding and partial windows every window lies inside the input
         clipped = any(k.padding) or k.ceil_mode
@@ -354,70 +314,71 @@ class CWindows:
             read += " + s" if k.shifted else ""
             return f"({inside(i, j)}) ? {read} : -INFINITY" if clipped else read
 
-        def updates(column_stride: str) -> str:  # the window's maximum and NaN flag
-            return "\n".join(
-                f"{{ const {t} v = {value(i, j, column_stride)}; m = v > m ? v : m; "
-                "nan |= v != v; }"
-                for i, j in positions
-            )
-
-        def find(column_stride: str) -> str:  # the window's first maximal position
-            return "\n".join(
-                f"at = ({value(i, j, column_stride)}) == m ? {n} : at;"
+        def window(column_strides: tuple, batch: bool) -> str:
+            """Window (a, b), reading x's columns `column_strides[0]` apart (and pooled's and
+            g's the others), writing one output plane per lane in the batch loop."""
+            if not grad:
+                updates = [
+                    f"{{ const {t} v = {value(i, j, column_strides[0])}; m = v > m ? v : m; "
+                    "nan |= v != v; }"
+                    for i, j in positions
+                ]
+                target = "out[((n * C + c) * OH + a) * OW + b]" if batch else "o[a * OW + b]"
+                return Template(MAX_WINDOW).substitute(
+                    T=t, POSITIONS="\n".join(updates), OUT=target
+                )
+            overlapping = k.stride[0] < k.size[0] or k.stride[1] < k.size[1]
+            find = [
+                f"at = ({value(i, j, column_strides[0])}) == m ? {n} : at;"
                 for n, (i, j) in reversed(list(enumerate(positions)))
+            ]
+            scatter = []
+            for n, (i, j) in enumerate(positions):
+                store = f"o[(r0 + {i}) * W + q0 + {j}] {'+=' if overlapping else '='} "
+                store += f"at == {n} ? gv : 0;"
+                scatter.append(f"if ({inside(i, j)}) {store}" if clipped else store)
+            body = Template(MAX_GRAD_WINDOW).substitute(
+                T=t,
+                MS=column_strides[1],
+                GS=column_strides[2],
+                FIND="\n".join(find),
+                SCATTER="\n".join(scatter),
             )
+            return (Template(MAX_GRAD_BATCH_PLANE).substitute(T=t) + "\n" if batch else "") + body
 
-        overlapping = k.stride[0] < k.size[0] or k.stride[1] < k.size[1]
-        scatter = []
-        for n, (i, j) in enumerate(positions):
-            store = f"o[(r0 + {i}) * W + q0 + {j}] {'+=' if overlapping else '='} "
-            store += f"at == {n} ? gv : 0;"
-            scatter.append(f"if ({inside(i, j)}) {store}" if clipped else store)
-        scatter = "\n".join(scatter)
-
-        if not grad:
+        if grad:
+            # windows (a, b) and (a, b') write one position only if they overlap
+            simd = k.stride[1] >= k.size[1]
+            # x's, pooled's and g's column strides
+            any_strides = ("sw", "strides[7]", "strides[11]")
+            unit = "sw == 1 && strides[7] == 1 && strides[11] == 1"
+            plane = Template(MAX_GRAD_PLANE).substitute(T=t)
+            before = "for (int64_t e = 0; e < N * C * H * W; e++) out[e] = 0;"
+        else:
             if not clipped:
                 lines.append("(void)H, (void)W;  /* every window lies inside: no bounds read */")
-            rows = {
-                name: indented(
-                    Template(MAX_POOL_ROW).substitute(
-                        T=t,
-                        SIMD="" if clipped else "#pragma omp simd",
-                        POSITIONS=indented(updates(stride), 4),
-                    ),
-                    12,
-                )
-                for name, stride in (("ROW_UNIT", "1"), ("ROW_ANY", "sw"))
-            }
-            batch = Template(MAX_POOL_BATCH).substitute(
-                T=t, SHIFT=indented(plane_shift, 20), POSITIONS=indented(updates("sw"), 20)
+            simd = not clipped
+            unit, any_strides = "sw == 1", ("sw",)
+            plane, before = "$T *o = out + p * OH * OW;".replace("$T", t), ""
+        rows = {
+            name: indented(
+                Template(POOL_ROW).substitute(
+                    SIMD="#pragma omp simd" if simd else "",
+                    WINDOW=indented(window(strides, False), 4),
+                ),
+                12,
             )
-            whole = Template(MAX_POOL).substitute(T=t, SHIFT=indented(plane_shift, 4), **rows)
-        else:
-            lines += [self.pointer("pooled", k.dtype, 1, True), self.pointer("g", k.dtype, 2, True)]
-            rows = {
-                name: indented(
-                    Template(MAX_POOL_GRAD_ROW).substitute(
-                        T=t,
-                        # windows (a, b) and (a, b') write one position only if they overlap
-                        SIMD="#pragma omp simd" if k.stride[1] >= k.size[1] else "",
-                        MS=strides[1],
-                        GS=strides[2],
-                        FIND=indented(find(strides[0]), 4),
-                        SCATTER=indented(scatter, 4),
-                    ),
-                    12,
-                )
-                for name, strides in (("ROW_UNIT", ("1",) * 3), ("ROW_ANY", ("sw", *MS_GS)))
-            }
-            batch = Template(MAX_POOL_GRAD_BATCH).substitute(
-                T=t,
-                SHIFT=indented(plane_shift, 20),
-                FIND=indented(find("sw"), 20),
-                SCATTER=indented(scatter, 20),
-            )
-            whole = Template(MAX_POOL_GRAD).substitute(T=t, SHIFT=indented(plane_shift, 4), **rows)
-        text = batch + "\n" + whole
+            for name, strides in (("ROW_UNIT", ("1",) * 3), ("ROW_ANY", any_strides))
+        }
+        batch = Template(POOL_BATCH).substitute(
+            T=t,
+            BEFORE=indented(before, 4),
+            WINDOW=indented("\n".join([*plane_shift, window(any_strides, True)]), 20),
+        )
+        planes = Template(POOL_PLANES).substitute(
+            T=t, PLANE=indented("\n".join([*plane_shift, plane]), 4), UNIT=unit, **rows
+        )
+        text = batch + "\n" + planes
         return lines + [line for line in text.splitlines() if line.strip()]
 
     @staticmethod

@@ -4,9 +4,9 @@ void k0_max_pool2d_grad(const int64_t *sizes, const int64_t *strides, char **dat
     const int64_t SH = 2, SW = 2, PH = 0, PW = 0;
     const int64_t sn = strides[0], sc = strides[1], sh = strides[2], sw = strides[3];
     const float *restrict x = (const float *)data[0];
-    float *restrict out = (float *)data[3];
     const float *restrict pooled = (const float *)data[1];
     const float *restrict g = (const float *)data[2];
+    float *restrict out = (float *)data[3];
     if (sn == 1 && N > 1) {
         for (int64_t e = 0; e < N * C * H * W; e++) out[e] = 0;
         SYM_PARALLEL_FOR(N * C * H * W)
@@ -17,11 +17,11 @@ void k0_max_pool2d_grad(const int64_t *sizes, const int64_t *strides, char **dat
                     #pragma omp simd
                     for (int64_t n = 0; n < N; n++) {
                         const float *plane = x + n + c * sc;
-                        const int64_t pn = n * strides[4] + c * strides[5];
-                        const int64_t gn = n * strides[8] + c * strides[9];
-                        const float m = pooled[pn + a * strides[6] + b * strides[7]];
-                        const float gv = g[gn + a * strides[10] + b * strides[11]];
+                        const float *mp = pooled + n * strides[4] + c * strides[5];
+                        const float *gp = g + n * strides[8] + c * strides[9];
                         float *o = out + (n * C + c) * H * W;
+                        const float m = mp[a * strides[6] + b * strides[7]];
+                        const float gv = gp[a * strides[10] + b * strides[11]];
                         int at = -1;
                         at = (plane[(r0 + 1) * sh + (q0 + 1) * sw]) == m ? 3 : at;
                         at = (plane[(r0 + 1) * sh + (q0 + 0) * sw]) == m ? 2 : at;
