@@ -137,8 +137,8 @@ def plan_windows(space_of, fn, node, arrays) -> Launch | None:
     space = space_of(node.op, arrays)
     if space is None:
         return None
-    out = [node.outputs[0].dtype]
-    return Launch(fn, space.sizes, space.strides, [space.out_shape], out, space.views, len(arrays))
+    out = [o.dtype for o in node.outputs]
+    return Launch(fn, space.sizes, space.strides, space.out_shapes, out, space.views, len(arrays))
 
 
 # The kinds whose launches runner.c makes itself (their plans are `Launch`es that depend on

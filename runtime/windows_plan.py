@@ -23,7 +23,7 @@ from symbolic.windows import check_fits
 class WindowSpace(NamedTuple):
     sizes: list
     strides: list
-    out_shape: tuple
+    out_shapes: list
     views: list | None
 
 
@@ -61,18 +61,19 @@ def columns_space(op, arrays) -> WindowSpace | None:
         strides = _element_strides(arrays[:1])
         if strides is None:
             return None
-        return WindowSpace(sizes, strides, op.columns_shape(geometry), None)
+        return WindowSpace(sizes, strides, [op.columns_shape(geometry)], None)
     cols = arrays[0]
     if cols.shape != op.columns_shape(geometry):
         return None
     views = None if cols.flags.c_contiguous else [np.ascontiguousarray, _same, _same]
-    return WindowSpace(sizes, [], shape, views)
+    return WindowSpace(sizes, [], [shape], views)
 
 
 def pool_space(op, arrays) -> WindowSpace | None:
     """max_pool2d: data = {x, shift?, out}; max_pool2d_grad: data = {x, pooled, g, shift?,
-    out}; sizes = {N, C, H, W, OH, OW}; strides: each input's (N, C, H, W), the shift's 0 on
-    the axes it is broadcast along."""
+    out, the shift's gradient?}; sizes = {N, C, H, W, OH, OW, then the shift's NS, CS where
+    its gradient is summed}; strides: each input's (N, C, H, W), the shift's 0 on the axes
+    it is broadcast along."""
     x = arrays[0]
     shifted = len(arrays) == (2 if op.name == "max_pool2d" else 4)
     if x.ndim != 4:
@@ -93,5 +94,10 @@ def pool_space(op, arrays) -> WindowSpace | None:
         if shift_strides is None:
             return None
         strides += [0 if n == 1 else s for n, s in zip(shift.shape, shift_strides)]
-    out_shape = pooled if op.name == "max_pool2d" else x.shape
-    return WindowSpace([*x.shape, *pooled[2:]], strides, out_shape, None)
+    sizes = [*x.shape, *pooled[2:]]
+    if op.name == "max_pool2d":
+        return WindowSpace(sizes, strides, [pooled], None)
+    if not op.sums_shift:
+        return WindowSpace(sizes, strides, [x.shape], None)
+    shift = arrays[-1].shape  # its gradient: (N or 1, C or 1, 1, 1), sizes NS and CS
+    return WindowSpace([*sizes, *shift[:2]], strides, [x.shape, shift], None)

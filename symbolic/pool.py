@@ -18,7 +18,9 @@ cpu device's kernels for max pooling: symbolic/codegen/c_windows.py).
   x + shift as if it were their input. The optimizer makes max_pool2d(x + bias) and its
   gradient so (rules/specialize.py), and the sum x + bias is then never stored: the kernels
   add it as they read x. x + shift is rounded as the sum was, so values and the positions
-  of the maxima are the unshifted ops' on the stored sum.
+  of the maxima are the unshifted ops' on the stored sum. The gradient node also gives the
+  shift's gradient (`sums_shift`: its gradient summed over the planes that share a shift
+  value), so the bias gradient needs no pass of its own over the input gradient.
 - average: the window sum divided by the window size kh·kw, padded zeros included
   (`count_include_pad=True`, PyTorch's default), or by the number of real values in the window
   (`count_include_pad=False`); sum: the window sum itself (an average with divisor 1). Linear: its gradient spreads g / count over each window
@@ -33,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from symbolic import dtypes
-from symbolic.alloc import sum_to
+from symbolic.alloc import SumTo, broadcast_to
 from symbolic.graph import TensorType, Variable, as_variable
 from symbolic.op import Op
 from symbolic.shape import shape_of, static_entries
@@ -179,14 +181,18 @@ class MaxPool2d(Pool2d):
 
     def grad(self, inputs, outputs, output_grads):
         x, pooled, g = inputs[0], outputs[0], output_grads[0]
-        gx = MaxPool2dGrad(**self.window)(x, pooled, g, *inputs[1:])
-        return [gx, *[sum_to(gx, s) for s in inputs[1:]]]
+        if len(inputs) == 1:
+            return [MaxPool2dGrad(**self.window)(x, pooled, g)]
+        return MaxPool2dGrad(**self.window, sums_shift=True)(x, pooled, g, inputs[1])
 
 
 @dataclass(frozen=True)
 class MaxPool2dGrad(Pool2d):
     """g scattered to the first maximal position of each window of x (+ shift) (whose maxima
-    are `pooled`); windows that overlap add up."""
+    are `pooled`); windows that overlap add up. With `sums_shift`, a second output: that
+    gradient summed to the shift's shape (the gradient of the shift, a conv's bias)."""
+
+    sums_shift: bool = False
 
     @property
     def name(self) -> str:
@@ -194,7 +200,10 @@ class MaxPool2dGrad(Pool2d):
 
     def infer(self, x, pooled, g, *shift):
         check_shift(self.name, x, shift)
-        return [TensorType(g.dtype, x.type.shape)]
+        if self.sums_shift and not shift:
+            raise ValueError(f"{self.name}: sums_shift needs a shift input")
+        gx = TensorType(g.dtype, x.type.shape)
+        return [gx, TensorType(g.dtype, shift[0].type.shape)] if self.sums_shift else [gx]
 
     def perform(self, x, pooled, g, *shift):
         x = shifted(x, shift)
@@ -204,13 +213,20 @@ class MaxPool2dGrad(Pool2d):
                 view += masked(g, first)
             else:  # each position in one window at most: assign
                 masked(g, first, out=view)
-        return self.cropped(gx, x.shape)
+        gx = self.cropped(gx, x.shape)
+        if not self.sums_shift:
+            return gx
+        summed = SumTo().perform(gx, shift[0].shape)
+        return [gx, summed.copy() if summed is gx else summed]  # two arrays, never one twice
 
     def grad(self, inputs, outputs, output_grads):
         x, pooled = inputs[:2]
         x = x + inputs[3] if len(inputs) > 3 else x
+        v = output_grads[0]
+        if self.sums_shift:  # the sum's gradient: its output gradient broadcast back
+            v = v + broadcast_to(output_grads[1], shape_of(outputs[0]))
         gather = MaxPool2dGather(**self.window)
-        return [None, None, gather(x, pooled, output_grads[0]), *[None] * len(inputs[3:])]
+        return [None, None, gather(x, pooled, v), *[None] * len(inputs[3:])]
 
 
 @dataclass(frozen=True)

@@ -179,6 +179,7 @@ $ROW_UNIT
 $ROW_ANY
         }
     }
+$AFTER
 }"""
 
 POOL_ROW = """\
@@ -192,23 +193,54 @@ $WINDOW
 # layout): the vector loop runs over the batch, which x holds contiguously, the windows
 # (c, a, b) outside it. Its lanes write different planes, so overlapping windows are safe.
 POOL_BATCH = """\
-if (sn == 1 && N > 1) {
 $BEFORE
-    SYM_PARALLEL_FOR(N * C * H * W)
-    for (int64_t c = 0; c < C; c++) {
-        for (int64_t a = 0; a < OH; a++) {
-            for (int64_t b = 0; b < OW; b++) {
-                const int64_t r0 = a * SH - PH, q0 = b * SW - PW;
-                #pragma omp simd
-                for (int64_t n = 0; n < N; n++) {
-                    const $T *plane = x + n + c * sc;
+SYM_PARALLEL_FOR(N * C * H * W)
+for (int64_t c = 0; c < C; c++) {
+    for (int64_t a = 0; a < OH; a++) {
+        for (int64_t b = 0; b < OW; b++) {
+            const int64_t r0 = a * SH - PH, q0 = b * SW - PW;
+            #pragma omp simd
+            for (int64_t n = 0; n < N; n++) {
+                const $T *plane = x + n + c * sc;
 $WINDOW
-                }
             }
         }
     }
-    return;
 }"""
+
+# The shift's gradient (max_pool2d_grad with sums_shift): the input gradient summed, in
+# float64, over the planes that share a shift value. The plane loop takes each plane's sum
+# while the plane is in cache (`sums`); the batch loop, or a failed allocation, reads the
+# planes again here.
+PLANE_SUM = """\
+if (sums) {
+    double total = 0;
+    #pragma omp simd reduction(+:total)
+    for (int64_t e = 0; e < H * W; e++) total += o[e];
+    sums[p] = total;
+}"""
+
+SHIFT_SUMS = """\
+const int64_t NS = sizes[6], CS = sizes[7];
+for (int64_t m = 0; m < NS * CS; m++) {
+    const int64_t n0 = NS > 1 ? m / CS : 0, n1 = NS > 1 ? n0 + 1 : N;
+    const int64_t c0 = CS > 1 ? m % CS : 0, c1 = CS > 1 ? c0 + 1 : C;
+    double total = 0;
+    for (int64_t n = n0; n < n1; n++) {
+        for (int64_t c = c0; c < c1; c++) {
+            const int64_t p = n * C + c;
+            if (sums) {
+                total += sums[p];
+                continue;
+            }
+            #pragma omp simd reduction(+:total)
+            for (int64_t e = 0; e < H * W; e++) total += out[p * H * W + e];
+        }
+    }
+    shift_grad[m] = ($T)total;
+}
+free(sums);"""
+
 
 # The maximum of each window; NaN wins (np.maximum's rule), padding is −∞ (never the max).
 # A select and a flag, not branches: which value wins is data, which branches mispredict.
@@ -372,13 +404,27 @@ class CWindows:
         }
         batch = Template(POOL_BATCH).substitute(
             T=t,
-            BEFORE=indented(before, 4),
-            WINDOW=indented("\n".join([*plane_shift, window(any_strides, True)]), 20),
+            BEFORE=before,
+            WINDOW=indented("\n".join([*plane_shift, window(any_strides, True)]), 16),
         )
+        sums = grad and k.sums_shift
         planes = Template(POOL_PLANES).substitute(
-            T=t, PLANE=indented("\n".join([*plane_shift, plane]), 4), UNIT=unit, **rows
+            T=t,
+            PLANE=indented("\n".join([*plane_shift, plane]), 4),
+            UNIT=unit,
+            AFTER=indented(PLANE_SUM, 4) if sums else "",
+            **rows,
         )
-        text = batch + "\n" + planes
+        if sums:
+            lines += [
+                self.pointer("shift_grad", k.dtype, out + 1, False),
+                "double *sums = NULL;  /* each plane's sum of the gradient, see PLANE_SUM */",
+            ]
+            planes = "sums = (double *)malloc((size_t)(N * C) * sizeof(double));\n" + planes
+        text = (
+            f"if (sn == 1 && N > 1) {{\n{indented(batch, 4)}\n}} else {{\n"
+            f"{indented(planes, 4)}\n}}\n" + (Template(SHIFT_SUMS).substitute(T=t) if sums else "")
+        )
         return lines + [line for line in text.splitlines() if line.strip()]
 
     @staticmethod

@@ -122,6 +122,7 @@ class PoolKernel:
     padding: tuple
     ceil_mode: bool
     shifted: bool
+    sums_shift: bool = False  # a second output: the gradient summed to the shift's shape
 
     kind = "pool"
 
@@ -177,7 +178,9 @@ def _describe_windows(node: Apply, in_dtypes: tuple, out_dtypes: tuple):
         return ColumnsKernel(op.name, dtype, op.stride, op.padding, op.batch_inner)
     if isinstance(op, (MaxPool2d, MaxPool2dGrad)):
         shifted = len(node.inputs) == (2 if isinstance(op, MaxPool2d) else 4)
-        return PoolKernel(op.name, dtype, op.size, op.stride, op.padding, op.ceil_mode, shifted)
+        sums = getattr(op, "sums_shift", False)
+        window = (op.size, op.stride, op.padding, op.ceil_mode)
+        return PoolKernel(op.name, dtype, *window, shifted, sums)
     return None
 
 

@@ -9,7 +9,7 @@ import pytest
 from harness import run
 
 import symbolic as S
-from symbolic.pool import MaxPool2d
+from symbolic.pool import MaxPool2d, MaxPool2dGrad
 
 # (id, size, stride, padding, ceil_mode)
 WINDOWS = [
@@ -67,3 +67,23 @@ def test_shift_of_another_shape_or_dtype_is_refused(shape, dtype):
     x, b = S.tensor4("x", "float32"), S.tensor("b", dtype, shape)
     with pytest.raises(ValueError, match="max_pool2d: the shift must be float32"):
         MaxPool2d((2, 2), (2, 2), (0, 0))(x, b)
+
+
+def test_shift_gradient_differentiates_again(rng):
+    """The gradient node's second output (the shift's gradient) passes its own gradient back:
+    broadcast over the planes and gathered at the maxima."""
+    xv, bv = rng.standard_normal((2, 2, 4, 5)), rng.standard_normal((1, 2, 1, 1))
+
+    def grad_of_shift_gradient(g):
+        b = S.constant(bv)
+        gb = S.vjp(MaxPool2d((2, 2), (1, 1), (0, 0))(S.constant(xv), b), b, g)
+        return gb * S.sin(gb)
+
+    S.verify_grad(grad_of_shift_gradient, [rng.standard_normal((2, 2, 3, 4))])
+
+
+def test_summing_the_shift_gradient_needs_a_shift():
+    x = S.tensor4("x", "float32")
+    pooled = MaxPool2d((2, 2), (2, 2), (0, 0))(x)
+    with pytest.raises(ValueError, match="max_pool2d_grad: sums_shift needs a shift input"):
+        MaxPool2dGrad((2, 2), (2, 2), (0, 0), sums_shift=True)(x, pooled, pooled)

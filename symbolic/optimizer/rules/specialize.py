@@ -69,10 +69,22 @@ def plane_constant(var: Variable) -> bool:
 
 def shifted_pool(op: type, z: Variable, total: Variable, x: Variable, shift: Variable, *rest):
     """The pooling node of z with x + shift as the shifted input (symbolic/pool.py), where
-    x + shift has x's shape and dtype (the shift is broadcast, not x)."""
+    x + shift has x's shape and dtype (the shift is broadcast, not x). The gradient node
+    also sums the shift's gradient (its second output, see shift_gradient)."""
     if not (same_shape(total, x) and in_dtype(total, x, shift)):
         return None
+    if op is MaxPool2dGrad:
+        return op(**z.owner.op.window, sums_shift=True)(x, *rest, shift)[0]
     return op(**z.owner.op.window)(x, *rest, shift)
+
+
+def shift_gradient(gx: Variable, like: Variable) -> Variable | None:
+    """sum_to(gx, shape(shift)) for gx the first output of a shifted max_pool2d_grad that
+    sums its shift's gradient: that second output."""
+    node = gx.owner
+    if getattr(node.op, "sums_shift", False) and gx is node.outputs[0] and like is node.inputs[3]:
+        return node.outputs[1]
+    return None
 
 
 # x + shift with the shift constant over each (n, c) plane, either operand order
@@ -118,5 +130,12 @@ SPECIALIZE: list[Rule] = [
             MaxPool2dGrad, z, total, x, shift, pooled, g
         ),
         "max_pool_grad(x + b, …) likewise: the same first maxima, found on the same sums",
+    ),
+    Rule(
+        "shift_gradient_from_max_pool_grad",
+        P("sum_to", P("max_pool2d_grad", name="gx"), P("shape", V("like"))),
+        shift_gradient,
+        "sum_to(max_pool_grad(x, …, b), shape(b)) is the pool gradient's own sum for b: "
+        "taken as it writes each plane, no second pass",
     ),
 ]

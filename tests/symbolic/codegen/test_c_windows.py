@@ -29,7 +29,8 @@ POOL_WINDOWS = [
 
 def window_nodes(dtype: str) -> list:
     """Both column layouts of im2col and col2im with a stride and padding, and max pooling
-    and its gradient over each of POOL_WINDOWS, of x and of x plus a shift per plane."""
+    and its gradient over each of POOL_WINDOWS, of x and of x plus a shift per plane (whose
+    gradient node sums the shift's gradient too)."""
     x = S.tensor4("x", dtype)
     shape = shape_of(x)
     nodes = []
@@ -40,15 +41,22 @@ def window_nodes(dtype: str) -> list:
     for size, stride, padding, ceil in POOL_WINDOWS:
         for shifts in [(), (shift,)]:
             pooled = MaxPool2d(size, stride, padding, ceil)(x, *shifts)
-            grad = MaxPool2dGrad(size, stride, padding, ceil)(x, pooled, pooled, *shifts)
-            nodes += [pooled.owner, grad.owner]
+            sums = bool(shifts)  # the gradient of a shift also sums the shift's gradient
+            grad = MaxPool2dGrad(size, stride, padding, ceil, sums)(x, pooled, pooled, *shifts)
+            nodes += [pooled.owner, (grad[0] if sums else grad).owner]
     return nodes
 
 
 def test_window_nodes_describe_to_columns_and_pool_kernels():
     kinds = [type(describe(n)) for n in window_nodes("float32")]
     assert kinds == [ColumnsKernel] * 4 + [PoolKernel] * 12
-    assert [describe(n).shifted for n in window_nodes("float64")[4:8]] == [False] * 2 + [True] * 2
+    described = [describe(n) for n in window_nodes("float64")[4:8]]
+    assert [(d.shifted, d.sums_shift) for d in described] == [
+        (False, False),
+        (False, False),
+        (True, False),
+        (True, True),
+    ]
 
 
 def test_window_nodes_of_other_dtypes_have_no_kernel():
@@ -73,6 +81,7 @@ def test_window_kernels_compile(tmp_path, flags):
     [
         ("max_pool2d_grad_float32", lambda: window_nodes("float32")[5]),
         ("max_pool2d_shifted_float32", lambda: window_nodes("float32")[6]),
+        ("max_pool2d_grad_shift_sums_float32", lambda: window_nodes("float32")[7]),
         ("im2col_batch_inner_float32", lambda: window_nodes("float32")[0]),
     ],
 )

@@ -79,6 +79,13 @@ REWRITTEN = [
         ["max_pool2d", "max_pool2d_grad"],
         ["add"],
     ),
+    (  # one sum_to stays: sin's gradient summed to the pooled shape (the same shape)
+        "shift_gradient_from_max_pool_grad",
+        [IMAGES, PLANE_SHIFT],
+        lambda x, b: S.grad(S.sum(S.sin(S.nnet.max_pool2d(x + b, 2))), b),
+        ["max_pool2d", "max_pool2d_grad", "sum_to"],
+        ["add"],
+    ),
 ]
 
 # (id, input spec, expression builder, ops that must stay)

@@ -28,38 +28,38 @@ void k0_max_pool2d(const int64_t *sizes, const int64_t *strides, char **data) {
                 }
             }
         }
-        return;
-    }
-    SYM_PARALLEL_FOR(N * C * H * W)
-    for (int64_t p = 0; p < N * C; p++) {
-        const int64_t n = p / C, c = p % C;
-        const float *plane = x + n * sn + c * sc;
-        const float s = shift[n * strides[4] + c * strides[5]];
-        float *o = out + p * OH * OW;
-        for (int64_t a = 0; a < OH; a++) {
-            if (sw == 1) {
-                #pragma omp simd
-                for (int64_t b = 0; b < OW; b++) {
-                    const int64_t r0 = a * SH - PH, q0 = b * SW - PW;
-                    float m = -INFINITY;
-                    int nan = 0;
-                    { const float v = plane[(r0 + 0) * sh + (q0 + 0) * 1] + s; m = v > m ? v : m; nan |= v != v; }
-                    { const float v = plane[(r0 + 0) * sh + (q0 + 1) * 1] + s; m = v > m ? v : m; nan |= v != v; }
-                    { const float v = plane[(r0 + 1) * sh + (q0 + 0) * 1] + s; m = v > m ? v : m; nan |= v != v; }
-                    { const float v = plane[(r0 + 1) * sh + (q0 + 1) * 1] + s; m = v > m ? v : m; nan |= v != v; }
-                    o[a * OW + b] = nan ? NAN : m;
-                }
-            } else {
-                #pragma omp simd
-                for (int64_t b = 0; b < OW; b++) {
-                    const int64_t r0 = a * SH - PH, q0 = b * SW - PW;
-                    float m = -INFINITY;
-                    int nan = 0;
-                    { const float v = plane[(r0 + 0) * sh + (q0 + 0) * sw] + s; m = v > m ? v : m; nan |= v != v; }
-                    { const float v = plane[(r0 + 0) * sh + (q0 + 1) * sw] + s; m = v > m ? v : m; nan |= v != v; }
-                    { const float v = plane[(r0 + 1) * sh + (q0 + 0) * sw] + s; m = v > m ? v : m; nan |= v != v; }
-                    { const float v = plane[(r0 + 1) * sh + (q0 + 1) * sw] + s; m = v > m ? v : m; nan |= v != v; }
-                    o[a * OW + b] = nan ? NAN : m;
+    } else {
+        SYM_PARALLEL_FOR(N * C * H * W)
+        for (int64_t p = 0; p < N * C; p++) {
+            const int64_t n = p / C, c = p % C;
+            const float *plane = x + n * sn + c * sc;
+            const float s = shift[n * strides[4] + c * strides[5]];
+            float *o = out + p * OH * OW;
+            for (int64_t a = 0; a < OH; a++) {
+                if (sw == 1) {
+                    #pragma omp simd
+                    for (int64_t b = 0; b < OW; b++) {
+                        const int64_t r0 = a * SH - PH, q0 = b * SW - PW;
+                        float m = -INFINITY;
+                        int nan = 0;
+                        { const float v = plane[(r0 + 0) * sh + (q0 + 0) * 1] + s; m = v > m ? v : m; nan |= v != v; }
+                        { const float v = plane[(r0 + 0) * sh + (q0 + 1) * 1] + s; m = v > m ? v : m; nan |= v != v; }
+                        { const float v = plane[(r0 + 1) * sh + (q0 + 0) * 1] + s; m = v > m ? v : m; nan |= v != v; }
+                        { const float v = plane[(r0 + 1) * sh + (q0 + 1) * 1] + s; m = v > m ? v : m; nan |= v != v; }
+                        o[a * OW + b] = nan ? NAN : m;
+                    }
+                } else {
+                    #pragma omp simd
+                    for (int64_t b = 0; b < OW; b++) {
+                        const int64_t r0 = a * SH - PH, q0 = b * SW - PW;
+                        float m = -INFINITY;
+                        int nan = 0;
+                        { const float v = plane[(r0 + 0) * sh + (q0 + 0) * sw] + s; m = v > m ? v : m; nan |= v != v; }
+                        { const float v = plane[(r0 + 0) * sh + (q0 + 1) * sw] + s; m = v > m ? v : m; nan |= v != v; }
+                        { const float v = plane[(r0 + 1) * sh + (q0 + 0) * sw] + s; m = v > m ? v : m; nan |= v != v; }
+                        { const float v = plane[(r0 + 1) * sh + (q0 + 1) * sw] + s; m = v > m ? v : m; nan |= v != v; }
+                        o[a * OW + b] = nan ? NAN : m;
+                    }
                 }
             }
         }
