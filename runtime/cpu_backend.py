@@ -32,6 +32,7 @@ from runtime.launch_plan import (
 from runtime.loops import node_step, nodes_with_inner
 from runtime.memory import keep_freed_memory
 from runtime.numpy_backend import NumpyProgram
+from runtime.windows_plan import columns_space, pool_space
 from symbolic.codegen.kernel import describe, structure_key
 from symbolic.codegen.prelude import SHARED_POOL_PARALLEL_MIN
 from symbolic.optimizer.fgraph import FunctionGraph
@@ -132,8 +133,17 @@ def plan_rows(fn, node, arrays) -> Launch | None:
     return Launch(fn, space.sizes, strides, space.out_shapes, out, None, len(arrays))
 
 
-# The kinds whose launches runner.c makes itself (their plans are `Launch`es).
-RUNNER_KINDS = ("elementwise", "reduction", "rows")
+def plan_windows(space_of, fn, node, arrays) -> Launch | None:
+    space = space_of(node.op, arrays)
+    if space is None:
+        return None
+    out = [o.dtype for o in node.outputs]
+    return Launch(fn, space.sizes, space.strides, space.out_shapes, out, space.views, len(arrays))
+
+
+# The kinds whose launches runner.c makes itself (their plans are `Launch`es that depend on
+# the inputs' layouts alone).
+RUNNER_KINDS = ("elementwise", "reduction", "rows", "pool")
 
 PLANNERS = {
     "elementwise": plan_elementwise,
@@ -141,6 +151,8 @@ PLANNERS = {
     "rows": plan_rows,
     "gather": plan_gather,
     "scatter": plan_scatter,
+    "columns": functools.partial(plan_windows, columns_space),
+    "pool": functools.partial(plan_windows, pool_space),
 }
 
 
@@ -153,8 +165,12 @@ class PlannedStep:
     def __init__(self, node, fn, planner):
         self.node, self.fn, self.planner, self.plans = node, fn, planner, {}
 
+    def key(self, arrays) -> tuple:
+        """What the plan depends on: the inputs' layouts."""
+        return tuple((a.shape, a.strides) for a in arrays)
+
     def plan(self, arrays) -> Launch | None:
-        key = tuple((a.shape, a.strides) for a in arrays)
+        key = self.key(arrays)
         launch = self.plans.get(key, False)
         if launch is False:
             launch = self.plans[key] = self.planner(self.fn, self.node, arrays)
@@ -187,6 +203,17 @@ class KernelStep(PlannedStep):
         return outs[0] if len(outs) == 1 else outs
 
 
+class ColumnsStep(KernelStep):
+    """An im2col or col2im kernel: its plan depends on the values of its shape vectors (the
+    filters' shape gives the window size) as well as on the layouts, so the schedule calls it
+    in Python, which keys the plans by both."""
+
+    __slots__ = ()
+
+    def key(self, arrays) -> tuple:
+        return super().key(arrays) + tuple(tuple(a.tolist()) for a in arrays[1:])
+
+
 def build_cpu_program(fgraph: FunctionGraph, leaves: list, debug=None):
     """The schedule with a C kernel for every node that has one, all built as one library,
     run by the C runner (runtime/native.py) where it builds, else by the Python interpreter;
@@ -213,7 +240,7 @@ def build_cpu_program(fgraph: FunctionGraph, leaves: list, debug=None):
             fn = getattr(library, sources.symbols[kernel])
             fn.restype = None
             fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-            step = KernelStep(node, fn, kernel.kind)
+            step = (ColumnsStep if kernel.kind == "columns" else KernelStep)(node, fn, kernel.kind)
             # a gather's or scatter's launch passes constant indices and a status cell
             # (runtime/indexing_plan.py), which runner.c does not: the runner calls it back
             steps[id(node)] = step if kernel.kind in RUNNER_KINDS else step.__call__

@@ -17,6 +17,10 @@ flattened to a (O, C·kh·kw) matrix. The columns come in two layouts:
 Gradients come from the graph: the dot's rules give the filters' gradient and the columns'
 gradient, and col2im scatters the latter back to the input. im2col and col2im are linear and
 each other's adjoint, so derivatives of every order exist.
+
+The timings above are of the NumPy references; the cpu device runs both ops as C kernels
+(symbolic/codegen/c_windows.py), which copy and add the same runs (LeNet's second layer:
+im2col 0.45 ms, col2im 0.45 ms).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Windows follow symbolic/windows.py (floor rule, or partial edge windows kept with `ceil_mode`;
 stride defaults to the window size). Every
-kernel here walks the kh·kw offsets of a window, each offset a strided view of the whole
-tensor, so the work is kh·kw NumPy passes over the output whatever the window count.
+NumPy reference here walks the kh·kw offsets of a window, each offset a strided view of the
+whole tensor, so the work is kh·kw NumPy passes over the output whatever the window count (the
+cpu device's kernels for max pooling: symbolic/codegen/c_windows.py).
 
 - max: padding counts as −∞ (never the maximum of a window, which always holds one real
   value since padding < size). The gradient goes to the first maximal position of each window
@@ -12,6 +13,14 @@ tensor, so the work is kh·kw NumPy passes over the output whatever the window c
   there, so second derivatives exist (zero with respect to the input through the choice of
   positions, which is piecewise constant). A window holding NaN pools to NaN and passes no
   gradient.
+- max of a shifted input: max_pool2d and max_pool2d_grad take an optional last input, a
+  `shift` constant over each (n, c) plane (a conv's bias, shape (1, C, 1, 1)), and pool
+  x + shift as if it were their input. The optimizer makes max_pool2d(x + bias) and its
+  gradient so (rules/specialize.py), and the sum x + bias is then never stored: the kernels
+  add it as they read x. x + shift is rounded as the sum was, so values and the positions
+  of the maxima are the unshifted ops' on the stored sum. The gradient node also gives the
+  shift's gradient (`sums_shift`: its gradient summed over the planes that share a shift
+  value), so the bias gradient needs no pass of its own over the input gradient.
 - average: the window sum divided by the window size kh·kw, padded zeros included
   (`count_include_pad=True`, PyTorch's default), or by the number of real values in the window
   (`count_include_pad=False`); sum: the window sum itself (an average with divisor 1). Linear: its gradient spreads g / count over each window
@@ -26,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from symbolic import dtypes
+from symbolic.alloc import SumTo, broadcast_to
 from symbolic.graph import TensorType, Variable, as_variable
 from symbolic.op import Op
 from symbolic.shape import shape_of, static_entries
@@ -136,16 +146,33 @@ def lowest(dtype) -> float | int:
     return -np.inf if np.dtype(dtype).kind == "f" else np.iinfo(dtype).min
 
 
+def shifted(x: np.ndarray, shift: tuple) -> np.ndarray:
+    """x + shift[0] where a shift is given (see the module's text), else x."""
+    return x + shift[0] if shift else x
+
+
+def check_shift(op: str, x: Variable, shift: tuple) -> None:
+    """A shift is one value per (n, c) plane of x, in x's dtype."""
+    for s in shift:
+        if s.ndim != 4 or s.type.shape[2:] != (1, 1) or s.dtype != x.dtype:
+            raise ValueError(
+                f"{op}: the shift must be {x.dtype} of shape (N or 1, C or 1, 1, 1), got "
+                f"{s.describe()}"
+            )
+
+
 @dataclass(frozen=True)
 class MaxPool2d(Pool2d):
     @property
     def name(self) -> str:
         return "max_pool2d"
 
-    def infer(self, x):
+    def infer(self, x, *shift):
+        check_shift(self.name, x, shift)
         return [TensorType(x.dtype, self.pooled_shape(x.type.shape))]
 
-    def perform(self, x):
+    def perform(self, x, *shift):
+        x = shifted(x, shift)
         views = self.windows(self.padded_like(x, lowest(x.dtype)), self.pooled_shape(x.shape))
         out = next(views).copy()
         for view in views:
@@ -154,34 +181,52 @@ class MaxPool2d(Pool2d):
 
     def grad(self, inputs, outputs, output_grads):
         x, pooled, g = inputs[0], outputs[0], output_grads[0]
-        return [MaxPool2dGrad(**self.window)(x, pooled, g)]
+        if len(inputs) == 1:
+            return [MaxPool2dGrad(**self.window)(x, pooled, g)]
+        return MaxPool2dGrad(**self.window, sums_shift=True)(x, pooled, g, inputs[1])
 
 
 @dataclass(frozen=True)
 class MaxPool2dGrad(Pool2d):
-    """g scattered to the first maximal position of each window of x (whose maxima are
-    `pooled`); windows that overlap add up."""
+    """g scattered to the first maximal position of each window of x (+ shift) (whose maxima
+    are `pooled`); windows that overlap add up. With `sums_shift`, a second output: that
+    gradient summed to the shift's shape (the gradient of the shift, a conv's bias)."""
+
+    sums_shift: bool = False
 
     @property
     def name(self) -> str:
         return "max_pool2d_grad"
 
-    def infer(self, x, pooled, g):
-        return [TensorType(g.dtype, x.type.shape)]
+    def infer(self, x, pooled, g, *shift):
+        check_shift(self.name, x, shift)
+        if self.sums_shift and not shift:
+            raise ValueError(f"{self.name}: sums_shift needs a shift input")
+        gx = TensorType(g.dtype, x.type.shape)
+        return [gx, TensorType(g.dtype, shift[0].type.shape)] if self.sums_shift else [gx]
 
-    def perform(self, x, pooled, g):
+    def perform(self, x, pooled, g, *shift):
+        x = shifted(x, shift)
         gx = self.padded_zeros(x.shape, g.dtype)
         for first, view in zip(self.first_maxima(x, pooled), self.windows(gx, g.shape)):
             if self.overlapping:
                 view += masked(g, first)
             else:  # each position in one window at most: assign
                 masked(g, first, out=view)
-        return self.cropped(gx, x.shape)
+        gx = self.cropped(gx, x.shape)
+        if not self.sums_shift:
+            return gx
+        summed = SumTo().perform(gx, shift[0].shape)
+        return [gx, summed.copy() if summed is gx else summed]  # two arrays, never one twice
 
     def grad(self, inputs, outputs, output_grads):
-        x, pooled, _ = inputs
+        x, pooled = inputs[:2]
+        x = x + inputs[3] if len(inputs) > 3 else x
+        v = output_grads[0]
+        if self.sums_shift:  # the sum's gradient: its output gradient broadcast back
+            v = v + broadcast_to(output_grads[1], shape_of(outputs[0]))
         gather = MaxPool2dGather(**self.window)
-        return [None, None, gather(x, pooled, output_grads[0])]
+        return [None, None, gather(x, pooled, v), *[None] * len(inputs[3:])]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from symbolic.codegen.c_indexing import CIndexing
+from symbolic.codegen.c_windows import CWindows
 from symbolic.codegen.cprinter import CTYPES, ctype, literal
 from symbolic.codegen.cstyle import CStyleLanguage, block, if_else
 from symbolic.codegen.kernel import (
@@ -43,8 +44,10 @@ def weighted(work: str, weight: int) -> str:
     return work if weight == 1 else f"({work}) * {weight}"
 
 
-class CRenderer(CIndexing, CStyleLanguage):
+class CRenderer(CIndexing, CWindows, CStyleLanguage):
     """C11 with OpenMP pragmas (ignored without -fopenmp)."""
+
+    includes = (*CStyleLanguage.includes, "<stdlib.h>")  # malloc: the window kernels' scratch
 
     def render_prelude(self) -> str:
         return super().render_prelude() + render_tile_copies()

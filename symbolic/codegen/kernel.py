@@ -1,6 +1,6 @@
 """Kernel descriptions: what one node of the optimized graph computes, free of any language.
 
-`describe(node)` reads a node and returns one of five small frozen descriptions, or None for a
+`describe(node)` reads a node and returns one of seven small frozen descriptions, or None for a
 node the runtime runs itself (dot, basic indexing, reshape, …: NumPy, BLAS, or views). The C printer
 (`c.py`) and, later, a CUDA printer render the same descriptions; docs/kernels.md is the calling
 convention their source follows. Equal nodes give equal descriptions, so equal source.
@@ -15,11 +15,13 @@ import os
 from dataclasses import dataclass
 
 from symbolic import dtypes
+from symbolic.conv import Col2im, Im2col
 from symbolic.elemwise import Cast, Elemwise
 from symbolic.fused import FusedElemwise, FusedReduce, Ref, Step
 from symbolic.graph import Apply, TensorType, Variable
 from symbolic.indexing import DYN, IncSubtensor, Subtensor
 from symbolic.nnet import CrossentropySoftmax, LogSoftmax, Softmax
+from symbolic.pool import MaxPool2d, MaxPool2dGrad
 from symbolic.reduction import LogSumExp, Reduce
 from symbolic.scalar_ops import ScalarOp
 
@@ -93,6 +95,42 @@ class ScatterKernel:
     kind = "scatter"
 
 
+@dataclass(frozen=True)
+class ColumnsKernel:
+    """im2col (every window of an (N, C, H, W) input as a column) or col2im (its adjoint: the
+    columns added back to the input positions they came from), in one column layout."""
+
+    function: str  # im2col col2im
+    dtype: str  # the input's and the output's
+    stride: tuple
+    padding: tuple
+    batch_inner: bool  # columns (C·kh·kw, OH, OW, N); else (N, C·kh·kw, OH, OW)
+
+    kind = "columns"
+
+
+@dataclass(frozen=True)
+class PoolKernel:
+    """Max pooling of an (N, C, H, W) input over a static window, or its gradient: the pooled
+    gradient scattered to the first maximal position of each window; of the input plus a
+    shift constant per (n, c) plane where `shifted` (symbolic/pool.py)."""
+
+    function: str  # max_pool2d max_pool2d_grad
+    dtype: str  # every input's and the output's
+    size: tuple
+    stride: tuple
+    padding: tuple
+    ceil_mode: bool
+    shifted: bool
+    sums_shift: bool = False  # a second output: the gradient summed to the shift's shape
+
+    kind = "pool"
+
+
+# the float dtypes the window kernels are written for; others run their NumPy reference
+WINDOW_DTYPES = ("float32", "float64")
+
+
 def single_step_program(op, input_dtypes: tuple) -> FusedElemwise:
     """A lone Elemwise or Cast as a one-step program: one code path for fused and unfused."""
     refs = tuple(Ref("x", i) for i in range(len(input_dtypes)))
@@ -127,6 +165,22 @@ def describe(
     if isinstance(op, IncSubtensor):
         indices = _index_dtypes(op.spec, in_dtypes[2:])
         return None if indices is None else ScatterKernel(op.mode, *in_dtypes[:2], indices)
+    return _describe_windows(node, in_dtypes, out_dtypes)
+
+
+def _describe_windows(node: Apply, in_dtypes: tuple, out_dtypes: tuple):
+    """The columns or pooling kernel of `node`, where its tensors share one float dtype."""
+    op, dtype = node.op, out_dtypes[0]
+    tensors = in_dtypes[:1] if isinstance(op, (Im2col, Col2im)) else in_dtypes
+    if dtype not in WINDOW_DTYPES or any(d != dtype for d in tensors):
+        return None
+    if isinstance(op, (Im2col, Col2im)):
+        return ColumnsKernel(op.name, dtype, op.stride, op.padding, op.batch_inner)
+    if isinstance(op, (MaxPool2d, MaxPool2dGrad)):
+        shifted = len(node.inputs) == (2 if isinstance(op, MaxPool2d) else 4)
+        sums = getattr(op, "sums_shift", False)
+        window = (op.size, op.stride, op.padding, op.ceil_mode)
+        return PoolKernel(op.name, dtype, *window, shifted, sums)
     return None
 
 

@@ -21,6 +21,7 @@ from symbolic.elemwise import mul, square
 from symbolic.graph import Constant, Variable, constant
 from symbolic.optimizer.pattern import P, Rule, V
 from symbolic.optimizer.rules.canonicalize import in_dtype, same_shape
+from symbolic.pool import MaxPool2d, MaxPool2dGrad
 
 MAX_POWER = 8  # x**8 is three squarings; beyond that pow's single call is about as cheap
 
@@ -61,6 +62,34 @@ def small_power(z: Variable, x: Variable, n: Variable) -> Variable | None:
     return power(x, int(value))
 
 
+def plane_constant(var: Variable) -> bool:
+    """One value per (n, c) plane of a 4-d tensor: a conv's bias as (1, C, 1, 1)."""
+    return var.ndim == 4 and var.type.shape[2:] == (1, 1)
+
+
+def shifted_pool(op: type, z: Variable, total: Variable, x: Variable, shift: Variable, *rest):
+    """The pooling node of z with x + shift as the shifted input (symbolic/pool.py), where
+    x + shift has x's shape and dtype (the shift is broadcast, not x). The gradient node
+    also sums the shift's gradient (its second output, see shift_gradient)."""
+    if not (same_shape(total, x) and in_dtype(total, x, shift)):
+        return None
+    if op is MaxPool2dGrad:
+        return op(**z.owner.op.window, sums_shift=True)(x, *rest, shift)[0]
+    return op(**z.owner.op.window)(x, *rest, shift)
+
+
+def shift_gradient(gx: Variable, like: Variable) -> Variable | None:
+    """sum_to(gx, shape(shift)) for gx the first output of a shifted max_pool2d_grad that
+    sums its shift's gradient: that second output."""
+    node = gx.owner
+    if getattr(node.op, "sums_shift", False) and gx is node.outputs[0] and like is node.inputs[3]:
+        return node.outputs[1]
+    return None
+
+
+# x + shift with the shift constant over each (n, c) plane, either operand order
+SHIFTED = P("add", V("x"), V("shift", where=plane_constant), name="total")
+
 SPECIALIZE: list[Rule] = [
     Rule(
         "drop_stop_gradient",
@@ -86,5 +115,27 @@ SPECIALIZE: list[Rule] = [
         small_power,
         "x ** n = products of squares for integer n in 3..8 (exact for integers, within a "
         "few roundings for floats)",
+    ),
+    Rule(
+        "max_pool_of_shifted",
+        P("max_pool2d", SHIFTED, name="z"),
+        lambda z, total, x, shift: shifted_pool(MaxPool2d, z, total, x, shift),
+        "max_pool(x + b) with b constant per plane pools x, adding b as it reads: the sum "
+        "is never stored (same rounding, same values)",
+    ),
+    Rule(
+        "max_pool_grad_of_shifted",
+        P("max_pool2d_grad", SHIFTED, V("pooled"), V("g"), name="z"),
+        lambda z, total, x, shift, pooled, g: shifted_pool(
+            MaxPool2dGrad, z, total, x, shift, pooled, g
+        ),
+        "max_pool_grad(x + b, …) likewise: the same first maxima, found on the same sums",
+    ),
+    Rule(
+        "shift_gradient_from_max_pool_grad",
+        P("sum_to", P("max_pool2d_grad", name="gx"), P("shape", V("like"))),
+        shift_gradient,
+        "sum_to(max_pool_grad(x, …, b), shape(b)) is the pool gradient's own sum for b: "
+        "taken as it writes each plane, no second pass",
     ),
 ]

@@ -17,6 +17,8 @@ V = ("float32", (None,))
 V64 = ("float64", (None,))
 I = ("int32", (None,))  # noqa: E741 - an integer vector
 M = ("float32", (None, None))
+IMAGES = ("float32", (None, None, 6, 6))  # (N, C, H, W)
+PLANE_SHIFT = ("float32", (1, None, 1, 1))  # one value per channel: a conv's bias
 
 
 def specialized(expr, log=None):
@@ -63,6 +65,27 @@ REWRITTEN = [
         ["exp"],
         ["stop_gradient"],
     ),
+    (
+        "max_pool_of_shifted",
+        [IMAGES, PLANE_SHIFT],
+        lambda x, b: S.nnet.max_pool2d(b + x, 2),
+        ["max_pool2d"],
+        ["add"],
+    ),
+    (
+        "max_pool_grad_of_shifted",
+        [IMAGES, PLANE_SHIFT],
+        lambda x, b: S.grad(S.sum(S.sin(S.nnet.max_pool2d(x + b, 2, 1, 1))), x),
+        ["max_pool2d", "max_pool2d_grad"],
+        ["add"],
+    ),
+    (  # one sum_to stays: sin's gradient summed to the pooled shape (the same shape)
+        "shift_gradient_from_max_pool_grad",
+        [IMAGES, PLANE_SHIFT],
+        lambda x, b: S.grad(S.sum(S.sin(S.nnet.max_pool2d(x + b, 2))), b),
+        ["max_pool2d", "max_pool2d_grad", "sum_to"],
+        ["add"],
+    ),
 ]
 
 # (id, input spec, expression builder, ops that must stay)
@@ -78,6 +101,19 @@ KEPT = [
     ("pow_exponent_may_broadcast", [V], lambda x: x ** np.full(3, 3.0, np.float32), ["pow"]),
     ("sum_of_product", [M, M], lambda x, y: (x * y).sum(axis=1), ["mul", "sum"]),
     ("dot_transposed", [M, M], lambda x, y: S.dot(x.T, y), ["dimshuffle", "dot"]),
+    ("max_pool_of_a_full_sum", [IMAGES, IMAGES], lambda x, y: S.nnet.max_pool2d(x + y, 2), ["add"]),
+    (
+        "max_pool_of_a_row_shift",
+        [IMAGES, ("float32", (1, 1, 6, 1))],
+        lambda x, b: S.nnet.max_pool2d(x + b, 2),
+        ["add"],
+    ),
+    (
+        "max_pool_of_a_shift_that_broadcasts_x",
+        [("float32", (None, 1, 6, 6)), PLANE_SHIFT],
+        lambda x, b: S.nnet.max_pool2d(x + b, 2),
+        ["add"],
+    ),
 ]
 
 
