@@ -13,7 +13,8 @@ OPENBLAS_NUM_THREADS), then OMP_NUM_THREADS, as users of either expect.
 MKL runs its threads on GNU OpenMP (libgomp), the runtime our generated kernels use, so that
 products and kernels share one pool of threads; with Intel's OpenMP beside it, two pools spin
 on the same cores (a loop step's product took 4× as long here). MKL_THREADING_LAYER, where
-set, wins.
+set, wins. One pool also lets its threads keep libgomp's default wait policy (spin briefly,
+then sleep) instead of sleeping at once (runtime/cpu_backend.py, passive_openmp).
 """
 
 from __future__ import annotations
@@ -97,14 +98,12 @@ def load_mkl() -> Blas | None:
 
 
 def _load_gomp() -> bool:
-    """Whether GNU OpenMP loads, loaded (if first) with the wait policy our kernels set."""
-    from runtime.cpu_backend import passive_openmp
-
-    with passive_openmp():
-        try:
-            ctypes.CDLL("libgomp.so.1")
-        except OSError:
-            return False
+    """Whether GNU OpenMP loads (loaded here with its default wait policy: MKL and the kernels
+    then share its threads, runtime/cpu_backend.py says why that policy)."""
+    try:
+        ctypes.CDLL("libgomp.so.1")
+    except OSError:
+        return False
     return True
 
 

@@ -37,9 +37,14 @@ from symbolic.codegen.kernel import describe, structure_key
 from symbolic.codegen.prelude import SHARED_POOL_PARALLEL_MIN
 from symbolic.optimizer.fgraph import FunctionGraph
 
-# OpenMP threads that spin-wait after a parallel loop (libgomp's default) take a core from
-# NumPy's BLAS threads on the next dot: the M1 step ran 48 ms instead of 19 on 2 cores. Passive
-# threads sleep at once, which costs a few µs per parallel loop. libgomp reads the variable once,
+# OpenMP threads that spin-wait after a parallel loop (libgomp's default: a few hundred
+# thousand spins, then sleep) take a core from another library's threads: with NumPy's
+# OpenBLAS running the products, the M1 step ran 48 ms instead of 19 on 2 cores. There the
+# kernels' threads are passive: they sleep at once, which costs a few µs per parallel loop.
+# Where MKL runs the products on the kernels' own GNU OpenMP threads (runtime/blas.py) there
+# is no other pool, and the default is kept: threads that sleep at once must be woken by the
+# next loop or product, which on an idle virtual machine (the other vCPU halted) cost R1 38 ms
+# a call against 20 with the default, and C1 19 against 8.5. libgomp reads the variable once,
 # when it loads with our first library; it is set only around that load, so libraries loaded
 # later (PyTorch's own OpenMP) keep their defaults, and a value the user set wins.
 WAIT_POLICY = "PASSIVE"
@@ -47,8 +52,12 @@ WAIT_POLICY = "PASSIVE"
 
 @contextmanager
 def passive_openmp():
-    """OMP_WAIT_POLICY=PASSIVE while the block runs, unless the user set a policy."""
-    if "OMP_WAIT_POLICY" in os.environ:
+    """OMP_WAIT_POLICY=PASSIVE while the block runs, unless the user set a policy or the
+    products share the kernels' threads (see above)."""
+    from runtime.blas import blas
+
+    found = blas()
+    if "OMP_WAIT_POLICY" in os.environ or (found is not None and found.shares_kernel_threads):
         yield
         return
     os.environ["OMP_WAIT_POLICY"] = WAIT_POLICY

@@ -101,8 +101,9 @@ def gemm_launch(a: np.ndarray, b: np.ndarray, dtype: str) -> Launch | None:
 
 
 def plan_packed_gemm(fn, node, arrays) -> Launch | None:
-    """The kernel's plan for a @ b with b packed (runner_blas.c, gemm_packed): None where a
-    is not of the shape the packed b was made for, or BLAS cannot read it in place."""
+    """The kernel's plan for a @ b with b packed (runner_blas.c, gemm_packed), a copied first
+    where BLAS cannot read it in place: None where a is not of the shape the packed b was made
+    for (the reference runs)."""
     a, b, packed = arrays
     out = node.outputs[0].type.dtype
     spec_m = node.outputs[0].type.shape[0]
@@ -110,11 +111,11 @@ def plan_packed_gemm(fn, node, arrays) -> Launch | None:
         return None
     if a.shape[1] != b.shape[0] or packed.dtype != np.uint8 or packed.ndim != 1:
         return None
-    layout = blas_matrix(a)
-    if layout is None:
-        return None
+    layout, views = blas_matrix(a), None
+    if layout is None:  # a broadcast initial state, say: copied for BLAS
+        layout, views = (0, a.shape[1]), [np.ascontiguousarray, _same, _same]
     (m, k), n = a.shape, b.shape[1]
-    return Launch(None, [m, n, k, *layout], [], [(m, n)], [out], None, 3)
+    return Launch(None, [m, n, k, *layout], [], [(m, n)], [out], views, 3)
 
 
 def plan_gemm_update(fn, node, arrays) -> Launch | None:

@@ -5,6 +5,8 @@ the OpenMP wait policy the runtime sets for BLAS."""
 from __future__ import annotations
 
 import os
+import platform
+import sys
 
 import numpy as np
 import pytest
@@ -61,10 +63,17 @@ def test_bool_inputs_are_read_as_bytes():
     assert "const bool *" not in kernel.source
 
 
-def test_openmp_is_passive_only_around_the_library_load(monkeypatch):
+def test_openmp_is_passive_only_around_the_library_load(monkeypatch, use_blas):
+    """Passive where NumPy's OpenBLAS runs the products (its threads would contend with
+    spinning ones); libgomp's default where MKL shares the kernels' threads."""
     from runtime.cpu_backend import passive_openmp
 
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    if platform.machine() == "x86_64" and sys.platform == "linux":
+        use_blas("mkl")
+        with passive_openmp():
+            assert "OMP_WAIT_POLICY" not in os.environ
+    use_blas("openblas")
     with passive_openmp():
         assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
     assert "OMP_WAIT_POLICY" not in os.environ
