@@ -54,7 +54,12 @@ def recording():
 
     def record(a, b, *out):
         seen.append(Product(a.shape, _order(a), b.shape, _order(b), a.dtype.name))
-        return np.matmul(a, b, *out)
+        if not out:
+            return np.matmul(a, b)
+        # computed by our own kernel: NumPy's OpenBLAS threads would spin for a while after
+        # each call and slow down whatever runs next, the timing of the products included
+        product_call(a, b, out[0], kernels)()
+        return None
 
     # products recorded run through np.matmul (a Python call the recorder sees), loops' too
     # (no packed operands), and updates' (no gemm updates: the same products as dots)
@@ -72,13 +77,14 @@ def recording():
         gemm_updates.lower_gemm_updates = lowering
 
 
-def product_call(a: np.ndarray, b: np.ndarray, out: np.ndarray):
+def product_call(a: np.ndarray, b: np.ndarray, out: np.ndarray, gemm_kernels=None):
     """A call computing a @ b into out as the cpu device's runner does: its product kernel
-    through the CBLAS it binds, else np.matmul."""
+    through the CBLAS it binds (`gemm_kernels`: runner_steps.gemm_kernels), else np.matmul."""
     from runtime import native, runner_steps
 
     module = native.runner_module()
-    kernels = runner_steps.gemm_kernels(module) if module is not None else None
+    gemm_kernels = gemm_kernels or runner_steps.gemm_kernels
+    kernels = gemm_kernels(module) if module is not None else None
     launch = runner_steps.gemm_launch(a, b, a.dtype.name) if kernels else None
     if launch is None:
         return lambda: np.matmul(a, b, out=out)
