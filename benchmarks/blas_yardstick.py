@@ -109,7 +109,9 @@ def product_seconds(product: Product, repeat: int) -> float:
     rng = np.random.default_rng(0)
     a = _operand(product.a_shape, product.a_order, product.dtype, rng)
     b = _operand(product.b_shape, product.b_order, product.dtype, rng)
-    out = np.matmul(a, b)
+    # not np.matmul(a, b): NumPy's OpenBLAS threads would spin through the timing below
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    out = np.empty((*batch, a.shape[-2], b.shape[-1]), product.dtype)
     call = product_call(a, b, out)
     times = []
     for _ in range(repeat + 1):
