@@ -24,6 +24,7 @@ import functools
 import glob
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 ENVIRONMENT = "SYMBOLIC_BLAS"
@@ -35,11 +36,12 @@ MKL_THREADING = {"INTEL": 0, "SEQUENTIAL": 1, "GNU": 3, "TBB": 4}
 
 @dataclass(frozen=True)
 class Blas:
-    """A loaded CBLAS: its name, a line naming its version, the addresses of its gemm, and
+    """A loaded CBLAS: its name, how to read a line naming its version (MKL's loads its
+    kernels, 11 ms here: read when asked, not on a cold start), the addresses of its gemm, and
     of its packed gemm (cblas_?gemm_compute; 0 where it has none)."""
 
     name: str
-    version: str
+    read_version: Callable[[], str]
     sgemm: int
     dgemm: int
     wide: bool  # int64_t integers (ILP64)
@@ -47,6 +49,10 @@ class Blas:
     sgemm_compute: int = 0
     dgemm_compute: int = 0
     shares_kernel_threads: bool = False  # runs on GNU OpenMP, the generated kernels' pool
+
+    @property
+    def version(self) -> str:
+        return self.read_version()
 
     @property
     def packs(self) -> bool:
@@ -85,9 +91,12 @@ def load_mkl() -> Blas | None:
         # GNU OpenMP where the system has it (our kernels' runtime), else MKL's own default
         layer = "GNU" if _load_gomp() else "INTEL"
         library.MKL_Set_Threading_Layer(MKL_THREADING[layer])
-    text = ctypes.create_string_buffer(256)
-    library.MKL_Get_Version_String(text, len(text))
-    version = text.value.decode(errors="replace").strip()
+
+    def version() -> str:
+        text = ctypes.create_string_buffer(256)
+        library.MKL_Get_Version_String(text, len(text))
+        return text.value.decode(errors="replace").strip()
+
     sgemm, dgemm, sgemm_compute, dgemm_compute = (
         _address(library, f"cblas_{f}")
         for f in ("sgemm", "dgemm", "sgemm_compute", "dgemm_compute")
@@ -121,7 +130,9 @@ def load_numpy_openblas() -> Blas | None:
         return None
     config = library.scipy_openblas_get_config64_
     config.restype = ctypes.c_char_p
-    return Blas("openblas", config().decode(errors="replace").strip(), sgemm, dgemm, True, library)
+    return Blas(
+        "openblas", lambda: config().decode(errors="replace").strip(), sgemm, dgemm, True, library
+    )
 
 
 LOADERS = {"mkl": load_mkl, "openblas": load_numpy_openblas, "numpy": lambda: None}
