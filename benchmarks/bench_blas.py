@@ -36,7 +36,7 @@ SHAPES = [
     ("R1 x@Wx", 1600, 128, 1024, False, False),
     ("R1 dWh", 256, 1600, 1024, True, False),
 ]
-ROW_MAJOR, NO_TRANS, TRANS, B_MATRIX, PACKED = 101, 111, 112, 162, 151
+ROW_MAJOR, NO_TRANS, TRANS, PACKED = 101, 111, 112, 151
 
 
 def median_seconds(call, repeat: int) -> float:
@@ -85,39 +85,17 @@ def cblas_call(address: int, wide: bool):
 
 
 def packed_call(library):
-    size = library.cblas_sgemm_pack_get_size
-    size.restype, size.argtypes = ctypes.c_size_t, [ctypes.c_int] * 4
-    pack, compute = library.cblas_sgemm_pack, library.cblas_sgemm_compute
-    pack.argtypes = [ctypes.c_int] * 6 + [
-        ctypes.c_float,
-        ctypes.c_void_p,
-        ctypes.c_int,
-        ctypes.c_void_p,
-    ]
-    compute.argtypes = [ctypes.c_int] * 6 + [
-        ctypes.c_void_p,
-        ctypes.c_int,
-        ctypes.c_void_p,
-        ctypes.c_int,
-        ctypes.c_float,
-        ctypes.c_void_p,
-        ctypes.c_int,
-    ]
+    """MKL's product with B packed once, as runtime/packed_products.py packs it for a loop."""
+    from runtime.packed_products import PackSpec, pack
+
+    compute = library.cblas_sgemm_compute
+    compute.argtypes = [ctypes.c_int] * 6 + [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+    compute.argtypes += [ctypes.c_int, ctypes.c_float, ctypes.c_void_p, ctypes.c_int]
 
     def make(m, k, n, ta, tb, a, b, c):
-        buffer = np.empty(size(B_MATRIX, m, n, k) // 4 + 16, np.float32)
-        pack(
-            ROW_MAJOR,
-            B_MATRIX,
-            TRANS if tb else NO_TRANS,
-            m,
-            n,
-            k,
-            1.0,
-            b.ctypes.data,
-            b.shape[1],
-            buffer.ctypes.data,
-        )
+        spec = PackSpec(0, m, k, n, "float32")
+        buffer = pack(b.T if tb else b, spec, lambda shape, dtype: np.empty(shape, dtype))
+        packed = buffer.ctypes.data + int(buffer[:8].view(np.int64)[0])  # past the header
         args = (
             ROW_MAJOR,
             TRANS if ta else NO_TRANS,
@@ -127,7 +105,7 @@ def packed_call(library):
             k,
             a.ctypes.data,
             a.shape[1],
-            buffer.ctypes.data,
+            packed,
             n,
             0.0,
             c.ctypes.data,

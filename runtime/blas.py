@@ -158,6 +158,13 @@ def blas() -> Blas | None:
     )
 
 
+def shares_kernel_threads() -> bool:
+    """Whether the products run on the generated kernels' own OpenMP threads (MKL on GNU
+    OpenMP): the kernels' threading threshold and wait policy follow (runtime/cpu_backend.py)."""
+    found = blas()
+    return found is not None and found.shares_kernel_threads
+
+
 def describe() -> str:
     """One line: which BLAS the products call."""
     found = blas()

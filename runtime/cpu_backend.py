@@ -54,10 +54,9 @@ WAIT_POLICY = "PASSIVE"
 def passive_openmp():
     """OMP_WAIT_POLICY=PASSIVE while the block runs, unless the user set a policy or the
     products share the kernels' threads (see above)."""
-    from runtime.blas import blas
+    from runtime.blas import shares_kernel_threads
 
-    found = blas()
-    if "OMP_WAIT_POLICY" in os.environ or (found is not None and found.shares_kernel_threads):
+    if "OMP_WAIT_POLICY" in os.environ or shares_kernel_threads():
         yield
         return
     os.environ["OMP_WAIT_POLICY"] = WAIT_POLICY
@@ -294,10 +293,9 @@ def build_module(module: KernelModule) -> ctypes.CDLL:
 def kernel_flags() -> tuple[str, ...]:
     """The kernels' compiler flags: the defaults, with the lower threading threshold where the
     products run on the kernels' own OpenMP threads (symbolic/codegen/prelude.py says why)."""
-    from runtime.blas import blas
+    from runtime.blas import shares_kernel_threads
     from runtime.build import DEFAULT_FLAGS
 
-    found = blas()
-    if found is not None and found.shares_kernel_threads:
+    if shares_kernel_threads():
         return (*DEFAULT_FLAGS, f"-DSYM_PARALLEL_MIN={SHARED_POOL_PARALLEL_MIN}")
     return DEFAULT_FLAGS

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from symbolic.alloc import SumTo
 from symbolic.graph import Variable, constant, toposort
 from symbolic.linalg import MatMul
 from symbolic.op import Op
@@ -46,12 +47,7 @@ class Gemm(Op):
         return [z.type]
 
     def perform(self, z, x, y, s, mu=None):
-        product = np.matmul(x, y)
-        if product.shape != z.shape:  # the update's sum_to: the batch of a broadcast weight
-            axes = tuple(range(product.ndim - z.ndim)) + tuple(
-                i for i, n in enumerate(z.shape) if n == 1 and product.shape[i] != 1
-            )
-            product = product.sum(axis=axes, keepdims=True).reshape(z.shape)
+        product = SumTo().perform(np.matmul(x, y), z.shape)  # a broadcast weight's sum
         base = z if mu is None else mu * z
         return (base + (self.sign * s) * product).astype(z.dtype, copy=False)
 

@@ -25,6 +25,7 @@ slowly than by a contiguous copy, at every step.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Iterator
 
@@ -135,11 +136,7 @@ class Loop:
             arrays = contiguous_at(arrays, copied, self.copies)
         if packs:  # the packed operands follow the non-sequences
             made = [
-                pack(
-                    arrays[1 + spec.position],
-                    spec,
-                    lambda shape, dtype, i=i: self.packed(i, shape, dtype),
-                )
+                pack(arrays[1 + spec.position], spec, functools.partial(self.packed, i))
                 for i, spec in enumerate(packs)
             ]
             arrays = (*arrays, *made)

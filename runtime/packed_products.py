@@ -18,6 +18,7 @@ packed bytes.
 from __future__ import annotations
 
 import ctypes
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,7 +106,9 @@ def pack_products(inputs: list, outputs: list, first_fixed: int):
     return [memo.get(id(o), o) for o in outputs], variables, specs
 
 
+@functools.cache
 def _functions(library, dtype: str):
+    """The library's pack_get_size and pack for `dtype`, typed for ctypes (once each)."""
     prefix = "cblas_sgemm" if dtype == "float32" else "cblas_dgemm"
     size = getattr(library, f"{prefix}_pack_get_size")
     size.restype = ctypes.c_size_t

@@ -57,6 +57,19 @@ def blas_matrix(x: np.ndarray) -> tuple[int, int] | None:
     return None
 
 
+def blas_layouts(matrices) -> tuple[list, list[bool]]:
+    """Per matrix, how BLAS reads it ((transposed, leading dimension), blas_matrix) and
+    whether it is copied C-contiguous first (then read as stored)."""
+    layouts = [blas_matrix(x) for x in matrices]
+    copied = [layout is None for layout in layouts]
+    return [layout or (0, x.shape[-1]) for layout, x in zip(layouts, matrices)], copied
+
+
+def copy_views(copied: list[bool]) -> list | None:
+    """A Launch's views: a contiguous copy of each input marked, the others as they are."""
+    return [np.ascontiguousarray if c else _same for c in copied] if any(copied) else None
+
+
 def plan_gemm(fn, node, arrays) -> Launch | None:
     """A @ b as BLAS gemm calls (runner_blas.c reads the plan), operands that BLAS cannot read
     in place copied first; None where NumPy's matmul must run (other dtypes, empty or
@@ -82,10 +95,7 @@ def gemm_launch(a: np.ndarray, b: np.ndarray, dtype: str) -> Launch | None:
         batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     except ValueError:
         return None
-    layouts = [blas_matrix(x) for x in arrays]
-    copied = [layout is None for layout in layouts]
-    views = [np.ascontiguousarray if c else _same for c in copied] if any(copied) else None
-    layouts = [layout or (0, x.shape[-1]) for layout, x in zip(layouts, arrays)]
+    layouts, copied = blas_layouts(arrays)
     (m, k), n = a.shape[-2:], b.shape[-1]
     item = a.itemsize
     strides = []
@@ -97,7 +107,7 @@ def gemm_launch(a: np.ndarray, b: np.ndarray, dtype: str) -> Launch | None:
         strides.append(item * n * m * int(np.prod(batch[axis + 1 :], dtype=np.int64)))
     (ta, lda), (tb, ldb) = layouts
     sizes = [len(batch), *batch, m, n, k, ta, tb, lda, ldb]
-    return Launch(None, sizes, strides, [(*batch, m, n)], [dtype], views, 2)
+    return Launch(None, sizes, strides, [(*batch, m, n)], [dtype], copy_views(copied), 2)
 
 
 def plan_packed_gemm(fn, node, arrays) -> Launch | None:
@@ -111,10 +121,9 @@ def plan_packed_gemm(fn, node, arrays) -> Launch | None:
         return None
     if a.shape[1] != b.shape[0] or packed.dtype != np.uint8 or packed.ndim != 1:
         return None
-    layout, views = blas_matrix(a), None
-    if layout is None:  # a broadcast initial state, say: copied for BLAS
-        layout, views = (0, a.shape[1]), [np.ascontiguousarray, _same, _same]
+    ([layout], [copied]) = blas_layouts([a])  # a broadcast initial state, say, is copied
     (m, k), n = a.shape, b.shape[1]
+    views = copy_views([copied, False, False])
     return Launch(None, [m, n, k, *layout], [], [(m, n)], [out], views, 3)
 
 
@@ -131,13 +140,8 @@ def plan_gemm_update(fn, node, arrays) -> Launch | None:
     (m, k), n = x.shape, y.shape[1]
     if y.shape[0] != k or z.shape != (m, n) or 0 in (m, n, k) or not z.flags.c_contiguous:
         return None
-    layouts = [blas_matrix(a) for a in (x, y)]
-    copied = [layout is None for layout in layouts]
-    views = None
-    if any(copied):
-        views = [_same, *(np.ascontiguousarray if c else _same for c in copied)]
-        views += [_same] * len(scalars)
-    (ta, lda), (tb, ldb) = (layout or (0, a.shape[1]) for layout, a in zip(layouts, (x, y)))
+    ((ta, lda), (tb, ldb)), copied = blas_layouts([x, y])
+    views = copy_views([False, *copied, *[False] * len(scalars)])
     sizes = [m, n, k, ta, tb, lda, ldb, node.op.sign, int(node.op.scaled)]
     # output 0 may take input 0's buffer: donated (a shared variable's) or dying (−2 − 0)
     return Launch(None, sizes, [], [z.shape], [dtype], views, len(arrays), [-2])
