@@ -14,13 +14,15 @@ def optimize_graph(
     outputs: Sequence[Variable], log: RewriteLog | None = None, lower=None
 ) -> list[Variable]:
     """The outputs rewritten by every phase: merge → constant folding → canonicalize →
-    stabilize → specialize → loops → fuse. Each phase runs to a fixed point; merging of equal
+    stabilize → specialize → loops → slices lifted above elementwise nodes
+    (slice_lift.py) → fuse. Each phase runs to a fixed point; merging of equal
     nodes and constants happens inside every pass. The loops phase optimizes the inner graph
     of every scan with these same phases (symbolic/scan/rewrite.py). `lower(outputs)`, where
     given, is a device's own rewrite of the outputs just before fusion (the cpu device's
     gemm updates, runtime/gemm_updates.py)."""
     from symbolic.optimizer.fusion import fuse
     from symbolic.optimizer.rules import SPECIALIZE
+    from symbolic.optimizer.slice_lift import lift_slices
     from symbolic.scan.rewrite import optimize_loops
 
     log = log if log is not None else RewriteLog()
@@ -30,7 +32,7 @@ def optimize_graph(
         outputs = optimize_loops(outputs, log)
         if lower is not None:
             outputs = lower(outputs)
-        return fuse(outputs, log)
+        return fuse(lift_slices(outputs, log), log)
 
 
 @contextmanager

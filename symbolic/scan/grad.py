@@ -30,7 +30,7 @@ from symbolic.graph import Constant, Variable, clone_replace, tensor
 from symbolic.indexing import set_subtensor
 from symbolic.linalg import MatMul
 from symbolic.scan.parts import LoopParts, dependence, frontier
-from symbolic.scan.residuals import ADJOINT, FIXED, PER_STEP, ForwardValues
+from symbolic.scan.residuals import ADJOINT, FIXED, PER_STEP, stored_values
 from symbolic.shape import (
     DimShuffle,
     MakeVector,
@@ -109,8 +109,8 @@ def scan_grad(op, inputs, outputs, output_grads) -> list[Variable | None]:
 
     # the forward values the backward step reads: stored by the forward loop, or hoisted
     free = {id(v) for v in fwd.slices + fwd.fixed}  # states before a step are residuals
-    split = ForwardValues(fwd, flags, free)
     edge = frontier(looped, lambda v: not flags.get(id(v), 0) & ADJOINT)
+    split = stored_values(fwd, flags, free, edge)
     replace = {v: split.value(v) for v in edge}
     for inner, outer in split.hoisted:
         back.add_fixed(inner, outer)

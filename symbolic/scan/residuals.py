@@ -9,6 +9,7 @@ broadcasts), a shape computed from input shapes (once before the loop, or per st
 from __future__ import annotations
 
 from symbolic.alloc import BroadcastTo
+from symbolic.elemwise import Elemwise
 from symbolic.graph import Constant, Variable, tensor
 from symbolic.scan.parts import LoopParts, is_cheap
 from symbolic.scan.shapes import shape_rule, size_rule
@@ -18,6 +19,10 @@ PER_STEP, FIXED, ADJOINT = 1, 2, 4  # what a value of the backward step depends 
 # Recomputed by the backward step from their inputs rather than stored: they cost nothing
 # (views) or make a larger value from a smaller one (broadcasts).
 RECOMPUTED = (BroadcastTo, DimShuffle, Reshape)
+# Elementwise arithmetic the backward step redoes on values stored anyway rather than store its
+# result too: a few flops per element against writing and reading it back (tanh's gradient
+# reads 1 − t·t where t = tanh(x) is stored for other uses: the same bits, one array fewer).
+ARITHMETIC = frozenset({"add", "sub", "mul", "neg"})
 
 
 class ForwardValues:
@@ -29,8 +34,11 @@ class ForwardValues:
     stored by the forward loop (`stored`) or, when no step changes it, computed once before
     the loop (`hoisted`: pairs of placeholder and outer value)."""
 
-    def __init__(self, fwd: LoopParts, flags: dict, free: set):
+    def __init__(self, fwd: LoopParts, flags: dict, free: set, stored_anyway: set = frozenset()):
+        """`stored_anyway`: ids of values a first pass stored (see `stored_values`);
+        arithmetic on those alone is recomputed instead of stored."""
         self.fwd, self.flags, self.free, self.memo = fwd, flags, free, {}
+        self.stored_anyway, self.recomputable = stored_anyway, {}
         self.outer_memo: dict = {}  # inner → outer values, shared by every hoist (linear)
         self.outer_values: dict[int, tuple] = {}  # id(v) → (v, what `outside` found for v)
         self.shapes: dict[int, Variable] = {}
@@ -68,7 +76,7 @@ class ForwardValues:
         if is_cheap(v, self.free):
             return v
         node = v.owner
-        if node is not None and isinstance(node.op, RECOMPUTED):
+        if node is not None and (isinstance(node.op, RECOMPUTED) or self.is_arithmetic(v)):
             return _rebuilt(node, [self.value(i) for i in node.inputs]).outputs[v.index]
         outer = self.outside(v)
         if outer is not None:
@@ -82,6 +90,32 @@ class ForwardValues:
         inner = tensor(f"residual{len(self.stored)}[t]", v.dtype, v.type.shape)
         self.stored.append((v, inner))
         return inner
+
+    def is_arithmetic(self, v: Variable) -> bool:
+        """v is ARITHMETIC on values that are stored anyway, free, or not per-step (hoisted),
+        or on such arithmetic: recomputing it stores nothing new. Memoized, iterative."""
+        stack = [v]
+        while stack:
+            u = stack[-1]
+            if id(u) in self.recomputable:
+                stack.pop()
+                continue
+            node = u.owner
+            if not (node and isinstance(node.op, Elemwise) and node.op.name in ARITHMETIC):
+                self.recomputable[id(u)] = False
+                stack.pop()
+                continue
+            pending = [i for i in node.inputs if not self._at_hand(i)]
+            missing = [i for i in pending if id(i) not in self.recomputable]
+            if missing:
+                stack.extend(missing)
+                continue
+            self.recomputable[id(u)] = all(self.recomputable[id(i)] for i in pending)
+            stack.pop()
+        return self.recomputable[id(v)]
+
+    def _at_hand(self, v: Variable) -> bool:
+        return id(v) in self.stored_anyway or is_cheap(v, self.free) or not self.flag(v) & PER_STEP
 
     def shape_rule(self, v: Variable):
         """For v = shape(x) or size(x): (op, what it reads) computing it from x's operands."""
@@ -134,6 +168,15 @@ class ForwardValues:
         inner = tensor(v.name, v.dtype, v.type.shape)
         self.hoisted.append((inner, outer))
         return inner
+
+
+def stored_values(fwd: LoopParts, flags: dict, free: set, edge: list[Variable]) -> ForwardValues:
+    """The ForwardValues of the backward step's `edge`, in two passes: the first finds what must
+    be stored; the second stores those and recomputes arithmetic on them (ARITHMETIC)."""
+    first = ForwardValues(fwd, flags, free)
+    for v in edge:
+        first.value(v)
+    return ForwardValues(fwd, flags, free, {id(v) for v, _ in first.stored})
 
 
 def _rebuilt(node, inputs: list[Variable], op=None):

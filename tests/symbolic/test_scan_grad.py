@@ -174,3 +174,23 @@ def test_scan_gradient_of_an_integer_state_is_none(device):
     got = S.compile([x], S.grad(cost, x), device=device)(np.array([2.0, 3.0]))
     # vals = [x0, x0 x1], counts = [1, 2]: cost = x0 + 2 x0 x1
     np.testing.assert_allclose(got, [1 + 2 * 3.0, 2 * 2.0])
+
+
+def scaled_rnn(x, u, w, h0):
+    """h ← tanh(h·U + x_t)·w: its gradient reads t = tanh(…) (for w) and 1 − t·t (for U)."""
+    hs, _ = S.scan(lambda x_t, h, u, w: S.tanh(h @ u + x_t) * w, x, h0, non_sequences=[u, w])
+    return hs
+
+
+def test_backward_loop_recomputes_arithmetic_on_stored_values(rng):
+    # 1 − t·t is computed by the backward step from the stored t, not stored beside it
+    x, u = S.matrix("x", "float64"), S.matrix("u", "float64")
+    w, h0 = S.vector("w", "float64"), S.vector("h0", "float64")
+    grads = S.grad(scaled_rnn(x, u, w, h0).sum(), [u, w])
+    loops = [n for n in S.graph.toposort(grads) if n.op.name == "scan" and not n.op.reverse]
+    # the loop as written, and its copy with the stored values as extra outputs
+    plain, augmented = sorted(loops, key=lambda n: len(n.outputs))
+    stored = augmented.op.inner_outputs[len(plain.op.inner_outputs) :]
+    assert sorted(v.owner.op.name if v.owner else "state" for v in stored) == ["state", "tanh"]
+    points = [normal(rng, 5, 3), normal(rng, 3, 3, scale=0.5), normal(rng, 3), normal(rng, 3)]
+    S.verify_grad(lambda x, u, w, h0: scaled_rnn(x, u, w, h0), points)
