@@ -5,8 +5,10 @@ a kernel reading W and dW and writing a new W, three passes over a matrix that g
 one (C ← β·C + α·A·B with C the weights: their new value is accumulated where they lie).
 Momentum's `v ← μ·v − lr·g` is the same form with β = μ.
 
-The cpu device lowers such update values to `Gemm` nodes (`lower_gemm_updates`, before it
-schedules the graph). A Gemm computes into a fresh output (z copied in first) unless it may
+The cpu and cuda devices lower such update values to `Gemm` nodes (`lower_gemm_updates`,
+before they schedule the graph; cuBLAS has the same α, β and transposes: on cuda a Gemm is one
+cuBLAS call into a device copy of z, runtime/cuda/program.py). On the cpu device a Gemm
+computes into a fresh output (z copied in first) unless it may
 write z itself: z is a shared variable whose new value it is, that value is only a result, no
 other result is z, no other node reads z after it, and, at call time, nothing but the shared
 variable holds z's array (the Function checks its reference count, so a caller holding the old

@@ -255,7 +255,7 @@ def compile(
     device = _resolve_device(device)
     log = RewriteLog()
     lower = None
-    if device == "cpu" and updates:  # updates of the form β·z ± α·(x @ y): one gemm each
+    if device in ("cpu", "cuda") and updates:  # updates β·z ± α·(x @ y): one gemm each
         from functools import partial
 
         from runtime.gemm_updates import lower_gemm_updates
@@ -269,7 +269,7 @@ def compile(
 
     fgraph = plan_collectives(fgraph)  # all-reduces bucketed, ordered to overlap with compute
     donors = []
-    if device == "cpu":
+    if device == "cpu":  # (cuda's gemm updates write a copy of z: docs/kernels.md, CUDA)
         from runtime.gemm_updates import schedule_donors
 
         donors = schedule_donors(fgraph)  # gemm updates that may write their weights, last

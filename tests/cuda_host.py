@@ -1,9 +1,10 @@
 """A stand-in for the GPU in tests: PyCudaDriver's methods on host memory.
 
 Modules are the generated CUDA source compiled by g++ with cuda_host.h (every CUDA thread a
-host thread), and cuBLAS is NumPy reading the same column-major operands, checking the
-arguments as cuBLAS does. So the cuda runtime (plans, launches, cuBLAS operands, state) runs
-end to end against the NumPy oracle where no GPU is lent:
+host thread), and cuBLAS is NumPy reading the same column-major operands (α and β from the
+host or, in device pointer mode, from "device" memory), checking the arguments as cuBLAS
+does. So the cuda runtime (plans, launches, cuBLAS operands, state) runs end to end against
+the NumPy oracle where no GPU is lent:
 
     with use_driver(HostDriver()):
         f(x)   # a function compiled with device="cuda"
@@ -56,6 +57,7 @@ class HostDriver:
     def __init__(self):
         self.launches = 0
         self.gemms = 0
+        self.scalars: list[dict] = []  # each GEMM's α, β and pointer mode (none: 1, 0, host)
 
     def allocate(self, nbytes: int) -> HostAllocation:
         return HostAllocation(max(int(nbytes), 1))
@@ -117,19 +119,28 @@ class HostDriver:
         self.launches += 1
         fn(grid, block, params)
 
-    def gemm(self, dtype, op_a, op_b, m, n, k, a, lda, sa, b, ldb, sb, c, ldc, sc, batch):
-        """cuBLAS's column-major C[i] = op(A[i]) op(B[i]), with its argument checks."""
+    def gemm(
+        self, dtype, op_a, op_b, m, n, k, a, lda, sa, b, ldb, sb, c, ldc, sc, batch, **scalars
+    ):
+        """cuBLAS's column-major C[i] = α·op(A[i]) op(B[i]) + β·C[i], with its argument checks;
+        α and β as blas.Cublas.gemm takes them (numbers, or addresses of 0-d values)."""
         self.gemms += 1
+        self.scalars.append(scalars)
         item = np.dtype(dtype).itemsize
         rows_a, cols_a = (m, k) if op_a == "N" else (k, m)
         rows_b, cols_b = (k, n) if op_b == "N" else (n, k)
         assert min(m, n, k, batch) >= 1, (m, n, k, batch)
         assert lda >= rows_a and ldb >= rows_b and ldc >= m, (lda, ldb, ldc, rows_a, rows_b, m)
+        alpha, beta = scalars.get("alpha", 1.0), scalars.get("beta", 0.0)
+        if scalars.get("scalars_on_device", False):  # pointer mode device: read them now
+            alpha, beta = (_column_major(p, 1, 1, 1, dtype)[0, 0] for p in (alpha, beta))
+        alpha, beta = np.dtype(dtype).type(alpha), np.dtype(dtype).type(beta)
         for i in range(batch):
             A = _column_major(a + i * sa * item, rows_a, cols_a, lda, dtype)
             B = _column_major(b + i * sb * item, rows_b, cols_b, ldb, dtype)
             C = _column_major(c + i * sc * item, m, n, ldc, dtype)
-            C[...] = (A if op_a == "N" else A.T) @ (B if op_b == "N" else B.T)
+            product = alpha * ((A if op_a == "N" else A.T) @ (B if op_b == "N" else B.T))
+            C[...] = product if beta == 0 else product + beta * C  # β = 0: C is not read
 
 
 def _column_major(ptr: int, rows: int, cols: int, ld: int, dtype) -> np.ndarray:

@@ -3,6 +3,8 @@
 cuBLAS is column-major; our arrays are row-major. A row-major matrix is the column-major
 storage of its transpose, so C = A B is computed as Cᵀ = Bᵀ Aᵀ: B goes first and the roles of
 M and N swap (runtime/cuda/matmul.py works out the operands; this module only calls).
+α and β (C ← α·op(A)·op(B) + β·C) are host numbers, read when the call is queued, or device
+addresses of 0-d values (cuBLAS's device pointer mode), read when the GEMM runs.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import ctypes
 from runtime.nvidia_library import find_nvidia_library
 
 OP = {"N": 0, "T": 1}  # cublasOperation_t
+POINTER_MODE = {False: 0, True: 1}  # cublasPointerMode_t: α, β on the host (0) or device (1)
 LIBRARY_NAMES = ("libcublas.so.13", "libcublas.so.12", "libcublas.so")
 
 
@@ -40,7 +43,8 @@ class Cublas:
         ):
             fn = getattr(self.lib, name)
             fn.argtypes, fn.restype = args, ctypes.c_int
-            self.functions[dtype] = (fn, scalar(1), scalar(0))
+            self.functions[dtype] = (fn, scalar)
+        self.scalars_on_device = False  # the handle's pointer mode
 
     @staticmethod
     def _check(status: int, what: str) -> None:
@@ -65,10 +69,22 @@ class Cublas:
         ldc,
         stride_c,
         batch,
+        alpha=1.0,
+        beta=0.0,
+        scalars_on_device=False,
     ):
-        """C[i] = op(A[i]) op(B[i]) for i < batch, column-major, C of m × n with leading
-        dimension ldc; op is "N" or "T"; pointers are device addresses."""
-        fn, one, zero = self.functions[dtype]
+        """C[i] = α·op(A[i]) op(B[i]) + β·C[i] for i < batch, column-major, C of m × n with
+        leading dimension ldc; op is "N" or "T"; pointers are device addresses; α and β are
+        numbers, or the device addresses of 0-d values of `dtype` where `scalars_on_device`."""
+        fn, scalar = self.functions[dtype]
+        if scalars_on_device != self.scalars_on_device:
+            mode = POINTER_MODE[scalars_on_device]
+            self._check(self.lib.cublasSetPointerMode_v2(self.handle, mode), "cublasSetPointerMode")
+            self.scalars_on_device = scalars_on_device
+        if scalars_on_device:
+            alpha, beta = ctypes.c_void_p(alpha), ctypes.c_void_p(beta)
+        else:
+            alpha, beta = ctypes.byref(scalar(alpha)), ctypes.byref(scalar(beta))
         status = fn(
             self.handle,
             OP[op_a],
@@ -76,14 +92,14 @@ class Cublas:
             m,
             n,
             k,
-            ctypes.byref(one),
+            alpha,
             a,
             lda,
             stride_a,
             b,
             ldb,
             stride_b,
-            ctypes.byref(zero),
+            beta,
             c,
             ldc,
             stride_c,

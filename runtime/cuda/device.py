@@ -175,8 +175,8 @@ class Device:
         return KernelFunction(self, fn, n, description)
 
     def utility(self, name: str):
-        """A runtime helper kernel: copy_<dtype> (to contiguous), sum_<dtype> (SumTo) or
-        divide_<dtype> (by a 0-d array)."""
+        """A runtime helper kernel: copy_<dtype> (to contiguous), sum_<dtype> (SumTo),
+        divide_<dtype> (by a 0-d array) or negative_<dtype> (a gemm update's α on the device)."""
         found = self._utilities.get(name)
         if found is None:
             from runtime.cuda.launch import UtilityKernel
@@ -190,9 +190,10 @@ class Device:
 @functools.cache
 def utility_kernels() -> dict:
     """{name: description}: an identity (copy) and a sum keeping the dtype, for every dtype;
-    for float dtypes, x / s with s 0-d (an all-reduce mean where NCCL has no ncclAvg)."""
+    for float dtypes, x / s with s 0-d (an all-reduce mean where NCCL has no ncclAvg) and −x
+    (α = −s of a gemm update whose s is on the device, runtime/cuda/program.py)."""
     kernels = {}
-    divide = Elemwise(SCALAR_OPS["true_div"])
+    divide, negative = Elemwise(SCALAR_OPS["true_div"]), Elemwise(SCALAR_OPS["neg"])
     for dtype in DTYPES:
         program = single_step_program(Cast(dtype), (dtype,))
         kernels[f"copy_{dtype}"] = ElementwiseKernel(program, (False,), (dtype,))
@@ -200,6 +201,8 @@ def utility_kernels() -> dict:
         if is_float(dtype):
             program = single_step_program(divide, (dtype, dtype))
             kernels[f"divide_{dtype}"] = ElementwiseKernel(program, (False, True), (dtype,))
+            program = single_step_program(negative, (dtype,))
+            kernels[f"negative_{dtype}"] = ElementwiseKernel(program, (False,), (dtype,))
     return kernels
 
 

@@ -147,8 +147,8 @@ class PyCudaDriver:
 
     # ---- cuBLAS -------------------------------------------------------------------------------
 
-    def gemm(self, dtype: str, *args) -> None:
+    def gemm(self, dtype: str, *args, **scalars) -> None:
         """cuBLAS {S,D}gemmStridedBatched on the stream (arguments: blas.Cublas.gemm)."""
         if self._blas is None:
             self._blas = blas.Cublas(self.stream_handle)
-        self._blas.gemm(dtype, *args)
+        self._blas.gemm(dtype, *args, **scalars)

@@ -4,7 +4,8 @@ cuBLAS reads column-major matrices. A row-major m×k matrix A (strides (s, 1)) i
 column-major, Aᵀ with leading dimension s; a column-major one (strides (1, s), e.g. a
 transposed view) is A itself, so it is read transposed ("T"). With C = A B row-major, cuBLAS
 computes Cᵀ = Bᵀ Aᵀ: B is its first operand and the roles of m and n swap. Transposed views
-(the backward pass's Aᵀ dC) thus need no copy.
+(the backward pass's Aᵀ dC) thus need no copy. A gemm update (runtime/gemm_updates.py)
+is the same call with α and β, accumulating into a copy of z.
 """
 
 from __future__ import annotations
@@ -56,8 +57,35 @@ def matmul(device, a, b):
     if k == 0:
         return device.zeros(out_shape, a.dtype)
     out = device.empty(out_shape, a.dtype)
-    if out.size == 0:
-        return out
+    if out.size:
+        _gemm(device, a, b, out, batch_shape)
+    return out
+
+
+def fits_gemm_update(z, x, y) -> bool:
+    """Whether α·(x @ y) + β·z is one cuBLAS call: 2-d float32/float64 operands of one dtype,
+    none empty, and z of the product's shape (a broadcast weight's sum_to is not)."""
+    if not (x.dtype == y.dtype == z.dtype) or z.dtype.name not in BLAS_DTYPES:
+        return False
+    if x.ndim != 2 or y.ndim != 2 or z.ndim != 2:
+        return False
+    (m, k), (k2, n) = x.shape, y.shape
+    return k == k2 and z.shape == (m, n) and 0 not in (m, n, k) and max(m, n, k) <= INT32_MAX
+
+
+def gemm_update(device, z, x, y, alpha, beta, scalars_on_device: bool = False):
+    """A new array α·(x @ y) + β·z, for operands that `fits_gemm_update`: z copied on the
+    device, then one cuBLAS call accumulating into the copy (α, β: blas.Cublas.gemm's)."""
+    out = device.copy(z)
+    _gemm(device, x, y, out, (), alpha=alpha, beta=beta, scalars_on_device=scalars_on_device)
+    return out
+
+
+def _gemm(device, a, b, out, batch_shape, **scalars) -> None:
+    """out ← α·(a @ b) + β·out (α = 1, β = 0 unless `scalars` says) by one strided GEMM: out
+    is C-contiguous and of the (non-empty) product's shape, a and b read in place where
+    cuBLAS can."""
+    (m, k), n = a.shape[-2:], b.shape[-1]
     a, op_a, lda, batch_a = _operand(device, a, batch_shape)
     b, op_b, ldb, batch_b = _operand(device, b, batch_shape)
     merged, (stride_a, stride_b) = merge_axes(batch_shape, [batch_a, batch_b])
@@ -83,5 +111,5 @@ def matmul(device, a, b):
         n,
         m * n,
         batch,
+        **scalars,
     )
-    return out

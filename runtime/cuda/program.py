@@ -3,6 +3,7 @@
 Values are device arrays or host arrays, and move only where a node needs them elsewhere:
 - nodes with a generated kernel (docs/kernels.md) run it on device arrays;
 - dot through cuBLAS (float32, float64); sum_to through a sum kernel;
+- a gemm update (runtime/gemm_updates.py) through cuBLAS with α and β, into a copy of z;
 - reshape, dimshuffle, broadcast_to and basic indexing of a device array are views of it;
 - shape and size read the shape only;
 - bucketed all-reduces pack device buffers and run over NCCL on a stream of their own
@@ -23,8 +24,9 @@ from runtime.cuda.collectives import STEPS as COLLECTIVE_STEPS
 from runtime.cuda.collectives import CudaCollectives
 from runtime.cuda.device import get_device
 from runtime.cuda.launch import plan_elementwise, plan_reduction, plan_rows
-from runtime.cuda.matmul import matmul
+from runtime.cuda.matmul import fits_gemm_update, gemm_update, matmul
 from runtime.distributed.buckets import AllreduceStart
+from runtime.gemm_updates import Gemm
 from runtime.launch_plan import output_reads, reduction_axes
 from runtime.numpy_backend import NumpyProgram
 from symbolic.alloc import BroadcastTo, SumTo
@@ -165,6 +167,45 @@ def matmul_step(node, context):
     return run
 
 
+def gemm_update_step(node, context):
+    """sign·s·(x @ y) + mu·z (or + z) as one cuBLAS call with α = sign·s and β = mu (or 1),
+    accumulating into a device copy of z: a failed call changes no shared variable, and a
+    caller holding z's old array never sees it change. α and β are host numbers where s and
+    mu are host values (constants, inputs: read without a copy), else device pointers (cuBLAS
+    reads them when the GEMM runs: nothing waits for the GPU). The NumPy reference where one
+    call cannot do it (a broadcast weight's sum_to, an empty product; as the cpu device)."""
+    fallback, convert = host_step(node, context), to_device(node, context)
+    sign = node.op.sign
+
+    def run(z, x, y, s, mu=None):
+        if not fits_gemm_update(z, x, y):
+            return fallback(z, x, y, s, *([] if mu is None else [mu]))
+        device = context.device
+        z, x, y = convert((z, x, y))
+        if s.__class__ is not DeviceArray and mu.__class__ is not DeviceArray:
+            beta = 1.0 if mu is None else float(mu)
+            return gemm_update(device, z, x, y, sign * float(s), beta)
+        alpha, beta = device_scalars(device, z.dtype, sign, s, mu)
+        return gemm_update(device, z, x, y, alpha.ptr, beta.ptr, scalars_on_device=True)
+
+    return run
+
+
+def device_scalars(device, dtype, sign: int, s, mu) -> tuple:
+    """(α = sign·s, β = mu or 1) as 0-d device arrays, one of s and mu being on the device:
+    a host value is copied there (a 0-d copy, queued), −s of a device s is a kernel
+    (device.utility's negative_<dtype>)."""
+    if s.__class__ is not DeviceArray:
+        alpha = device.to_device(np.asarray(sign * s, dtype))
+    elif sign < 0:
+        alpha = device.utility(f"negative_{dtype.name}").run(device, [s])[0]
+    else:
+        alpha = s
+    if mu.__class__ is DeviceArray:
+        return alpha, mu
+    return alpha, device.to_device(np.asarray(1 if mu is None else mu, dtype))
+
+
 def sum_to_step(node, context):
     """g summed over the axes broadcasting added (SumTo.perform's axes), on the device."""
     fallback = host_step(node, context)
@@ -226,7 +267,8 @@ def shape_step(node, context):
     return node.op.perform
 
 
-STEPS = {MatMul: matmul_step, SumTo: sum_to_step, Shape: shape_step, Size: shape_step}
+STEPS = {MatMul: matmul_step, Gemm: gemm_update_step, SumTo: sum_to_step}
+STEPS.update({Shape: shape_step, Size: shape_step})
 STEPS.update((op, view_step) for op in VIEWS)
 STEPS.update(COLLECTIVE_STEPS)
 

@@ -18,8 +18,8 @@ def optimize_graph(
     (slice_lift.py) → fuse. Each phase runs to a fixed point; merging of equal
     nodes and constants happens inside every pass. The loops phase optimizes the inner graph
     of every scan with these same phases (symbolic/scan/rewrite.py). `lower(outputs)`, where
-    given, is a device's own rewrite of the outputs just before fusion (the cpu device's
-    gemm updates, runtime/gemm_updates.py)."""
+    given, is a device's own rewrite of the outputs just before fusion (the cpu and cuda
+    devices' gemm updates, runtime/gemm_updates.py)."""
     from symbolic.optimizer.fusion import fuse
     from symbolic.optimizer.rules import SPECIALIZE
     from symbolic.optimizer.slice_lift import lift_slices

@@ -1,6 +1,8 @@
 """Updates β·z ± α·(x @ y) as one gemm on the cpu device (runtime/gemm_updates.py): values
-against the NumPy device for every form, transposes, scale and dtype; the weights written in
-place only where no caller can see it; a failed call changes no shared variable."""
+against the NumPy device for every form, transposes, scale and dtype (on the cuda device too,
+cuBLAS or its host emulation; its own tests: tests/runtime/cuda/test_cuda_gemm_updates.py);
+the weights written in place only where no caller can see it; a failed call changes no shared
+variable."""
 
 from __future__ import annotations
 
@@ -26,13 +28,21 @@ def address(shared) -> int:
     return shared.get_value(borrow=True).__array_interface__["data"][0]
 
 
-def run_both(make, values, steps=2):
-    """The same updates compiled for cpu and numpy, from equal shared values, run `steps`
-    times: the cpu function and its shared variables' values after each step must agree."""
+@pytest.fixture(params=["cpu", "cuda"])
+def gemm_device(request) -> str:
+    """The devices that lower updates to gemm: cuda on its GPU or host emulation (`gpu`)."""
+    if request.param == "cuda":
+        request.getfixturevalue("gpu")
+    return request.param
+
+
+def run_both(make, values, steps=2, device="cpu"):
+    """The same updates compiled for `device` and numpy, from equal shared values, run `steps`
+    times: the function and its shared variables' values after each step must agree."""
     results = []
-    for device in ("cpu", "numpy"):
+    for on in (device, "numpy"):
         inputs, shared, updates = make()
-        f = S.compile(inputs, [], updates=updates, device=device)
+        f = S.compile(inputs, [], updates=updates, device=on)
         history = []
         for _ in range(steps):
             f(*values)
@@ -48,7 +58,7 @@ def run_both(make, values, steps=2):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("form", ["sgd", "ascent", "no_scale", "momentum", "scaled_first"])
-def test_every_form_of_update_is_one_gemm_with_the_oracles_values(dtype, form, rng):
+def test_every_form_of_update_is_one_gemm_with_the_oracles_values(dtype, form, gemm_device, rng):
     def make():
         x, g, lr = S.matrix("x", dtype), S.matrix("g", dtype), S.scalar("lr", dtype)
         w = S.shared(np.linspace(-1, 1, 12).reshape(3, 4).astype(dtype), "w")
@@ -64,24 +74,40 @@ def test_every_form_of_update_is_one_gemm_with_the_oracles_values(dtype, form, r
 
     values = [rng.standard_normal((5, 3)).astype(dtype), rng.standard_normal((5, 4)).astype(dtype)]
     values += [] if form == "no_scale" else [np.array(0.1, dtype)]
-    f = run_both(make, values)
+    f = run_both(make, values, device=gemm_device)
     (node,) = gemm_nodes(f)
     assert node.op.scaled == (form == "momentum")
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("ta, tb", list(itertools.product([False, True], repeat=2)))
-def test_every_transpose_of_the_operands(ta, tb, rng):
-    start = rng.standard_normal((4, 6))
+def test_every_transpose_of_the_operands(ta, tb, dtype, gemm_device, rng):
+    start = rng.standard_normal((4, 6)).astype(dtype)
 
     def make():
-        a, b = S.matrix("a", "float64"), S.matrix("b", "float64")
+        a, b = S.matrix("a", dtype), S.matrix("b", dtype)
         w = S.shared(start.copy(), "w")
         x, y = (a.T if ta else a), (b.T if tb else b)
         return [a, b], [w], [(w, w - 0.5 * S.dot(x, y))]
 
-    a = rng.standard_normal((3, 4) if ta else (4, 3))
-    b = rng.standard_normal((6, 3) if tb else (3, 6))
-    run_both(make, [a, b])
+    a = rng.standard_normal((3, 4) if ta else (4, 3)).astype(dtype)
+    b = rng.standard_normal((6, 3) if tb else (3, 6)).astype(dtype)
+    assert len(gemm_nodes(run_both(make, [a, b], device=gemm_device))) == 1
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_a_broadcast_weights_sum_to_is_still_right(rows, gemm_device, rng):
+    """sum_to(x @ y, shape(w)): one gemm where w has the product's shape; a weight of one row
+    (broadcast over the product's 3) sums it first, which gemm cannot: the reference runs."""
+    start = rng.standard_normal((rows, 4))
+
+    def make():
+        x, g = S.matrix("x", "float64"), S.matrix("g", "float64")
+        w = S.shared(start.copy(), "w")
+        return [x, g], [w], [(w, w - 0.1 * S.sum_to(S.dot(x.T, g), w))]
+
+    f = run_both(make, [rng.standard_normal((5, 3)), rng.standard_normal((5, 4))], 2, gemm_device)
+    assert len(gemm_nodes(f)) == 1
 
 
 def test_the_weights_are_updated_where_they_lie_when_nobody_else_holds_them(rng):
