@@ -76,19 +76,30 @@ class Launch:
     kernel reads, for inputs it cannot stride), and `inplace`: per output, the input whose
     buffer it may take when that input dies (see runner.c), or -1.
 
+    `pieces` (None: one kernel argument per output) lists, per output argument of the kernel,
+    (the output it writes into, byte offset there): a kernel whose outputs are views of one
+    array (runtime/joined_outputs.py).
+
     Called (the ctypes path), it allocates fresh outputs; `native` is the same plan as
     runner.c reads it: (int64 bytes [n_sizes, sizes…, n_strides, strides…, then per output
-    ndim, shape…, in-place input], output dtypes, views)."""
+    ndim, shape…, in-place input, then, with pieces, n_pieces, (output, offset)…], output
+    dtypes, views)."""
 
-    __slots__ = ("fn", "sizes", "strides", "out_shapes", "out_dtypes", "views", "n_in", "native")
+    __slots__ = (
+        "fn", "sizes", "strides", "out_shapes", "out_dtypes", "views", "n_in", "pieces", "native"
+    )  # fmt: skip
 
-    def __init__(self, fn, sizes, strides, out_shapes, out_dtypes, views, n_in, inplace=None):
+    def __init__(
+        self, fn, sizes, strides, out_shapes, out_dtypes, views, n_in, inplace=None, pieces=None
+    ):
         self.fn, self.sizes, self.strides = fn, _int64s(sizes), _int64s(strides)
         self.out_shapes, self.out_dtypes = out_shapes, out_dtypes
-        self.views, self.n_in = None if views is None else tuple(views), n_in
+        self.views, self.n_in, self.pieces = None if views is None else tuple(views), n_in, pieces
         packed = [len(sizes), *sizes, len(strides), *strides]
         for shape, source in zip(out_shapes, inplace or [-1] * len(out_shapes)):
             packed += [len(shape), *shape, source]
+        if pieces is not None:
+            packed += [len(pieces), *[x for piece in pieces for x in piece]]
         dtypes = tuple(np.dtype(d) for d in out_dtypes)
         self.native = (np.array(packed, np.int64).tobytes(), dtypes, self.views)
 
@@ -96,8 +107,11 @@ class Launch:
         if self.views is not None:
             arrays = [view(a) for view, a in zip(self.views, arrays)]
         outs = [np.empty(s, d) for s, d in zip(self.out_shapes, self.out_dtypes)]
-        data = (ctypes.c_void_p * (self.n_in + len(outs)))(
-            *[a.ctypes.data for a in arrays], *[o.ctypes.data for o in outs]
+        written = [o.ctypes.data for o in outs]
+        if self.pieces is not None:
+            written = [outs[j].ctypes.data + offset for j, offset in self.pieces]
+        data = (ctypes.c_void_p * (self.n_in + len(written)))(
+            *[a.ctypes.data for a in arrays], *written
         )
         self.fn(self.sizes, self.strides, data)
         return outs
@@ -228,11 +242,14 @@ def build_cpu_program(fgraph: FunctionGraph, leaves: list, debug=None):
     returns (program, the KernelModule of its kernels). With `debug` (runtime/debug_modes.py)
     every step is wrapped in its checks, so the schedule runs in Python."""
     from runtime import native
+    from runtime.joined_outputs import JoinedElemwise, join_outputs, plan_joined
 
     keep_freed_memory()
+    fgraph = join_outputs(fgraph)  # kernels writing into a concatenation of their outputs
     described = []
     for i, node in enumerate(nodes_with_inner(fgraph.nodes)):  # loops' inner nodes too
-        kernel = describe(node)
+        joined = isinstance(node.op, JoinedElemwise)
+        kernel = describe(node.op.kernel_node(node.inputs) if joined else node)
         if kernel is not None:
             described.append((f"k{i}_{node.op.name}", node, kernel))
     # Equal descriptions render the same function but for its name: the library holds each
@@ -249,6 +266,8 @@ def build_cpu_program(fgraph: FunctionGraph, leaves: list, debug=None):
             fn.restype = None
             fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
             step = (ColumnsStep if kernel.kind == "columns" else KernelStep)(node, fn, kernel.kind)
+            if isinstance(node.op, JoinedElemwise):
+                step.planner = plan_joined
             # a gather's or scatter's launch passes constant indices and a status cell
             # (runtime/indexing_plan.py), which runner.c does not: the runner calls it back
             steps[id(node)] = step if kernel.kind in RUNNER_KINDS else step.__call__

@@ -239,7 +239,9 @@ static int run_view(Step *st, Call *c, PyObject **inputs, const int64_t *packed)
 
 /* A planned step: outputs from its plan, then the kernel or the writer on them. A plan (from
  * cpu_backend.Launch.native) is (packed int64 bytes, output dtypes, views), packed as
- * [n_sizes, sizes…, n_strides, strides…, then per output: ndim, shape…, in-place input]. */
+ * [n_sizes, sizes…, n_strides, strides…, then per output: ndim, shape…, in-place input],
+ * optionally followed by n_pieces, (output, byte offset)…: the kernel's output arguments as
+ * places in the outputs (runtime/joined_outputs.py). */
 /* The step's plan for its inputs' layouts in st->plan (the planner asked on a new layout);
  * 0, or -1 with the planner's exception set. */
 static int ensure_plan(Step *st, PyObject **inputs) {
@@ -269,12 +271,19 @@ static int run_planned(Runner *r, Step *st, Call *c, PyObject **inputs) {
     Py_INCREF(plan);  /* kept while the step runs: Python code here may re-plan the step */
     PyObject *dtypes = PyTuple_GET_ITEM(plan, 1), *views = PyTuple_GET_ITEM(plan, 2);
     Py_ssize_t n_args = st->n_in + st->n_out, done = 0;
+    const int64_t *sizes = packed + 1, *strides = sizes + packed[0] + 1, *out = strides + strides[-1];
+    /* after the outputs, optionally: the kernel's output arguments as (output, byte offset) */
+    const int64_t *pieces = out;
+    for (Py_ssize_t j = 0; j < st->n_out; j++) pieces += pieces[0] + 2;
+    Py_ssize_t plan_len = PyBytes_GET_SIZE(PyTuple_GET_ITEM(plan, 0)) / (Py_ssize_t)sizeof(int64_t);
+    Py_ssize_t n_pieces = pieces < packed + plan_len ? (Py_ssize_t)*pieces++ : -1;
+    Py_ssize_t n_data = n_pieces < 0 ? n_args : st->n_in + n_pieces;
     int viewed = 0;
     PyObject *args_stack[ON_STACK], **args = args_stack;
     char *data_stack[ON_STACK], **data = data_stack;
-    if (n_args > ON_STACK) {
+    if (n_args > ON_STACK || n_data > ON_STACK) {
         args = PyMem_Calloc((size_t)n_args, sizeof(PyObject *));
-        data = PyMem_Malloc((size_t)n_args * sizeof(char *));
+        data = PyMem_Malloc((size_t)(n_data > n_args ? n_data : n_args) * sizeof(char *));
         if (!args || !data) { PyErr_NoMemory(); goto fail; }
     }
     viewed = views != Py_None;  /* views copy inputs the kernel cannot stride */
@@ -283,7 +292,6 @@ static int run_planned(Runner *r, Step *st, Call *c, PyObject **inputs) {
         if (!args[i]) goto fail;
         done = i + 1;
     }
-    const int64_t *sizes = packed + 1, *strides = sizes + packed[0] + 1, *out = strides + strides[-1];
     npy_intp work = 0;
     for (Py_ssize_t j = 0; j < st->n_out; j++) {
         int ndim = (int)out[0];
@@ -298,6 +306,9 @@ static int run_planned(Runner *r, Step *st, Call *c, PyObject **inputs) {
         npy_intp size = PyArray_SIZE((PyArrayObject *)args[k]);
         work = size > work ? size : work;
     }
+    for (Py_ssize_t k = 0; k < n_pieces; k++)  /* outputs that are views of one array */
+        data[st->n_in + k] =
+            PyArray_BYTES((PyArrayObject *)args[st->n_in + pieces[2 * k]]) + pieces[2 * k + 1];
     if (!st->fn) {  /* NumPy writes the outputs (a matrix product through its BLAS) */
         PyObject *none = PyObject_Vectorcall(st->writer, args, (size_t)n_args, NULL);
         if (!none) goto fail;

@@ -271,7 +271,9 @@ def compile(
     donors = []
     if device == "cpu":  # (cuda's gemm updates write a copy of z: docs/kernels.md, CUDA)
         from runtime.gemm_updates import schedule_donors
+        from runtime.joined_outputs import join_outputs
 
+        fgraph = join_outputs(fgraph)  # before the donors' order is set: it rebuilds the graph
         donors = schedule_donors(fgraph)  # gemm updates that may write their weights, last
     shared = [v for v in fgraph.variables() if isinstance(v, SharedVariable)]
     sources, options = None, {}
