@@ -178,7 +178,7 @@ class Loop:
             outputs, packed_inputs, packs = pack_products(inputs, outputs, self.first_fixed)
             inputs = inputs + packed_inputs
         program, _ = self.build(FunctionGraph(inputs, outputs), inputs)
-        return NativeLoop.of(self.op, program, outputs) or program.call, packs
+        return NativeLoop.of(self.op, program, outputs, inputs) or program.call, packs
 
 
 class NativeLoop:
@@ -190,24 +190,33 @@ class NativeLoop:
     Outputs that are one value of the step (sum_to returning its input) share one buffer, as
     with run_loop. Called, it is the step itself (run_loop's step, for zero steps)."""
 
-    def __init__(self, op: Scan, program, outputs: list):
+    def __init__(self, op: Scan, program, outputs: list, inputs: list):
         self.op, self.program, self.runner, self.step = op, program, program._runner, program.call
         k = op.n_states
         self.stacked = [j for j in range(k) if op.stacked[j]] + list(range(k, len(outputs)))
         first: dict = {}
         self.owner = {j: first.setdefault(id(outputs[j]), j) for j in self.stacked}
         self.types = [v.type for v in outputs]
+        # a stacked output that is a state before the step (a residual of the backward loop)
+        # shares the state's own stack, one row apart: {output: state}
+        states = inputs[op.n_sequences : op.n_sequences + k]
+        state_of = {id(v): i for i, v in enumerate(states)}
+        self.previous = {}
+        for j in self.stacked:
+            i = state_of.get(id(outputs[j]))
+            if j >= k and i is not None and op.stacked[i] and self.owner.get(i) == i:
+                self.previous[j] = i
 
     def __call__(self, *values):
         return self.step(*values)
 
     @classmethod
-    def of(cls, op: Scan, program, outputs: list) -> NativeLoop | None:
-        """The loop of this step, or None where the runner cannot run it: no C runner, or a
-        stacked output whose shape is not static."""
+    def of(cls, op: Scan, program, outputs: list, inputs: list) -> NativeLoop | None:
+        """The loop of this step (its inner `inputs` and `outputs`), or None where the runner
+        cannot run it: no C runner, or a stacked output whose shape is not static."""
         if getattr(program, "_runner", None) is None:
             return None
-        loop = cls(op, program, outputs)
+        loop = cls(op, program, outputs, inputs)
         return None if any(None in loop.types[j].shape for j in loop.stacked) else loop
 
     def run(self, arrays, allocate: Callable) -> list[np.ndarray]:
@@ -219,9 +228,20 @@ class NativeLoop:
         sequences, states, fixed = arrays[1 : 1 + s], arrays[1 + s : 1 + s + k], arrays[1 + s + k :]
         check_lengths(op, n, sequences)
         rows: list = [None] * len(self.types)
+        shared = {k: j for j, k in self.previous.items()}
         for position, j in enumerate(self.stacked):
-            if self.owner[j] == j:
-                rows[j] = allocate(position, (n, *self.types[j].shape), self.types[j].dtype)
+            if self.owner[j] != j or j in self.previous:
+                continue
+            shape, dtype = self.types[j].shape, self.types[j].dtype
+            if j not in shared:
+                rows[j] = allocate(position, (n, *shape), dtype)
+                continue
+            # n + 1 rows: the state after step t at row t + 1 (t − 1 when reversed), so the
+            # rows of the states before the steps are the same memory one row apart and the
+            # runner copies only the initial state into them (runner_loop.c)
+            both = allocate(position, (n + 1, *shape), dtype)
+            after, before = (both[:-1], both[1:]) if op.reverse else (both[1:], both[:-1])
+            rows[j], rows[shared[j]] = after, before
 
         def failed(t: int, error: Exception) -> Exception:
             return step_error(op, t, n, error)

@@ -133,7 +133,10 @@ static PyObject *Runner_loop(Runner *r, PyObject *args) {
                 Py_XDECREF(error);
                 goto done;
             }
-            if (row && row != v && PyArray_CopyInto(row, v) < 0)
+            /* a row already holding the value (the stack of a state's values before the
+             * steps shares the state's own: runtime/loops.py) is not copied onto itself */
+            if (row && row != v && PyArray_BYTES(row) != PyArray_BYTES(v) &&
+                PyArray_CopyInto(row, v) < 0)
                 goto done;
             if (j < n_states) {
                 next[j] = row ? (PyObject *)row : (PyObject *)v;

@@ -199,3 +199,46 @@ def test_a_contiguous_copy_the_step_hands_out_is_not_written_by_the_next_call(rn
     kept = f(*first)
     assert_oracle(f, oracle, (rng.standard_normal((MIN_STEPS_TO_COPY, 3, 3)), first[1] * 2))
     np.testing.assert_array_equal(kept[1], first[1].T)
+
+
+def residual_loop(reverse: bool):
+    """h ← tanh(h·W + x_t), stacked, with the state before each step as a second stacked output
+    (what a backward loop reads as a residual), run forwards or backwards."""
+    from symbolic.graph import tensor
+    from symbolic.scan.parts import LoopParts
+
+    x, h0 = S.tensor3("x", "float64"), S.matrix("h0", "float64")
+    w = S.matrix("w", "float64")
+    x_t, h = tensor("x[t]", "float64", (None, 3)), S.matrix("h", "float64")
+    w_in = tensor("W", "float64", (None, None))
+    parts = LoopParts(x.shape[0], reverse=reverse)
+    parts.add_sequence(x_t, x)
+    parts.states, parts.initials, parts.stacked = [h], [h0], [True]
+    parts.new_states = [S.tanh(h @ w_in + x_t)]
+    parts.add_fixed(w_in, w)
+    parts.mapped = [h]  # the state before the step
+    after, before = parts.node().outputs
+    return [x, h0, w], [after, before]
+
+
+@needs_runner
+@pytest.mark.parametrize("reverse", [False, True])
+def test_the_states_before_the_steps_share_the_states_stack(reverse, rng):
+    inputs, outputs = residual_loop(reverse)
+    f = S.compile(inputs, outputs, device="cpu")
+    oracle = S.compile(inputs, outputs, device="numpy")
+    values = [rng.standard_normal(shape) for shape in ((5, 2, 3), (2, 3), (3, 3))]
+    after, before = f(*values)
+    assert_oracle(f, oracle, values)
+    (loop,) = loops_of(f)
+    (step,) = [s for s in loop.steps.values() if isinstance(s, NativeLoop)]
+    assert step.previous == {1: 0}
+    # one buffer of n + 1 rows: the state before a step is the state after the step before
+    if reverse:
+        np.testing.assert_array_equal(before[:-1], after[1:])
+    else:
+        np.testing.assert_array_equal(before[1:], after[:-1])
+    # a second call on other values while the caller holds the first results
+    again = f(*[v * 0.5 for v in values])
+    assert not np.shares_memory(again[0], after)
+    np.testing.assert_array_equal(f(*values)[1], before)
