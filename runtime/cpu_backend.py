@@ -285,10 +285,12 @@ def build_cpu_program(fgraph: FunctionGraph, leaves: list, debug=None):
     module = runner()
     if module is None:
         return NumpyProgram(fgraph, leaves, make_step), sources
+    from runtime.gemm_plans import Budget
     from runtime.runner_steps import runner_step  # products, concatenations and views
 
+    budget = Budget()  # the products' measurements share one per function
     for node in fgraph.nodes:
-        step = None if id(node) in steps else runner_step(node, module)
+        step = None if id(node) in steps else runner_step(node, module, budget)
         if step is not None:
             steps[id(node)] = step
     return native.NativeProgram(fgraph, leaves, make_step, module), sources

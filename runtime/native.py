@@ -195,8 +195,10 @@ class NativeProgram:
             return self.call(*leaf_values)
         times = np.zeros(len(self.schedule.steps))
         results = self._runner.timed(times, *leaf_values)
-        for (_, _, _, node), seconds in zip(self.schedule.steps, times):
+        for (step, _, _, node), seconds in zip(self.schedule.steps, times):
             profile.record(node, float(seconds))
+            if hasattr(step, "plan_choices"):  # a product: the forms it runs in
+                profile.plans[node] = list(step.plan_choices())
         return results
 
 

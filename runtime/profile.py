@@ -1,6 +1,7 @@
 """Per-node call counts and time, collected when a function is compiled with profile=True;
 for functions with collectives also communication time and the part of it that overlap hid,
-and the last call as a Chrome trace (runtime/trace.py)."""
+and the last call as a Chrome trace (runtime/trace.py); for matrix products the form each one
+runs in and how it was chosen (runtime/gemm_plans.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class Profile:
         self.exposed_seconds = 0.0  # of that, time spent waiting (not hidden by compute)
         self.last_call: list | None = None  # (node, seconds) in schedule order
         self.last_buckets: list = []  # the last call's all-reduce buckets (buckets.Bucket)
+        self.plans: dict = {}  # product node → its gemm_plans.Choice per layout met so far
         self.call_started = self.call_clock = (
             0.0  # the last call's start: time.time(), perf_counter()
         )
@@ -70,6 +72,9 @@ class Profile:
             f"{op:<24}{calls:>8}{sec * 1e3:>12.3f}{sec / total:>8.1%}  {where}"
             for op, where, calls, sec in rows
         ]
+        for node, choices in self.plans.items():
+            where = f" at {node.location}" if node.location else ""
+            lines += [f"{node.op.name}{where}: {choice}" for choice in choices]
         if self.communication_seconds:
             lines.append(
                 f"compute {self.compute_seconds * 1e3:.3f} ms, communication "

@@ -2,11 +2,13 @@
  * (runtime/blas.py finds the library and binds its functions here with bind_blas).
  *
  * A product step's plan (runtime/runner_steps.py, plan_gemm) packs, as a kernel's plan does,
- *   sizes   = [n_batch, batch sizes…, M, N, K, transpose A, transpose B, lda, ldb]
+ *   sizes   = [n_batch, batch sizes…, M, N, K, transpose A, transpose B, lda, ldb, swapped]
  *   strides = [per batch axis: byte strides of A, B and C]
  * where A is M×K and B is K×N as BLAS reads them (row major, each either as stored or
  * transposed, with its leading dimension), and C is the planned output: contiguous rows of N.
  * The batch axes (matmul's broadcast leading axes) are walked here, one gemm per matrix.
+ * `swapped` (runtime/gemm_plans.py, the form "swap") computes Cᵀ = Bᵀ·Aᵀ instead, into a
+ * scratch N×M matrix, then transposes it into C.
  *
  * BLAS libraries differ in the width of their integers: MKL's and the reference CBLAS take
  * int, NumPy's own OpenBLAS (ILP64, its symbols suffixed 64_) takes int64_t; bind_blas says
@@ -60,14 +62,42 @@ static void gemm_one(int is_double, const int64_t *m, char *a, char *b, char *c,
                                  (float *)c, (int)N);
 }
 
+/* C = A·B as Cᵀ = Bᵀ·Aᵀ: the row-major N×M product whose operands are B and A with their
+ * transpose flags flipped (op(B)ᵀ is B read with the other flag, at the same leading
+ * dimension), written to `scratch`, then copied transposed into C in 32×32 tiles. Inside the
+ * library this is a different gemm (its column-major core sees A first, not B), so its
+ * blocking and packing differ: runtime/gemm_plans.py measures whether that pays. */
+static void gemm_swapped(int is_double, const int64_t *m, char *a, char *b, char *c,
+                         char *scratch) {
+    int64_t M = m[0], N = m[1];
+    int64_t t[7] = {N, M, m[2], !m[4], !m[3], m[6], m[5]};
+    gemm_one(is_double, t, b, a, scratch, 1.0, 0.0);
+    for (int64_t i0 = 0; i0 < M; i0 += 32)
+        for (int64_t j0 = 0; j0 < N; j0 += 32) {
+            int64_t i1 = i0 + 32 < M ? i0 + 32 : M, j1 = j0 + 32 < N ? j0 + 32 : N;
+            for (int64_t i = i0; i < i1; i++)
+                for (int64_t j = j0; j < j1; j++)
+                    if (is_double)
+                        ((double *)c)[i * N + j] = ((const double *)scratch)[j * M + i];
+                    else
+                        ((float *)c)[i * N + j] = ((const float *)scratch)[j * M + i];
+        }
+}
+
 /* The batch axes walked as an odometer: one gemm per index. */
 static void gemm_batched(int is_double, const int64_t *sizes, const int64_t *strides,
                          char **data) {
     int64_t n_batch = sizes[0], index[NPY_MAXDIMS] = {0};
     const int64_t *batch = sizes + 1, *matrix = batch + n_batch;
     char *a = data[0], *b = data[1], *c = data[2];
+    char *scratch = NULL;
+    if (matrix[7]) /* where it cannot be had, the product runs as stored */
+        scratch = malloc((size_t)(matrix[0] * matrix[1]) * (is_double ? 8 : 4));
     for (;;) {
-        gemm_one(is_double, matrix, a, b, c, 1.0, 0.0);
+        if (scratch)
+            gemm_swapped(is_double, matrix, a, b, c, scratch);
+        else
+            gemm_one(is_double, matrix, a, b, c, 1.0, 0.0);
         int64_t d = n_batch - 1;
         for (; d >= 0; d--) {
             const int64_t *s = strides + 3 * d;
@@ -78,8 +108,9 @@ static void gemm_batched(int is_double, const int64_t *sizes, const int64_t *str
             a -= s[0] * (batch[d] - 1), b -= s[1] * (batch[d] - 1), c -= s[2] * (batch[d] - 1);
             index[d] = 0;
         }
-        if (d < 0) return;
+        if (d < 0) break;
     }
+    free(scratch);
 }
 
 static void gemm_f32(const int64_t *sizes, const int64_t *strides, char **data) {

@@ -10,12 +10,14 @@ reference runs.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 
 import numpy as np
 from numpy.lib.array_utils import byte_bounds
 
 from runtime.cpu_backend import Launch, PlannedStep
+from runtime.gemm_plans import Budget, FormChooser
 from runtime.gemm_updates import Gemm
 from runtime.packed_products import PackedMatMul
 from symbolic.indexing import Subtensor
@@ -57,12 +59,31 @@ def blas_matrix(x: np.ndarray) -> tuple[int, int] | None:
     return None
 
 
-def blas_layouts(matrices) -> tuple[list, list[bool]]:
+def blas_layouts(matrices, form: str = "flags") -> tuple[list, list[bool]]:
     """Per matrix, how BLAS reads it ((transposed, leading dimension), blas_matrix) and
-    whether it is copied C-contiguous first (then read as stored)."""
+    whether it is copied C-contiguous first (then read as stored): where BLAS cannot read it,
+    and in the form "copy" (runtime/gemm_plans.py) wherever it is not stored as rows."""
     layouts = [blas_matrix(x) for x in matrices]
-    copied = [layout is None for layout in layouts]
-    return [layout or (0, x.shape[-1]) for layout, x in zip(layouts, matrices)], copied
+    copied = [
+        layout is None or (form == "copy" and operand_layout(x, layout) != "n")
+        for layout, x in zip(layouts, matrices)
+    ]
+    layouts = [
+        (0, x.shape[-1]) if copy else layout for layout, x, copy in zip(layouts, matrices, copied)
+    ]
+    return layouts, copied
+
+
+def operand_layout(x: np.ndarray, layout: tuple[int, int] | None) -> str:
+    """How an operand lies, for a plan's shape class: n as stored rows, t transposed (+ s
+    where its leading dimension is wider: rows of a larger array), c not readable (copied)."""
+    if layout is None:
+        return "c"
+    transposed, lead = layout
+    rows, cols = x.shape[-2:]
+    return ("t" if transposed else "n") + (
+        "s" if lead > max(rows if transposed else cols, 1) else ""
+    )
 
 
 def copy_views(copied: list[bool]) -> list | None:
@@ -70,15 +91,46 @@ def copy_views(copied: list[bool]) -> list | None:
     return [np.ascontiguousarray if c else _same for c in copied] if any(copied) else None
 
 
-def plan_gemm(fn, node, arrays) -> Launch | None:
-    """A @ b as BLAS gemm calls (runner_blas.c reads the plan), operands that BLAS cannot read
-    in place copied first; None where NumPy's matmul must run (other dtypes, empty or
-    mismatched shapes: the reference raises)."""
-    return gemm_launch(*arrays, node.outputs[0].type.dtype)
+def choose_form(chooser, kind: str, arrays, operands, batch, sizes, make, swaps: bool):
+    """The Launch of the form `chooser` (gemm_plans.FormChooser) picks among the candidates
+    for a product of the node's inputs `arrays`, whose matrices BLAS reads are `operands`
+    (`make(form)` gives a form's Launch): copy where one of them is read transposed or
+    strided, swap where `swaps` and M, N > 1 (runtime/gemm_plans.py says why)."""
+    from runtime.gemm_plans import shape_class
+
+    lying = [operand_layout(x, blas_matrix(x)) for x in operands]
+    launches = {"flags": make("flags")}
+    if any(name not in ("n", "c") for name in lying):
+        launches["copy"] = make("copy")
+    m, n, k = sizes
+    if swaps and m > 1 and n > 1:
+        launches["swap"] = make("swap")
+    key = shape_class(kind, operands[0].dtype.name, batch, sizes, lying)
+    flops = 2.0 * m * n * k * int(np.prod(batch, dtype=np.int64))
+    return chooser.choose(key, launches, arrays, flops)
 
 
-def gemm_launch(a: np.ndarray, b: np.ndarray, dtype: str) -> Launch | None:
-    """plan_gemm's Launch for operands a, b and output dtype `dtype` (see plan_gemm)."""
+def plan_gemm(chooser, node, arrays) -> Launch | None:
+    """A @ b as BLAS gemm calls (runner_blas.c reads the plan) in the form `chooser` picks
+    (runtime/gemm_plans.py), operands that BLAS cannot read in place copied first; None where
+    NumPy's matmul must run (other dtypes, empty or mismatched shapes: the reference raises)."""
+    a, b = arrays
+    dtype = node.outputs[0].type.dtype
+    launch = gemm_launch(a, b, dtype, "flags", chooser.kernel)
+    if launch is None:
+        return None
+
+    def make(form: str) -> Launch:
+        return gemm_launch(a, b, dtype, form, chooser.kernel)
+
+    batch, sizes = launch.out_shapes[0][:-2], (a.shape[-2], b.shape[-1], a.shape[-1])
+    return choose_form(chooser, "gemm", arrays, arrays, batch, sizes, make, swaps=True)
+
+
+def gemm_launch(a: np.ndarray, b: np.ndarray, dtype: str, form="flags", fn=None) -> Launch | None:
+    """The Launch of a @ b with output dtype `dtype` in the form `form` (runtime/
+    gemm_plans.py; `fn`: the kernel as a ctypes function, for timing), or None (see
+    plan_gemm)."""
     arrays = a, b
     if (
         dtype not in ("float32", "float64")
@@ -95,7 +147,7 @@ def gemm_launch(a: np.ndarray, b: np.ndarray, dtype: str) -> Launch | None:
         batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     except ValueError:
         return None
-    layouts, copied = blas_layouts(arrays)
+    layouts, copied = blas_layouts(arrays, form)
     (m, k), n = a.shape[-2:], b.shape[-1]
     item = a.itemsize
     strides = []
@@ -106,14 +158,14 @@ def gemm_launch(a: np.ndarray, b: np.ndarray, dtype: str) -> Launch | None:
             strides.append(_batch_stride(x, offset, copy) if stepping else 0)
         strides.append(item * n * m * int(np.prod(batch[axis + 1 :], dtype=np.int64)))
     (ta, lda), (tb, ldb) = layouts
-    sizes = [len(batch), *batch, m, n, k, ta, tb, lda, ldb]
-    return Launch(None, sizes, strides, [(*batch, m, n)], [dtype], copy_views(copied), 2)
+    sizes = [len(batch), *batch, m, n, k, ta, tb, lda, ldb, int(form == "swap")]
+    return Launch(fn, sizes, strides, [(*batch, m, n)], [dtype], copy_views(copied), 2)
 
 
-def plan_packed_gemm(fn, node, arrays) -> Launch | None:
+def plan_packed_gemm(chooser, node, arrays) -> Launch | None:
     """The kernel's plan for a @ b with b packed (runner_blas.c, gemm_packed), a copied first
-    where BLAS cannot read it in place: None where a is not of the shape the packed b was made
-    for (the reference runs)."""
+    where BLAS cannot read it in place (or in the form copy): None where a is not of the shape
+    the packed b was made for (the reference runs)."""
     a, b, packed = arrays
     out = node.outputs[0].type.dtype
     spec_m = node.outputs[0].type.shape[0]
@@ -121,16 +173,21 @@ def plan_packed_gemm(fn, node, arrays) -> Launch | None:
         return None
     if a.shape[1] != b.shape[0] or packed.dtype != np.uint8 or packed.ndim != 1:
         return None
-    ([layout], [copied]) = blas_layouts([a])  # a broadcast initial state, say, is copied
     (m, k), n = a.shape, b.shape[1]
-    views = copy_views([copied, False, False])
-    return Launch(None, [m, n, k, *layout], [], [(m, n)], [out], views, 3)
+
+    def make(form: str) -> Launch:
+        ([layout], [copied]) = blas_layouts([a], form)  # a broadcast initial state is copied
+        views = copy_views([copied, False, False])
+        return Launch(chooser.kernel, [m, n, k, *layout], [], [(m, n)], [out], views, 3)
+
+    return choose_form(chooser, "packed", arrays, [a], (), (m, n, k), make, swaps=False)
 
 
-def plan_gemm_update(fn, node, arrays) -> Launch | None:
+def plan_gemm_update(chooser, node, arrays) -> Launch | None:
     """The kernel's plan for a gemm update (runner_blas.c, gemm_update; runtime/
-    gemm_updates.py): its output may take z's buffer where z is donated or dies. None where
-    the reference must run: z not contiguous, x @ y not of z's shape (the update's sum_to)."""
+    gemm_updates.py) in the form `chooser` picks: its output may take z's buffer where z is
+    donated or dies. None where the reference must run: z not contiguous, x @ y not of z's
+    shape (the update's sum_to)."""
     z, x, y, *scalars = arrays
     dtype = node.outputs[0].type.dtype
     if dtype not in ("float32", "float64") or any(a.dtype != dtype for a in arrays):
@@ -140,11 +197,15 @@ def plan_gemm_update(fn, node, arrays) -> Launch | None:
     (m, k), n = x.shape, y.shape[1]
     if y.shape[0] != k or z.shape != (m, n) or 0 in (m, n, k) or not z.flags.c_contiguous:
         return None
-    ((ta, lda), (tb, ldb)), copied = blas_layouts([x, y])
-    views = copy_views([False, *copied, *[False] * len(scalars)])
-    sizes = [m, n, k, ta, tb, lda, ldb, node.op.sign, int(node.op.scaled)]
-    # output 0 may take input 0's buffer: donated (a shared variable's) or dying (−2 − 0)
-    return Launch(None, sizes, [], [z.shape], [dtype], views, len(arrays), [-2])
+
+    def make(form: str) -> Launch:
+        ((ta, lda), (tb, ldb)), copied = blas_layouts([x, y], form)
+        views = copy_views([False, *copied, *[False] * len(scalars)])
+        sizes = [m, n, k, ta, tb, lda, ldb, node.op.sign, int(node.op.scaled)]
+        # output 0 may take input 0's buffer: donated (a shared variable's) or dying (−2 − 0)
+        return Launch(chooser.kernel, sizes, [], [z.shape], [dtype], views, len(arrays), [-2])
+
+    return choose_form(chooser, "update", arrays, [x, y], (), (m, n, k), make, swaps=False)
 
 
 def _same(x):
@@ -243,16 +304,22 @@ class ViewStep(PlannedStep):
 
 class GemmStep(PlannedStep):
     """A matrix product the C runner computes with the CBLAS runtime/blas.py loaded (with a
-    packed operand: runtime/packed_products.py)."""
+    packed operand: runtime/packed_products.py), in the form its FormChooser picks per layout
+    (runtime/gemm_plans.py) within its function's measurement `budget`."""
 
     __slots__ = ("address",)
 
-    def __init__(self, node, address: int, planner):
-        super().__init__(node, None, planner)
+    def __init__(self, node, address: int, planner, budget: Budget):
+        kernel = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)
+        super().__init__(node, FormChooser(kernel(address), budget), planner)
         self.address = address
 
     def native_spec(self) -> tuple:
         return self.address, self.node.op.perform, self.native_plan, None
+
+    def plan_choices(self) -> list:
+        """The forms chosen so far, one gemm_plans.Choice per layout (f.profile prints them)."""
+        return self.fn.choices
 
 
 @functools.cache
@@ -273,19 +340,21 @@ def gemm_kernels(module) -> dict | None:
     return kernels
 
 
-def runner_step(node, module) -> PlannedStep | None:
+def runner_step(node, module, budget: Budget | None = None) -> PlannedStep | None:
     """The step the C runner (the extension `module`) runs a node without a kernel as, or
-    None (a Python call)."""
+    None (a Python call); a product's forms are measured within `budget` (one per compiled
+    function: runtime/gemm_plans.py)."""
     packed = isinstance(node.op, PackedMatMul)
     update = isinstance(node.op, Gemm)
     kernels = gemm_kernels(module) if packed or update or isinstance(node.op, MatMul) else None
     dtype = node.outputs[0].dtype
+    budget = budget or Budget()
     if kernels and update:
-        return GemmStep(node, kernels["update", dtype], plan_gemm_update)
+        return GemmStep(node, kernels["update", dtype], plan_gemm_update, budget)
     if kernels and packed and ("packed", dtype) in kernels:
-        return GemmStep(node, kernels["packed", dtype], plan_packed_gemm)
+        return GemmStep(node, kernels["packed", dtype], plan_packed_gemm, budget)
     if kernels and not packed and dtype in kernels:
-        return GemmStep(node, kernels[dtype], plan_gemm)
+        return GemmStep(node, kernels[dtype], plan_gemm, budget)
     if type(node.op) in WRITERS:
         return WriterStep(node, module)
     return ViewStep(node) if is_view(node) else None
