@@ -103,10 +103,12 @@ class Launch:
         dtypes = tuple(np.dtype(d) for d in out_dtypes)
         self.native = (np.array(packed, np.int64).tobytes(), dtypes, self.views)
 
-    def __call__(self, arrays):
+    def __call__(self, arrays, outs=None):
+        """The outputs for `arrays`: fresh ones, or `outs` (of the planned shapes) written."""
         if self.views is not None:
             arrays = [view(a) for view, a in zip(self.views, arrays)]
-        outs = [np.empty(s, d) for s, d in zip(self.out_shapes, self.out_dtypes)]
+        if outs is None:
+            outs = [np.empty(s, d) for s, d in zip(self.out_shapes, self.out_dtypes)]
         written = [o.ctypes.data for o in outs]
         if self.pieces is not None:
             written = [outs[j].ctypes.data + offset for j, offset in self.pieces]

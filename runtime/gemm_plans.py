@@ -17,7 +17,8 @@ transposed too, nor packed ones, whose packed B is fixed on the right) with M, N
 `SYMBOLIC_GEMM_PLANS` (read at each new plan):
   measure     (the default) a product whose shape class has no plan yet is timed in every
               candidate form (one warm-up round, then REPEAT rounds, forms interleaved; the
-              median wins) when that fits what is left of its function's budget (BUDGET_S in
+              least time counts, and another form replaces flags only where it is faster by
+              MARGIN) when that fits what is left of its function's budget (BUDGET_S in
               all, the estimate at ESTIMATE_FLOPS); the others get flags, marked "default".
   exhaustive  the same without the budget: fills the cache once (say after installing a new
               BLAS), and every later process reads the choices instead of measuring.
@@ -39,10 +40,11 @@ from __future__ import annotations
 import json
 import os
 import platform
-import statistics
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 ENVIRONMENT = "SYMBOLIC_GEMM_PLANS"
 FORMS = ("flags", "copy", "swap")
@@ -50,6 +52,7 @@ MODES = ("measure", "exhaustive", "off", *FORMS)
 BUDGET_S = 0.005  # measurement time per compiled function
 ESTIMATE_FLOPS = 2e10  # a conservative gemm rate on a small machine, to skip what will not fit
 REPEAT = 3  # timed rounds per form, after a warm-up round
+MARGIN = 0.1  # another form replaces flags only when faster by this share of its time
 
 
 def mode() -> str:
@@ -76,7 +79,7 @@ class Choice:
     shape_class: str
     form: str
     how: str
-    seconds: dict = field(default_factory=dict)  # form → median seconds, where measured
+    seconds: dict = field(default_factory=dict)  # form → least seconds, where measured
 
     def __str__(self) -> str:
         return f"{self.shape_class}: {self.form} ({self.how})"
@@ -123,33 +126,46 @@ class FormChooser:
         seconds = measure(launches, arrays, self.budget, wanted == "exhaustive")
         if seconds is None:
             return Choice(key, "flags", "default")
-        form = min(seconds, key=seconds.get)
+        form = fastest(seconds)
         remember(key, form)
         return Choice(key, form, "measured", seconds)
 
 
 def measure(launches: dict, arrays, budget: Budget, unlimited: bool) -> dict | None:
-    """Median seconds of each form on the product's own inputs (the kernel writes fresh
-    outputs), or None where that would pass the budget.
+    """The least seconds of each form on the product's own inputs, or None where measuring
+    would pass the budget. Each form writes outputs allocated once (as the runner reuses its
+    buffers) and makes its copies at every call (as the runner does).
 
-    The form flags runs once first, uncharged: it is the product's first run, which the step
-    makes anyway, and it bears the costs of a first call (MKL starts its threads there, tens
-    of ms). Then a warm-up round of every form, charged and dropped, whose times say whether
-    REPEAT more rounds fit what is left; those rounds interleave the forms, so that a drift of
-    the machine's speed falls on all of them, and every second of them is charged too."""
-    launches["flags"](arrays)
+    The form flags runs once first, uncharged: a first call bears costs the product's own
+    first run would bear otherwise (MKL starts its threads there, tens of ms). Then a warm-up
+    round of every form, charged and dropped, whose times say whether REPEAT more rounds fit
+    what is left; those rounds interleave the forms, so that a drift of the machine's speed
+    falls on all of them, and are charged too. The least time, not the median: what another
+    process takes from a shared machine only ever adds to a call's time."""
+    outs = {
+        form: [np.empty(s, d) for s, d in zip(launch.out_shapes, launch.out_dtypes)]
+        for form, launch in launches.items()
+    }
+    launches["flags"](arrays, outs["flags"])
     times: dict = {form: [] for form in launches}
     for round_ in range(REPEAT + 1):
         for form, launch in launches.items():
             start = time.perf_counter()
-            launch(arrays)
+            launch(arrays, outs[form])
             elapsed = time.perf_counter() - start
             times[form].append(elapsed)
             budget.seconds -= elapsed
         projected = REPEAT * sum(t[0] for t in times.values()) if round_ == 0 else 0.0
         if not unlimited and projected > budget.seconds:
             return None
-    return {form: statistics.median(t[1:]) for form, t in times.items()}
+    return {form: min(t[1:]) for form, t in times.items()}
+
+
+def fastest(seconds: dict) -> str:
+    """The form to run: flags unless another is faster by MARGIN (timing noise alone then
+    leaves the default in place)."""
+    best = min(seconds, key=seconds.get)
+    return best if seconds[best] < (1 - MARGIN) * seconds["flags"] else "flags"
 
 
 # --- the cache on disk ---------------------------------------------------------------------

@@ -84,15 +84,27 @@ static void gemm_swapped(int is_double, const int64_t *m, char *a, char *b, char
         }
 }
 
+/* The swapped products' scratch matrix: one per thread, grown to the largest product's and
+ * kept (a fresh allocation of that size per call is fresh pages, faulted in on every call);
+ * NULL where it cannot be had (the product then runs as stored). */
+static char *swap_scratch(size_t bytes) {
+    static _Thread_local char *scratch;
+    static _Thread_local size_t size;
+    if (bytes > size) {
+        char *grown = realloc(scratch, bytes);
+        if (!grown) return NULL;
+        scratch = grown, size = bytes;
+    }
+    return scratch;
+}
+
 /* The batch axes walked as an odometer: one gemm per index. */
 static void gemm_batched(int is_double, const int64_t *sizes, const int64_t *strides,
                          char **data) {
     int64_t n_batch = sizes[0], index[NPY_MAXDIMS] = {0};
     const int64_t *batch = sizes + 1, *matrix = batch + n_batch;
     char *a = data[0], *b = data[1], *c = data[2];
-    char *scratch = NULL;
-    if (matrix[7]) /* where it cannot be had, the product runs as stored */
-        scratch = malloc((size_t)(matrix[0] * matrix[1]) * (is_double ? 8 : 4));
+    char *scratch = matrix[7] ? swap_scratch((size_t)(matrix[0] * matrix[1]) * (is_double ? 8 : 4)) : NULL;
     for (;;) {
         if (scratch)
             gemm_swapped(is_double, matrix, a, b, c, scratch);
@@ -108,9 +120,8 @@ static void gemm_batched(int is_double, const int64_t *sizes, const int64_t *str
             a -= s[0] * (batch[d] - 1), b -= s[1] * (batch[d] - 1), c -= s[2] * (batch[d] - 1);
             index[d] = 0;
         }
-        if (d < 0) break;
+        if (d < 0) return;
     }
-    free(scratch);
 }
 
 static void gemm_f32(const int64_t *sizes, const int64_t *strides, char **data) {
