@@ -4,8 +4,8 @@ remembered beside the compiled libraries (as FFTW's wisdom and ATLAS's tuning ar
 A product C = op(A)·op(B) can reach BLAS in several forms that compute the same sums
 (runtime/runner_steps.py builds each one's Launch):
   flags  operands read where they lie, a transposed one with BLAS's transpose flag; only an
-         operand BLAS cannot read at all (no contiguous axis) is copied first. Today's rule,
-         and the default.
+         operand BLAS cannot read at all (no contiguous axis) is copied first. The rule before
+         plans, and the default.
   copy   every operand not stored as row-major rows (transposed, or rows of a wider array)
          copied C-contiguous first: the copy is paid, but the gemm reads rows with no flag.
   swap   Cᵀ = op(B)ᵀ·op(A)ᵀ into a scratch matrix, transposed into C (runner_blas.c,
@@ -16,10 +16,10 @@ transposed too, nor packed ones, whose packed B is fixed on the right) with M, N
 
 `SYMBOLIC_GEMM_PLANS` (read at each new plan):
   measure     (the default) a product whose shape class has no plan yet is timed in every
-              candidate form (one warm-up round, then REPEAT rounds, forms interleaved; the
-              least time counts, and another form replaces flags only where it is faster by
-              MARGIN) when that fits what is left of its function's budget (BUDGET_S in
-              all, the estimate at ESTIMATE_FLOPS); the others get flags, marked "default".
+              candidate form (`measure`: the least time counts, and another form replaces
+              flags only where it is faster by MARGIN) when that fits what is left of its
+              function's budget (BUDGET_S in all; judged by an estimate at ESTIMATE_FLOPS,
+              then by a timed call); the others get flags, marked "default".
   exhaustive  the same without the budget: fills the cache once (say after installing a new
               BLAS), and every later process reads the choices instead of measuring.
   off         flags for every product, no measurement and no cache (the behaviour before plans).
@@ -37,6 +37,7 @@ ignored (and replaced at the next write).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -137,28 +138,33 @@ def measure(launches: dict, arrays, budget: Budget, unlimited: bool) -> dict | N
     buffers) and makes its copies at every call (as the runner does).
 
     The form flags runs once first, uncharged: a first call bears costs the product's own
-    first run would bear otherwise (MKL starts its threads there, tens of ms). Then a warm-up
-    round of every form, charged and dropped, whose times say whether REPEAT more rounds fit
-    what is left; those rounds interleave the forms, so that a drift of the machine's speed
-    falls on all of them, and are charged too. The least time, not the median: what another
-    process takes from a shared machine only ever adds to a call's time."""
+    first run would bear otherwise (MKL starts its threads there, tens of ms). A second call
+    of it, charged, says whether the rest fits what is left of the budget: a warm-up round of
+    every form, then REPEAT rounds interleaving the forms, so that a drift of the machine's
+    speed falls on all of them; all charged, the warm-up dropped. The least time, not the
+    median: what another process takes from a shared machine only ever adds to a call's."""
     outs = {
         form: [np.empty(s, d) for s, d in zip(launch.out_shapes, launch.out_dtypes)]
         for form, launch in launches.items()
     }
     launches["flags"](arrays, outs["flags"])
     times: dict = {form: [] for form in launches}
-    for round_ in range(REPEAT + 1):
+    probe = _timed(launches["flags"], arrays, outs["flags"], budget)
+    if not unlimited and (REPEAT + 1) * len(launches) * probe > budget.seconds:
+        return None
+    for _ in range(REPEAT + 1):
         for form, launch in launches.items():
-            start = time.perf_counter()
-            launch(arrays, outs[form])
-            elapsed = time.perf_counter() - start
-            times[form].append(elapsed)
-            budget.seconds -= elapsed
-        projected = REPEAT * sum(t[0] for t in times.values()) if round_ == 0 else 0.0
-        if not unlimited and projected > budget.seconds:
-            return None
+            times[form].append(_timed(launch, arrays, outs[form], budget))
     return {form: min(t[1:]) for form, t in times.items()}
+
+
+def _timed(launch, arrays, outs, budget: Budget) -> float:
+    """Seconds of one call of `launch`, charged to `budget`."""
+    start = time.perf_counter()
+    launch(arrays, outs)
+    elapsed = time.perf_counter() - start
+    budget.seconds -= elapsed
+    return elapsed
 
 
 def fastest(seconds: dict) -> str:
@@ -197,6 +203,7 @@ def machine() -> dict:
     }
 
 
+@functools.cache
 def _cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:
@@ -210,11 +217,17 @@ def _cpu_model() -> str:
 
 def plans_path() -> tuple[Path, dict]:
     """This machine's cache file (in runtime/cache.py's directory) and its machine key."""
-    from runtime.cache import cache_dir, key_of
+    from runtime.cache import cache_dir
 
     described = machine()
-    name = f"gemm-plans-{key_of(json.dumps(described, sort_keys=True))[:16]}.json"
-    return cache_dir() / name, described
+    return cache_dir() / _file_name(json.dumps(described, sort_keys=True)), described
+
+
+@functools.cache
+def _file_name(described: str) -> str:
+    from runtime.cache import key_of
+
+    return f"gemm-plans-{key_of(described)[:16]}.json"
 
 
 def known_plans() -> dict:

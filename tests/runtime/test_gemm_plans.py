@@ -210,6 +210,18 @@ def test_products_over_the_budget_get_the_default(library, monkeypatch, plans_ho
     assert not list(plans_home.glob("gemm-plans-*.json"))  # nothing measured, nothing cached
 
 
+@pytest.mark.parametrize(
+    "seconds, form",
+    [
+        ({"flags": 1.0, "copy": 0.5, "swap": 0.7}, "copy"),
+        ({"flags": 1.0, "swap": 0.95}, "flags"),  # within the margin: the default stays
+        ({"flags": 0.3, "copy": 0.5}, "flags"),
+    ],
+)
+def test_another_form_wins_only_by_the_margin(seconds, form):
+    assert gemm_plans.fastest(seconds) == form
+
+
 def test_the_profile_names_each_products_form(library, monkeypatch, plans_home, rng):
     plan_mode(monkeypatch, "swap")
     f, values = measured_product(rng)
