@@ -141,8 +141,10 @@ def measure(launches: dict, arrays, budget: Budget, unlimited: bool) -> dict | N
     first run would bear otherwise (MKL starts its threads there, tens of ms). A second call
     of it, charged, says whether the rest fits what is left of the budget: a warm-up round of
     every form, then REPEAT rounds interleaving the forms, so that a drift of the machine's
-    speed falls on all of them; all charged, the warm-up dropped. The least time, not the
-    median: what another process takes from a shared machine only ever adds to a call's."""
+    speed falls on all of them; all charged, the warm-up dropped, and the measurement given up
+    once the budget is spent (on a busy machine a call can wait for a core for a time slice,
+    milliseconds). The least time, not the median: what another process takes from a shared
+    machine only ever adds to a call's."""
     outs = {
         form: [np.empty(s, d) for s, d in zip(launch.out_shapes, launch.out_dtypes)]
         for form, launch in launches.items()
@@ -155,6 +157,8 @@ def measure(launches: dict, arrays, budget: Budget, unlimited: bool) -> dict | N
     for _ in range(REPEAT + 1):
         for form, launch in launches.items():
             times[form].append(_timed(launch, arrays, outs[form], budget))
+            if not unlimited and budget.seconds < 0:
+                return None  # a busy machine: what was spent is lost, but no more
     return {form: min(t[1:]) for form, t in times.items()}
 
 
