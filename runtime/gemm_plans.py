@@ -16,8 +16,8 @@ transposed too, nor packed ones, whose packed B is fixed on the right) with M, N
 
 `SYMBOLIC_GEMM_PLANS` (read at each new plan):
   measure     (the default) a product whose shape class has no plan yet is timed in every
-              candidate form (`measure`: the least time counts, and another form replaces
-              flags only where it is faster by MARGIN) when that fits what is left of its
+              candidate form (`measure`; another form replaces flags only where it is faster
+              by MARGIN in every round, `fastest`) when that fits what is left of its
               function's budget (BUDGET_S in all; judged by an estimate at ESTIMATE_FLOPS,
               then by a timed call); the others get flags, marked "default".
   exhaustive  the same without the budget: fills the cache once (say after installing a new
@@ -124,16 +124,16 @@ class FormChooser:
         rounds = (REPEAT + 1) * len(launches)
         if wanted == "measure" and rounds * flops / ESTIMATE_FLOPS > self.budget.seconds:
             return Choice(key, "flags", "default")
-        seconds = measure(launches, arrays, self.budget, wanted == "exhaustive")
-        if seconds is None:
+        rounds = measure(launches, arrays, self.budget, wanted == "exhaustive")
+        if rounds is None:
             return Choice(key, "flags", "default")
-        form = fastest(seconds)
+        form = fastest(rounds)
         remember(key, form)
-        return Choice(key, form, "measured", seconds)
+        return Choice(key, form, "measured", {f: min(t) for f, t in rounds.items()})
 
 
 def measure(launches: dict, arrays, budget: Budget, unlimited: bool) -> dict | None:
-    """The least seconds of each form on the product's own inputs, or None where measuring
+    """Each form's seconds per round on the product's own inputs, or None where measuring
     would pass the budget. Each form writes outputs allocated once (as the runner reuses its
     buffers) and makes its copies at every call (as the runner does).
 
@@ -143,8 +143,7 @@ def measure(launches: dict, arrays, budget: Budget, unlimited: bool) -> dict | N
     every form, then REPEAT rounds interleaving the forms, so that a drift of the machine's
     speed falls on all of them; all charged, the warm-up dropped, and the measurement given up
     once the budget is spent (on a busy machine a call can wait for a core for a time slice,
-    milliseconds). The least time, not the median: what another process takes from a shared
-    machine only ever adds to a call's."""
+    milliseconds). `fastest` compares the rounds."""
     outs = {
         form: [np.empty(s, d) for s, d in zip(launch.out_shapes, launch.out_dtypes)]
         for form, launch in launches.items()
@@ -159,7 +158,7 @@ def measure(launches: dict, arrays, budget: Budget, unlimited: bool) -> dict | N
             times[form].append(_timed(launch, arrays, outs[form], budget))
             if not unlimited and budget.seconds < 0:
                 return None  # a busy machine: what was spent is lost, but no more
-    return {form: min(t[1:]) for form, t in times.items()}
+    return {form: t[1:] for form, t in times.items()}
 
 
 def _timed(launch, arrays, outs, budget: Budget) -> float:
@@ -171,11 +170,18 @@ def _timed(launch, arrays, outs, budget: Budget) -> float:
     return elapsed
 
 
-def fastest(seconds: dict) -> str:
-    """The form to run: flags unless another is faster by MARGIN (timing noise alone then
-    leaves the default in place)."""
-    best = min(seconds, key=seconds.get)
-    return best if seconds[best] < (1 - MARGIN) * seconds["flags"] else "flags"
+def fastest(rounds: dict) -> str:
+    """The form to run, given each form's seconds round by round: flags, unless another form
+    was faster than it by MARGIN in every round (the fastest such, by its least time). A
+    round's forms ran back to back, so a stall of the machine that lands on flags in one
+    round does not make another form the winner: noise alone leaves the default in place."""
+    flags = rounds["flags"]
+    winners = [
+        form
+        for form, times in rounds.items()
+        if all(t < (1 - MARGIN) * f for t, f in zip(times, flags))
+    ]
+    return min(winners, key=lambda form: min(rounds[form]), default="flags")
 
 
 # --- the cache on disk ---------------------------------------------------------------------
