@@ -41,3 +41,19 @@ def assert_matches_oracle(got, want, device: str, precision: str | None = None, 
         difference = np.where(np.isnan(got) & np.isnan(want), 0, np.abs(got - want))
         bound = rtol * (np.abs(want) + np.asarray(scale)) + np.finfo(want.dtype).tiny
         np.testing.assert_array_less(difference, bound, err_msg="|got − oracle| vs its bound")
+
+
+def assert_gradients_match_differences(grads, cost, values, rtol=1e-6, atol=1e-8) -> None:
+    """`grads(*values)` (the gradients of the scalar `cost(*values)` with respect to every
+    value) against central differences of cost, one element at a time (float64 values)."""
+    import numpy as np
+
+    for g, position in zip(grads(*values), range(len(values))):
+        numeric = np.zeros_like(values[position])
+        for index in np.ndindex(numeric.shape):
+            shifted = [v.copy() for v in values]
+            shifted[position][index] += 1e-6
+            up = float(cost(*shifted))
+            shifted[position][index] -= 2e-6
+            numeric[index] = (up - float(cost(*shifted))) / 2e-6
+        np.testing.assert_allclose(g, numeric, rtol=rtol, atol=atol)
