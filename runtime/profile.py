@@ -72,9 +72,11 @@ class Profile:
             f"{op:<24}{calls:>8}{sec * 1e3:>12.3f}{sec / total:>8.1%}  {where}"
             for op, where, calls, sec in rows
         ]
+        if self.plans:  # runtime/gemm_plans.py
+            lines.append("product forms (kind dtype batch MxNxK operands: form (how chosen)):")
         for node, choices in self.plans.items():
             where = f" at {node.location}" if node.location else ""
-            lines += [f"{node.op.name}{where}: {choice}" for choice in choices]
+            lines += [f"  {node.op.name}{where}: {choice}" for choice in choices]
         if self.communication_seconds:
             lines.append(
                 f"compute {self.compute_seconds * 1e3:.3f} ms, communication "
