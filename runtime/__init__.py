@@ -15,7 +15,9 @@ Shared by every backend (no backend imports another):
 Backends:
 - cpu: cpu_backend.py (C kernels loaded with ctypes, their launches), build.py and
   toolchain.py (the C compiler), native.py with runner*.c and runner_steps.py (the schedule in
-  one C call), indexing_plan.py (gathers, scatters), loops.py (Scan), memory.py;
+  one C call), blas.py (the CBLAS products call) with gemm_plans.py (each product's form,
+  measured and cached per machine), indexing_plan.py (gathers, scatters), loops.py (Scan),
+  memory.py;
 - cuda/: CUDA kernels through PyCUDA and cuBLAS;
 - distributed/: the collectives' transport: MPI for host buffers, NCCL for device buffers.
 

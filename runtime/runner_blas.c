@@ -104,7 +104,8 @@ static void gemm_batched(int is_double, const int64_t *sizes, const int64_t *str
     int64_t n_batch = sizes[0], index[NPY_MAXDIMS] = {0};
     const int64_t *batch = sizes + 1, *matrix = batch + n_batch;
     char *a = data[0], *b = data[1], *c = data[2];
-    char *scratch = matrix[7] ? swap_scratch((size_t)(matrix[0] * matrix[1]) * (is_double ? 8 : 4)) : NULL;
+    size_t out_bytes = (size_t)(matrix[0] * matrix[1]) * (is_double ? 8 : 4);
+    char *scratch = matrix[7] ? swap_scratch(out_bytes) : NULL;
     for (;;) {
         if (scratch)
             gemm_swapped(is_double, matrix, a, b, c, scratch);
