@@ -27,7 +27,8 @@ transposed too, nor packed ones, whose packed B is fixed on the right) with M, N
 A defaulted product is not refined in the background (threads timing gemms beside the user's
 would disturb both on a small machine): the next function, or process, that meets its shape
 class with budget left measures it. Choices do not change values beyond rounding: each form sums
-the same products, in the order its gemm blocks them.
+the same products, in the order its gemm blocks them (so two processes measuring afresh may
+round differently; a cached choice, or `off`, gives the same bits every run).
 
 The cache: `gemm-plans-<machine>.json` in runtime/cache.py's directory, one per machine key
 (CPU model, BLAS library and the file it loaded, its threads); shape class → form. Written
