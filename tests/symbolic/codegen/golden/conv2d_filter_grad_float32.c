@@ -1,0 +1,94 @@
+void k0_conv2d_filter_grad(const int64_t *sizes, const int64_t *strides, char **data) {
+    const int64_t N = sizes[0], C = sizes[1], H = sizes[2], W = sizes[3];
+    const int64_t O = sizes[4], KH = sizes[5], KW = sizes[6], OH = sizes[7], OW = sizes[8];
+    const int64_t SH = 1, SW = 1, PH = 1, PW = 2;
+    const int64_t sn = strides[0], sc = strides[1], sh = strides[2], sw = strides[3];
+    const int64_t gs0 = strides[4], gs1 = strides[5], gs2 = strides[6], gs3 = strides[7];
+    const float *restrict x = (const float *)data[0];
+    const float *restrict g = (const float *)data[1];
+    float *restrict out = (float *)data[3];
+    typedef float vec __attribute__((vector_size(64)));
+    enum { VL = 16, OB = 8, GB = 4 };
+    const int64_t K = C * KH * KW, OBS = (O + OB - 1) / OB, GBS = (O + GB - 1) / GB;
+    (void)OBS, (void)GBS;
+    const int64_t OWV = (OW + VL - 1) / VL * VL, HP = (OH - 1) * SH + KH;
+    const int64_t WP = (OWV - 1) * SW + KW;
+    float *xp = (float *)malloc((size_t)(N * C * HP * WP) * sizeof(float));
+    float *gts = (float *)malloc((size_t)(GBS * GB * OH * OWV) * sizeof(float));
+    float *accs = (float *)malloc((size_t)(GBS * K * GB * VL) * sizeof(float));
+    if (xp && gts && accs) {
+        SYM_PARALLEL_FOR(N * C * HP * WP)
+        for (int64_t p = 0; p < N * C; p++) {
+            const float *src = x + (p / C) * sn + (p % C) * sc;
+            float *dst = xp + p * HP * WP;
+            for (int64_t r = 0; r < HP; r++) {
+                const int64_t q0 = r - PH;
+                for (int64_t q = 0; q < WP; q++) {
+                    const int64_t s = q - PW;
+                    dst[r * WP + q] = q0 >= 0 && q0 < H && s >= 0 && s < W ? src[q0 * sh + s * sw] : 0;
+                }
+            }
+        }
+        SYM_PARALLEL_FOR(N * O * OH * OW * K)
+        for (int64_t t = 0; t < GBS; t++) {
+            const int64_t o0 = t * GB, used = O - o0 < GB ? O - o0 : GB;
+            /* g[n, o0 … o0 + GB − 1] as gt[k][a][b < OWV], zeros past OW and past O; the task's
+               sums acc[(e, k)][lane] */
+            float *gt = gts + t * GB * OH * OWV, *acc = accs + t * K * GB * VL;
+            for (int64_t e = 0; e < K * GB * VL; e++) acc[e] = 0;
+            for (int64_t n = 0; n < N; n++) {
+                for (int64_t k = 0; k < GB; k++)
+                    for (int64_t a = 0; a < OH; a++)
+                        for (int64_t b = 0; b < OWV; b++)
+                            gt[(k * OH + a) * OWV + b] = k < used && b < OW
+                                ? g[n * gs0 + (o0 + k) * gs1 + a * gs2 + b * gs3] : 0;
+                for (int64_t e = 0; e < K; e++) {
+                    const int64_t c = e / (KH * KW), i = e / KW % KH, j = e % KW;
+                    vec acc0 = {0};
+                    vec acc1 = {0};
+                    vec acc2 = {0};
+                    vec acc3 = {0};
+                    for (int64_t a = 0; a < OH; a++) {
+                        const float *row = xp + ((n * C + c) * HP + a * SH + i) * WP + j;
+                        const float *gr = gt + a * OWV;
+                        for (int64_t b0 = 0; b0 < OWV; b0 += VL) {
+                            vec v; __builtin_memcpy(&v, row + b0 * SW, sizeof v);
+                            { vec gv; __builtin_memcpy(&gv, gr + 0 * OH * OWV + b0, sizeof gv); acc0 += gv * v; }
+                            { vec gv; __builtin_memcpy(&gv, gr + 1 * OH * OWV + b0, sizeof gv); acc1 += gv * v; }
+                            { vec gv; __builtin_memcpy(&gv, gr + 2 * OH * OWV + b0, sizeof gv); acc2 += gv * v; }
+                            { vec gv; __builtin_memcpy(&gv, gr + 3 * OH * OWV + b0, sizeof gv); acc3 += gv * v; }
+                        }
+                    }
+                    { vec s; __builtin_memcpy(&s, acc + (e * GB + 0) * VL, sizeof s); s += acc0; __builtin_memcpy(acc + (e * GB + 0) * VL, &s, sizeof s); }
+                    { vec s; __builtin_memcpy(&s, acc + (e * GB + 1) * VL, sizeof s); s += acc1; __builtin_memcpy(acc + (e * GB + 1) * VL, &s, sizeof s); }
+                    { vec s; __builtin_memcpy(&s, acc + (e * GB + 2) * VL, sizeof s); s += acc2; __builtin_memcpy(acc + (e * GB + 2) * VL, &s, sizeof s); }
+                    { vec s; __builtin_memcpy(&s, acc + (e * GB + 3) * VL, sizeof s); s += acc3; __builtin_memcpy(acc + (e * GB + 3) * VL, &s, sizeof s); }
+                }
+            }
+            for (int64_t k = 0; k < used; k++)
+                for (int64_t e = 0; e < K; e++) {
+                    float s = 0;
+                    for (int64_t l = 0; l < VL; l++) s += acc[(e * GB + k) * VL + l];
+                    out[(o0 + k) * K + e] = s;
+                }
+        }
+    } else {
+        SYM_PARALLEL_FOR(N * O * OH * OW * K)
+        for (int64_t e = 0; e < O * K; e++) {
+            const int64_t o = e / K, c = e / (KH * KW) % C, i = e / KW % KH, j = e % KW;
+            float s = 0;
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t a = 0; a < OH; a++)
+                    for (int64_t b = 0; b < OW; b++) {
+                        const int64_t r = a * SH + i - PH, q = b * SW + j - PW;
+                        if (r >= 0 && r < H && q >= 0 && q < W)
+                            s += g[n * gs0 + o * gs1 + a * gs2 + b * gs3]
+                                * x[n * sn + c * sc + r * sh + q * sw];
+                    }
+            out[e] = s;
+        }
+    }
+    free(xp);
+    free(gts);
+    free(accs);
+}
