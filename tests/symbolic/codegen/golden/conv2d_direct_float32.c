@@ -1,4 +1,11 @@
-void k0_conv2d_direct(const int64_t *sizes, const int64_t *strides, char **data) {
+#ifndef SYM_CONTRACT
+#if defined(__GNUC__) && !defined(__clang__)
+#define SYM_CONTRACT __attribute__((optimize("fp-contract=fast")))
+#else
+#define SYM_CONTRACT /* clang contracts a * b + c within a statement by default */
+#endif
+#endif
+SYM_CONTRACT void k0_conv2d_direct(const int64_t *sizes, const int64_t *strides, char **data) {
     const int64_t N = sizes[0], C = sizes[1], H = sizes[2], W = sizes[3];
     const int64_t O = sizes[4], KH = sizes[5], KW = sizes[6], OH = sizes[7], OW = sizes[8];
     const int64_t SH = 1, SW = 1, PH = 1, PW = 2;
@@ -8,7 +15,7 @@ void k0_conv2d_direct(const int64_t *sizes, const int64_t *strides, char **data)
     const float *restrict w = (const float *)data[1];
     float *restrict out = (float *)data[2];
     typedef float vec __attribute__((vector_size(64)));
-    enum { VL = 16, OB = 8, GB = 4 };
+    enum { VL = 16, OB = 8, GB = 8, TASKS = 16, AB = 4 };
     const int64_t K = C * KH * KW, OBS = (O + OB - 1) / OB, GBS = (O + GB - 1) / GB;
     (void)OBS, (void)GBS;
     const int64_t OWV = (OW + VL - 1) / VL * VL, HP = (OH - 1) * SH + KH;
