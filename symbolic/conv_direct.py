@@ -29,10 +29,9 @@ from symbolic.shape import Size, dim, dimshuffle, flatten, reshape, shape_of
 from symbolic.windows import check_fits, output_length, padded
 
 # The most input channels for which conv2d computes the convolution directly: measured on
-# the cpu device (docs/kernels.md, "direct"), the direct loops beat im2col and the product
-# for LeNet's one channel and RGB's three; with 8 and more the product's longer inner
-# dimension wins.
-DIRECT_MAX_CHANNELS = 4
+# the cpu device (docs/kernels.md, "direct"), the direct forward and filters' gradient beat
+# im2col and the products for 1, 3, 5 and 8 channels and tie at 16 (3×3 windows).
+DIRECT_MAX_CHANNELS = 8
 
 
 def windows(op: str, x: np.ndarray, fshape: tuple, stride: tuple, padding: tuple) -> np.ndarray:
