@@ -5,7 +5,10 @@ conv2d_filter_grad: dw[o, c, i, j] = Σ_{n,a,b} g[n, o, a, b] · xp[n, c, SH·a 
 with xp the input padded by PH rows and PW columns of zeros (symbolic/conv_direct.py).
 
 Both first copy the input into a zero-padded scratch image per (n, c): HP = (OH − 1)·SH + KH
-rows of WP = (OWV − 1)·SW + KW columns, OWV being OW rounded up to whole vectors. Every vector
+rows of WP = (OWV − 1)·SW + KW columns rounded up to a whole vector, OWV being OW rounded up
+to whole vectors. The scratch buffers are 64-byte aligned, so their rows start on a cache
+line: a vector load that straddles two lines costs two (the filters' gradient of C2's first
+layer: 7.5 → 5.6 ms on one core with aligned rows of g and of the input). Every vector
 of VL windows along a row then reads inside the scratch, with no bounds test: padding and the
 last partial vector of a row read zeros. The vectors are GCC vector types (64 bytes, one
 AVX-512 register; two AVX2 ones): the accumulators stay in registers, as written.
@@ -228,8 +231,8 @@ class CDirect:
             "const int64_t K = C * KH * KW, OBS = (O + OB - 1) / OB, GBS = (O + GB - 1) / GB;",
             "(void)OBS, (void)GBS;",
             "const int64_t OWV = (OW + VL - 1) / VL * VL, HP = (OH - 1) * SH + KH;",
-            "const int64_t WP = (OWV - 1) * SW + KW;",
-            f"{t} *xp = ({t} *)malloc((size_t)(N * C * HP * WP) * sizeof({t}));",
+            "const int64_t WP = ((OWV - 1) * SW + KW + VL - 1) / VL * VL;",
+            f"{t} *xp = ({t} *)aligned_alloc(64, (size_t)(N * C * HP * WP) * sizeof({t}));",
         ]
         if forward:
             lines.append(f"{t} *wt = ({t} *)malloc((size_t)(OBS * OB * K) * sizeof({t}));")
@@ -239,8 +242,8 @@ class CDirect:
                 "   for the threads (TASKS); each task sums its part, the parts are added last */",
                 "const int64_t NP = GBS == 0 || GBS >= TASKS || N <= 1 ? 1 "
                 ": (TASKS + GBS - 1) / GBS < N ? (TASKS + GBS - 1) / GBS : N;",
-                f"{t} *gts = ({t} *)malloc((size_t)(GBS * NP * GB * OH * OWV) * sizeof({t}));",
-                f"{t} *accs = ({t} *)malloc((size_t)(GBS * NP * K * GB * VL) * sizeof({t}));",
+                f"{t} *gts = ({t} *)aligned_alloc(64, (size_t)(GBS * NP * GB * OH * OWV) * sizeof({t}));",
+                f"{t} *accs = ({t} *)aligned_alloc(64, (size_t)(GBS * NP * K * GB * VL) * sizeof({t}));",
             ]
         load = (
             "vec v; __builtin_memcpy(&v, row + j, sizeof v);"

@@ -123,11 +123,12 @@ def test_direct_gradients_match_finite_differences(case, monkeypatch, rng):
 @pytest.mark.parametrize("function", ["conv2d_direct", "conv2d_filter_grad"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_loops_without_scratch_match_numpy(function, dtype, rng):
-    """Where malloc fails the kernels run their plain loops: built here with a malloc that
-    always fails, called with the plan the cpu device would make."""
+    """Where the scratch cannot be allocated the kernels run their plain loops: built here
+    with allocators that always fail, called with the plan the cpu device would make."""
     stride, padding = (2, 1), (1, 2)
     kernel = DirectConvKernel(function, dtype, stride, padding)
-    source = C.render_prelude() + "#define malloc(size) ((void *)0)\n" + C.render(kernel, "k")
+    failing = "#define malloc(size) ((void *)0)\n#define aligned_alloc(a, size) ((void *)0)\n"
+    source = C.render_prelude() + failing + C.render(kernel, "k")
     fn = build_library(source).k
     x = rng.standard_normal((2, 3, 7, 6)).astype(dtype)
     w = rng.standard_normal((5, 3, 3, 2)).astype(dtype)

@@ -19,8 +19,8 @@ SYM_CONTRACT void k0_conv2d_direct(const int64_t *sizes, const int64_t *strides,
     const int64_t K = C * KH * KW, OBS = (O + OB - 1) / OB, GBS = (O + GB - 1) / GB;
     (void)OBS, (void)GBS;
     const int64_t OWV = (OW + VL - 1) / VL * VL, HP = (OH - 1) * SH + KH;
-    const int64_t WP = (OWV - 1) * SW + KW;
-    float *xp = (float *)malloc((size_t)(N * C * HP * WP) * sizeof(float));
+    const int64_t WP = ((OWV - 1) * SW + KW + VL - 1) / VL * VL;
+    float *xp = (float *)aligned_alloc(64, (size_t)(N * C * HP * WP) * sizeof(float));
     float *wt = (float *)malloc((size_t)(OBS * OB * K) * sizeof(float));
     if (xp && wt) {
         SYM_PARALLEL_FOR(N * C * HP * WP)

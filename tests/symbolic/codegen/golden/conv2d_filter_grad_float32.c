@@ -19,13 +19,13 @@ SYM_CONTRACT void k0_conv2d_filter_grad(const int64_t *sizes, const int64_t *str
     const int64_t K = C * KH * KW, OBS = (O + OB - 1) / OB, GBS = (O + GB - 1) / GB;
     (void)OBS, (void)GBS;
     const int64_t OWV = (OW + VL - 1) / VL * VL, HP = (OH - 1) * SH + KH;
-    const int64_t WP = (OWV - 1) * SW + KW;
-    float *xp = (float *)malloc((size_t)(N * C * HP * WP) * sizeof(float));
+    const int64_t WP = ((OWV - 1) * SW + KW + VL - 1) / VL * VL;
+    float *xp = (float *)aligned_alloc(64, (size_t)(N * C * HP * WP) * sizeof(float));
     /* the batch in NP parts, so that a few blocks of filters still make enough tasks
        for the threads (TASKS); each task sums its part, the parts are added last */
     const int64_t NP = GBS == 0 || GBS >= TASKS || N <= 1 ? 1 : (TASKS + GBS - 1) / GBS < N ? (TASKS + GBS - 1) / GBS : N;
-    float *gts = (float *)malloc((size_t)(GBS * NP * GB * OH * OWV) * sizeof(float));
-    float *accs = (float *)malloc((size_t)(GBS * NP * K * GB * VL) * sizeof(float));
+    float *gts = (float *)aligned_alloc(64, (size_t)(GBS * NP * GB * OH * OWV) * sizeof(float));
+    float *accs = (float *)aligned_alloc(64, (size_t)(GBS * NP * K * GB * VL) * sizeof(float));
     if (xp && gts && accs && gs3 == 1) {
         SYM_PARALLEL_FOR(N * C * HP * WP)
         for (int64_t p = 0; p < N * C; p++) {
