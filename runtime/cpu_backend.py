@@ -32,7 +32,7 @@ from runtime.launch_plan import (
 from runtime.loops import node_step, nodes_with_inner
 from runtime.memory import keep_freed_memory
 from runtime.numpy_backend import NumpyProgram
-from runtime.windows_plan import columns_space, pool_space
+from runtime.windows_plan import columns_space, direct_space, pool_space
 from symbolic.codegen.kernel import describe, structure_key
 from symbolic.codegen.prelude import SHARED_POOL_PARALLEL_MIN
 from symbolic.optimizer.fgraph import FunctionGraph
@@ -167,7 +167,7 @@ def plan_windows(space_of, fn, node, arrays) -> Launch | None:
 
 # The kinds whose launches runner.c makes itself (their plans are `Launch`es that depend on
 # the inputs' layouts alone).
-RUNNER_KINDS = ("elementwise", "reduction", "rows", "pool")
+RUNNER_KINDS = ("elementwise", "reduction", "rows", "pool", "direct")
 
 PLANNERS = {
     "elementwise": plan_elementwise,
@@ -177,6 +177,7 @@ PLANNERS = {
     "scatter": plan_scatter,
     "columns": functools.partial(plan_windows, columns_space),
     "pool": functools.partial(plan_windows, pool_space),
+    "direct": functools.partial(plan_windows, direct_space),
 }
 
 

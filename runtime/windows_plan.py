@@ -1,4 +1,4 @@
-"""Launch plans for the window kernels (docs/kernels.md, "columns", "pool").
+"""Launch plans for the window kernels (docs/kernels.md, "columns", "pool", "direct").
 
 A plan is the kernel's sizes {N, C, H, W, …}, the element strides of its (N, C, H, W) inputs,
 the output's shape, and per input a function giving the array the kernel reads (None: the
@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from symbolic.conv import check_channels
+from symbolic.conv_direct import output_shape
 from symbolic.windows import check_fits
 
 
@@ -101,3 +102,25 @@ def pool_space(op, arrays) -> WindowSpace | None:
         return WindowSpace(sizes, strides, [x.shape], None)
     shift = arrays[-1].shape  # its gradient: (N or 1, C or 1, 1, 1), sizes NS and CS
     return WindowSpace([*sizes, *shift[:2]], strides, [x.shape, shift], None)
+
+
+def direct_space(op, arrays) -> WindowSpace | None:
+    """conv2d_direct: data = {x, w, out}; conv2d_filter_grad: data = {x, g, w, dw}; sizes =
+    {N, C, H, W, O, KH, KW, OH, OW}; strides: x's (N, C, H, W), then w's (forward) or g's
+    (gradient)."""
+    x, w = arrays[0], arrays[-1]
+    if x.ndim != 4 or w.ndim != 4 or x.shape[1] != w.shape[1]:
+        return None
+    try:
+        check_fits(op.name, x.shape, w.shape[2:], op.padding)
+    except ValueError:
+        return None
+    out = output_shape(x.shape, w.shape, op.stride, op.padding)
+    forward = op.name == "conv2d_direct"
+    if not forward and arrays[1].shape != out:
+        return None
+    strides = _element_strides([x, w] if forward else arrays[:2])
+    if strides is None:
+        return None
+    sizes = [*x.shape, *w.shape[:1], *w.shape[2:], *out[2:]]
+    return WindowSpace(sizes, strides, [out if forward else w.shape], None)

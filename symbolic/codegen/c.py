@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from symbolic.codegen.c_direct import CDirect
 from symbolic.codegen.c_indexing import CIndexing
 from symbolic.codegen.c_windows import CWindows
 from symbolic.codegen.cprinter import CTYPES, ctype, literal
@@ -44,7 +45,7 @@ def weighted(work: str, weight: int) -> str:
     return work if weight == 1 else f"({work}) * {weight}"
 
 
-class CRenderer(CIndexing, CWindows, CStyleLanguage):
+class CRenderer(CIndexing, CWindows, CDirect, CStyleLanguage):
     """C11 with OpenMP pragmas (ignored without -fopenmp)."""
 
     includes = (*CStyleLanguage.includes, "<stdlib.h>")  # malloc: the window kernels' scratch

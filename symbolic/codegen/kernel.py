@@ -1,6 +1,6 @@
 """Kernel descriptions: what one node of the optimized graph computes, free of any language.
 
-`describe(node)` reads a node and returns one of seven small frozen descriptions, or None for a
+`describe(node)` reads a node and returns one of eight small frozen descriptions, or None for a
 node the runtime runs itself (dot, basic indexing, reshape, …: NumPy, BLAS, or views). The C printer
 (`c.py`) and, later, a CUDA printer render the same descriptions; docs/kernels.md is the calling
 convention their source follows. Equal nodes give equal descriptions, so equal source.
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from symbolic import dtypes
 from symbolic.conv import Col2im, Im2col
+from symbolic.conv_direct import DirectConv2d, DirectConv2dFilterGrad
 from symbolic.elemwise import Cast, Elemwise
 from symbolic.fused import FusedElemwise, FusedReduce, Ref, Step
 from symbolic.graph import Apply, TensorType, Variable
@@ -110,6 +111,19 @@ class ColumnsKernel:
 
 
 @dataclass(frozen=True)
+class DirectConvKernel:
+    """conv2d of an (N, C, H, W) input with (O, C, KH, KW) filters computed from the windows
+    in place (no columns), or the filters' gradient from the input and the output's gradient."""
+
+    function: str  # conv2d_direct conv2d_filter_grad
+    dtype: str  # every input's and the output's
+    stride: tuple
+    padding: tuple
+
+    kind = "direct"
+
+
+@dataclass(frozen=True)
 class PoolKernel:
     """Max pooling of an (N, C, H, W) input over a static window, or its gradient: the pooled
     gradient scattered to the first maximal position of each window; of the input plus a
@@ -176,6 +190,8 @@ def _describe_windows(node: Apply, in_dtypes: tuple, out_dtypes: tuple):
         return None
     if isinstance(op, (Im2col, Col2im)):
         return ColumnsKernel(op.name, dtype, op.stride, op.padding, op.batch_inner)
+    if isinstance(op, (DirectConv2d, DirectConv2dFilterGrad)):
+        return DirectConvKernel(op.name, dtype, op.stride, op.padding)
     if isinstance(op, (MaxPool2d, MaxPool2dGrad)):
         shifted = len(node.inputs) == (2 if isinstance(op, MaxPool2d) else 4)
         sums = getattr(op, "sums_shift", False)
