@@ -23,7 +23,7 @@ import numpy as np
 from runtime.cpu_backend import Launch
 from runtime.launch_plan import elementwise_space, inplace_sources, output_reads
 from runtime.layout import contiguous_strides, element_strides, merge_axes
-from symbolic.fused import FusedElemwise
+from symbolic.fused import FusedElemwise, Typed
 from symbolic.graph import Apply
 from symbolic.join import Join
 from symbolic.op import Op
@@ -54,7 +54,7 @@ class JoinedElemwise(Op):
 
     def infer(self, *inputs):
         types = self.fused.infer(*inputs)
-        joined = Join(self.axis).infer(*[_Typed(types[k]) for k in self.pieces])[0]
+        joined = Join(self.axis).infer(*[Typed(types[k]) for k in self.pieces])[0]
         return [joined] + [types[k] for k in self.rest]
 
     def perform(self, *arrays):
@@ -65,13 +65,6 @@ class JoinedElemwise(Op):
 
     def grad(self, inputs, outputs, output_grads):
         raise NotImplementedError("joined kernels are made after differentiation")
-
-
-class _Typed:
-    """A stand-in variable of a given type, for an op's `infer`."""
-
-    def __init__(self, type_):
-        self.type, self.dtype, self.ndim = type_, type_.dtype, len(type_.shape)
 
 
 def _joinable(node: Apply, fgraph: FunctionGraph, results: set) -> tuple | None:

@@ -45,7 +45,7 @@ class Step(NamedTuple):
     args: tuple  # of Ref
 
 
-class _Typed:
+class Typed:
     """Just enough of a Variable (its type) for an op's `infer`."""
 
     __slots__ = ("type",)
@@ -94,7 +94,7 @@ class FusedElemwise(Op):
             "s": [],
         }
         for op, args in self.steps:
-            known["s"].append(op.infer(*[_Typed(known[a.kind][a.index]) for a in args])[0])
+            known["s"].append(op.infer(*[Typed(known[a.kind][a.index]) for a in args])[0])
         return [known["s"][k] for k in self.outputs]
 
     # ---- the NumPy reference ------------------------------------------------------------------
@@ -233,7 +233,7 @@ class FusedReduce(Op):
         return self.program.expressions[0]
 
     def infer(self, *inputs):
-        return self.reduce.infer(_Typed(self.program.infer(*inputs)[0]))
+        return self.reduce.infer(Typed(self.program.infer(*inputs)[0]))
 
     def perform(self, *arrays):
         return self.reduce.perform(self.program.run_steps(arrays)[0])
